@@ -1,0 +1,154 @@
+// Elementwise kernels: fill, unary maths, their backward rules, and binary arithmetic
+// with NumPy broadcasting. OP is a pipeline-override constant, so each op compiles to its
+// own branch-free pipeline.
+//
+// Indexing (all entries): one invocation per output element, linear index
+//   i = gid.x + gid.y * num_workgroups.x * 256
+// (dispatches fold into y past 65535 groups).
+
+struct Params {
+    n: u32,
+    ndim: u32,
+    p0: f32,
+    p1: f32,
+    // Broadcast binary only: output shape and the element strides of a and b per output
+    // dimension (0 where that operand is broadcast), innermost dimension last.
+    shape: array<vec4<u32>, 2>,
+    a_strides: array<vec4<u32>, 2>,
+    b_strides: array<vec4<u32>, 2>,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+override OP: u32 = 0u;
+
+const WG: u32 = 256u;
+
+fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+// out[i] = p0
+@compute @workgroup_size(256)
+fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear(gid, nwg);
+    if (i >= p.n) { return; }
+    out[i] = p.p0;
+}
+
+// Unary ops on a; p0, p1 are the op's scalars.
+// 0 exp, 1 log, 2 sqrt, 3 square, 4 relu, 5 sigmoid, 6 tanh, 7 neg, 8 pow(x, p0),
+// 9 clamp(x, p0, p1), 10 scale x*p0, 11 add x+p0, 12 copy
+fn unary_op(x: f32) -> f32 {
+    switch OP {
+        case 0u: { return exp(x); }
+        case 1u: { return log(x); }
+        case 2u: { return sqrt(x); }
+        case 3u: { return x * x; }
+        case 4u: { return max(x, 0.0); }
+        case 5u: {
+            // Split by sign so exp never overflows.
+            if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
+            let e = exp(x);
+            return e / (1.0 + e);
+        }
+        case 6u: { return tanh(x); }
+        case 7u: { return -x; }
+        case 8u: { return pow_signed(x, p.p0); }
+        case 9u: { return clamp(x, p.p0, p.p1); }
+        case 10u: { return x * p.p0; }
+        case 11u: { return x + p.p0; }
+        default: { return x; }
+    }
+}
+
+// x^e with integer exponents defined for negative x, as in PyTorch.
+fn pow_signed(x: f32, e: f32) -> f32 {
+    if (e == 0.0) { return 1.0; }
+    if (e == 1.0) { return x; }
+    if (e == 2.0) { return x * x; }
+    let r = pow(abs(x), e);
+    if (x < 0.0 && fract(e) == 0.0) {
+        let odd = (i32(e) & 1) == 1;
+        return select(r, -r, odd);
+    }
+    if (x < 0.0) { return bitcast<f32>(0x7fc00000u); }
+    return r;
+}
+
+@compute @workgroup_size(256)
+fn unary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear(gid, nwg);
+    if (i >= p.n) { return; }
+    out[i] = unary_op(a[i]);
+}
+
+// Backward of the unary op OP: a = x (forward input), b = y (forward output), c = dL/dy.
+@compute @workgroup_size(256)
+fn unary_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear(gid, nwg);
+    if (i >= p.n) { return; }
+    let x = a[i];
+    let y = b[i];
+    let g = c[i];
+    var d = 0.0;
+    switch OP {
+        case 0u: { d = g * y; }
+        case 1u: { d = g / x; }
+        case 2u: { d = g * 0.5 / y; }
+        case 3u: { d = g * 2.0 * x; }
+        case 4u: { d = select(0.0, g, x > 0.0); }
+        case 5u: { d = g * y * (1.0 - y); }
+        case 6u: { d = g * (1.0 - y * y); }
+        case 7u: { d = -g; }
+        case 8u: { d = g * p.p0 * pow_signed(x, p.p0 - 1.0); }
+        case 9u: { d = select(0.0, g, x >= p.p0 && x <= p.p1); }
+        case 10u: { d = g * p.p0; }
+        default: { d = g; }
+    }
+    out[i] = d;
+}
+
+// 0 add, 1 sub, 2 mul, 3 div, 4 right operand (broadcast_to)
+fn binary_op(x: f32, y: f32) -> f32 {
+    switch OP {
+        case 0u: { return x + y; }
+        case 1u: { return x - y; }
+        case 2u: { return x * y; }
+        case 3u: { return x / y; }
+        default: { return y; }
+    }
+}
+
+// Same-shape operands: out[i] = a[i] op b[i].
+@compute @workgroup_size(256)
+fn binary_same(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear(gid, nwg);
+    if (i >= p.n) { return; }
+    out[i] = binary_op(a[i], b[i]);
+}
+
+// Broadcast operands: decompose i over the output shape (innermost last) and walk a and b
+// with their per-dimension strides.
+@compute @workgroup_size(256)
+fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear(gid, nwg);
+    if (i >= p.n) { return; }
+    var rem = i;
+    var ia = 0u;
+    var ib = 0u;
+    for (var d = i32(p.ndim) - 1; d >= 0; d = d - 1) {
+        let q = u32(d) / 4u;
+        let r = u32(d) % 4u;
+        let s = p.shape[q][r];
+        let coord = rem % s;
+        rem = rem / s;
+        ia = ia + coord * p.a_strides[q][r];
+        ib = ib + coord * p.b_strides[q][r];
+    }
+    out[i] = binary_op(a[ia], b[ib]);
+}

@@ -1,0 +1,188 @@
+// Matrix multiply C = op(A) · op(B), batched, with either operand transposed through its
+// strides: op(A)[m, k] = a[a_off + m * a_rs + k * a_cs], op(B)[k, n] = b[b_off + k * b_rs + n * b_cs],
+// C row-major [batch, M, N]. Edges are handled in the kernel: loads clamp their row/column
+// to the last valid one and stores are masked, so no host padding is ever needed.
+//
+// Two variants (ops/matmul.rs picks one per adapter, overridable):
+// - matmul_register: for CPU adapters (lavapipe). Workgroup = 64 lanes along N; each lane
+//   owns an 8 x 4 block (rows from workgroup_id.y, 4 columns from its lane). The A operands
+//   depend only on the workgroup, so lavapipe loads them once for all SIMD lanes; only the
+//   4 B values per k differ per lane. Accumulators are named vec4s (not an indexed array),
+//   which llvmpipe keeps in registers.
+//   rows [wid.y * 8, +8), cols [(wid.x * 64 + lane) * 4, +4), batch wid.z.
+// - matmul_tiled: for GPUs. 16 x 16 lanes, 64 x 64 output tile, K staged through
+//   workgroup memory in slabs of 16; each lane accumulates a 4 x 4 block.
+//   rows [wid.y * 64 + ly * 4, +4), cols [wid.x * 64 + lx * 4, +4), batch wid.z.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    batch: u32,
+    a_rs: u32,
+    a_cs: u32,
+    b_rs: u32,
+    b_cs: u32,
+    a_bs: u32,   // batch strides (0 broadcasts the operand over the batch)
+    b_bs: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+fn store4(row: u32, col: u32, coff: u32, v: vec4<f32>) {
+    if (row >= p.m) { return; }
+    let base = coff + row * p.n;
+    if (col < p.n) { c[base + col] = v.x; }
+    if (col + 1u < p.n) { c[base + col + 1u] = v.y; }
+    if (col + 2u < p.n) { c[base + col + 2u] = v.z; }
+    if (col + 3u < p.n) { c[base + col + 3u] = v.w; }
+}
+
+@compute @workgroup_size(64)
+fn matmul_register(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    let batch = wid.z;
+    let row0 = wid.y * 8u;
+    let col = (wid.x * 64u + lane) * 4u;
+    let last_r = p.m - 1u;
+    let last_c = p.n - 1u;
+    let aoff = batch * p.a_bs;
+    let boff = batch * p.b_bs;
+    let ar0 = aoff + min(row0 + 0u, last_r) * p.a_rs;
+    let ar1 = aoff + min(row0 + 1u, last_r) * p.a_rs;
+    let ar2 = aoff + min(row0 + 2u, last_r) * p.a_rs;
+    let ar3 = aoff + min(row0 + 3u, last_r) * p.a_rs;
+    let ar4 = aoff + min(row0 + 4u, last_r) * p.a_rs;
+    let ar5 = aoff + min(row0 + 5u, last_r) * p.a_rs;
+    let ar6 = aoff + min(row0 + 6u, last_r) * p.a_rs;
+    let ar7 = aoff + min(row0 + 7u, last_r) * p.a_rs;
+    let c0 = min(col, last_c) * p.b_cs;
+    let c1 = min(col + 1u, last_c) * p.b_cs;
+    let c2 = min(col + 2u, last_c) * p.b_cs;
+    let c3 = min(col + 3u, last_c) * p.b_cs;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    var acc4 = vec4<f32>(0.0);
+    var acc5 = vec4<f32>(0.0);
+    var acc6 = vec4<f32>(0.0);
+    var acc7 = vec4<f32>(0.0);
+    let k4 = p.k & ~3u;
+    var k = 0u;
+    loop {
+        if (k >= k4) { break; }
+        let kb0 = boff + (k + 0u) * p.b_rs;
+        let bv0 = vec4<f32>(b[kb0 + c0], b[kb0 + c1], b[kb0 + c2], b[kb0 + c3]);
+        acc0 = fma(vec4<f32>(a[ar0 + (k + 0u) * p.a_cs]), bv0, acc0);
+        acc1 = fma(vec4<f32>(a[ar1 + (k + 0u) * p.a_cs]), bv0, acc1);
+        acc2 = fma(vec4<f32>(a[ar2 + (k + 0u) * p.a_cs]), bv0, acc2);
+        acc3 = fma(vec4<f32>(a[ar3 + (k + 0u) * p.a_cs]), bv0, acc3);
+        acc4 = fma(vec4<f32>(a[ar4 + (k + 0u) * p.a_cs]), bv0, acc4);
+        acc5 = fma(vec4<f32>(a[ar5 + (k + 0u) * p.a_cs]), bv0, acc5);
+        acc6 = fma(vec4<f32>(a[ar6 + (k + 0u) * p.a_cs]), bv0, acc6);
+        acc7 = fma(vec4<f32>(a[ar7 + (k + 0u) * p.a_cs]), bv0, acc7);
+        let kb1 = boff + (k + 1u) * p.b_rs;
+        let bv1 = vec4<f32>(b[kb1 + c0], b[kb1 + c1], b[kb1 + c2], b[kb1 + c3]);
+        acc0 = fma(vec4<f32>(a[ar0 + (k + 1u) * p.a_cs]), bv1, acc0);
+        acc1 = fma(vec4<f32>(a[ar1 + (k + 1u) * p.a_cs]), bv1, acc1);
+        acc2 = fma(vec4<f32>(a[ar2 + (k + 1u) * p.a_cs]), bv1, acc2);
+        acc3 = fma(vec4<f32>(a[ar3 + (k + 1u) * p.a_cs]), bv1, acc3);
+        acc4 = fma(vec4<f32>(a[ar4 + (k + 1u) * p.a_cs]), bv1, acc4);
+        acc5 = fma(vec4<f32>(a[ar5 + (k + 1u) * p.a_cs]), bv1, acc5);
+        acc6 = fma(vec4<f32>(a[ar6 + (k + 1u) * p.a_cs]), bv1, acc6);
+        acc7 = fma(vec4<f32>(a[ar7 + (k + 1u) * p.a_cs]), bv1, acc7);
+        let kb2 = boff + (k + 2u) * p.b_rs;
+        let bv2 = vec4<f32>(b[kb2 + c0], b[kb2 + c1], b[kb2 + c2], b[kb2 + c3]);
+        acc0 = fma(vec4<f32>(a[ar0 + (k + 2u) * p.a_cs]), bv2, acc0);
+        acc1 = fma(vec4<f32>(a[ar1 + (k + 2u) * p.a_cs]), bv2, acc1);
+        acc2 = fma(vec4<f32>(a[ar2 + (k + 2u) * p.a_cs]), bv2, acc2);
+        acc3 = fma(vec4<f32>(a[ar3 + (k + 2u) * p.a_cs]), bv2, acc3);
+        acc4 = fma(vec4<f32>(a[ar4 + (k + 2u) * p.a_cs]), bv2, acc4);
+        acc5 = fma(vec4<f32>(a[ar5 + (k + 2u) * p.a_cs]), bv2, acc5);
+        acc6 = fma(vec4<f32>(a[ar6 + (k + 2u) * p.a_cs]), bv2, acc6);
+        acc7 = fma(vec4<f32>(a[ar7 + (k + 2u) * p.a_cs]), bv2, acc7);
+        let kb3 = boff + (k + 3u) * p.b_rs;
+        let bv3 = vec4<f32>(b[kb3 + c0], b[kb3 + c1], b[kb3 + c2], b[kb3 + c3]);
+        acc0 = fma(vec4<f32>(a[ar0 + (k + 3u) * p.a_cs]), bv3, acc0);
+        acc1 = fma(vec4<f32>(a[ar1 + (k + 3u) * p.a_cs]), bv3, acc1);
+        acc2 = fma(vec4<f32>(a[ar2 + (k + 3u) * p.a_cs]), bv3, acc2);
+        acc3 = fma(vec4<f32>(a[ar3 + (k + 3u) * p.a_cs]), bv3, acc3);
+        acc4 = fma(vec4<f32>(a[ar4 + (k + 3u) * p.a_cs]), bv3, acc4);
+        acc5 = fma(vec4<f32>(a[ar5 + (k + 3u) * p.a_cs]), bv3, acc5);
+        acc6 = fma(vec4<f32>(a[ar6 + (k + 3u) * p.a_cs]), bv3, acc6);
+        acc7 = fma(vec4<f32>(a[ar7 + (k + 3u) * p.a_cs]), bv3, acc7);
+        k = k + 4u;
+    }
+    loop {
+        if (k >= p.k) { break; }
+        let kb0 = boff + (k) * p.b_rs;
+        let bv0 = vec4<f32>(b[kb0 + c0], b[kb0 + c1], b[kb0 + c2], b[kb0 + c3]);
+        acc0 = fma(vec4<f32>(a[ar0 + (k) * p.a_cs]), bv0, acc0);
+        acc1 = fma(vec4<f32>(a[ar1 + (k) * p.a_cs]), bv0, acc1);
+        acc2 = fma(vec4<f32>(a[ar2 + (k) * p.a_cs]), bv0, acc2);
+        acc3 = fma(vec4<f32>(a[ar3 + (k) * p.a_cs]), bv0, acc3);
+        acc4 = fma(vec4<f32>(a[ar4 + (k) * p.a_cs]), bv0, acc4);
+        acc5 = fma(vec4<f32>(a[ar5 + (k) * p.a_cs]), bv0, acc5);
+        acc6 = fma(vec4<f32>(a[ar6 + (k) * p.a_cs]), bv0, acc6);
+        acc7 = fma(vec4<f32>(a[ar7 + (k) * p.a_cs]), bv0, acc7);
+        k = k + 1u;
+    }
+    let coff = batch * p.m * p.n;
+    store4(row0 + 0u, col, coff, acc0);
+    store4(row0 + 1u, col, coff, acc1);
+    store4(row0 + 2u, col, coff, acc2);
+    store4(row0 + 3u, col, coff, acc3);
+    store4(row0 + 4u, col, coff, acc4);
+    store4(row0 + 5u, col, coff, acc5);
+    store4(row0 + 6u, col, coff, acc6);
+    store4(row0 + 7u, col, coff, acc7);
+}
+
+const TILE: u32 = 64u;
+const KS: u32 = 16u;
+var<workgroup> tile_a: array<array<f32, 64>, 16>; // [k][m]
+var<workgroup> tile_b: array<array<f32, 64>, 16>; // [k][n]
+
+@compute @workgroup_size(16, 16)
+fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let batch = wid.z;
+    let aoff = batch * p.a_bs;
+    let boff = batch * p.b_bs;
+    let tr = wid.y * TILE;
+    let tc = wid.x * TILE;
+    let t = lid.y * 16u + lid.x;
+    var acc: array<vec4<f32>, 4>;
+    for (var i = 0u; i < 4u; i = i + 1u) { acc[i] = vec4<f32>(0.0); }
+    for (var k0 = 0u; k0 < p.k; k0 = k0 + KS) {
+        // 256 lanes load 16 x 64 elements of each operand: 4 each, zero outside the matrix.
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let e = t + j * 256u;
+            let kk = e / TILE;
+            let mm = e % TILE;
+            let gk = k0 + kk;
+            var va = 0.0;
+            var vb = 0.0;
+            if (gk < p.k && tr + mm < p.m) { va = a[aoff + (tr + mm) * p.a_rs + gk * p.a_cs]; }
+            if (gk < p.k && tc + mm < p.n) { vb = b[boff + gk * p.b_rs + (tc + mm) * p.b_cs]; }
+            tile_a[kk][mm] = va;
+            tile_b[kk][mm] = vb;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < KS; kk = kk + 1u) {
+            let bv = vec4<f32>(tile_b[kk][lid.x * 4u], tile_b[kk][lid.x * 4u + 1u], tile_b[kk][lid.x * 4u + 2u], tile_b[kk][lid.x * 4u + 3u]);
+            for (var i = 0u; i < 4u; i = i + 1u) {
+                acc[i] = fma(vec4<f32>(tile_a[kk][lid.y * 4u + i]), bv, acc[i]);
+            }
+        }
+        workgroupBarrier();
+    }
+    let coff = batch * p.m * p.n;
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        store4(tr + lid.y * 4u + i, tc + lid.x * 4u, coff, acc[i]);
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared benchmark machinery (used by `benches/` and, later, `tidal bench`).

@@ -1,0 +1,47 @@
+//! The library's error type: every failure a user can cause or meet is a value with the
+//! shapes, names and limits that explain it.
+
+use thiserror::Error;
+
+/// The hint printed whenever no GPU adapter is found.
+pub const LAVAPIPE_HINT: &str = "no GPU adapter found. On Linux without a GPU install Mesa's software Vulkan driver (lavapipe): sudo apt-get install -y mesa-vulkan-drivers";
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("{LAVAPIPE_HINT}")]
+    NoAdapter,
+    #[error("no adapter matches '{query}'; available: {available}")]
+    AdapterNotFound { query: String, available: String },
+    #[error("unknown backend '{0}' (expected vulkan, metal, dx12 or gl)")]
+    UnknownBackend(String),
+    #[error("could not open the device on adapter '{adapter}': {source}")]
+    RequestDevice {
+        adapter: String,
+        source: wgpu::RequestDeviceError,
+    },
+    #[error("shader '{shader}' is invalid:\n{message}")]
+    Shader { shader: String, message: String },
+    #[error("shader '{shader}' has no entry point '{entry}'")]
+    NoEntryPoint { shader: String, entry: String },
+    #[error("{op}: shape mismatch: {detail}")]
+    Shape { op: &'static str, detail: String },
+    #[error("{op}: expected dtype {expected}, got {got}")]
+    DType {
+        op: &'static str,
+        expected: &'static str,
+        got: &'static str,
+    },
+    #[error("buffer of {bytes} bytes exceeds the adapter's max_storage_buffer_binding_size of {limit} bytes")]
+    BufferTooLarge { bytes: u64, limit: u64 },
+    #[error("reading back from the GPU failed: {0}")]
+    Readback(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

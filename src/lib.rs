@@ -1,0 +1,28 @@
+//! tidal: a deep-learning engine on wgpu with hand-written WGSL kernels, a tape-based
+//! autodiff, and (built on them) domain-adaptation training for galaxy-merger classifiers.
+//!
+//! ```no_run
+//! use tidal::{Context, Tensor};
+//! let ctx = Context::from_env()?;
+//! let w = Tensor::from_slice(&ctx, &[1.0, 2.0, 3.0, 4.0], &[2, 2])?.requires_grad_();
+//! let x = Tensor::from_slice(&ctx, &[0.5, -1.0], &[1, 2])?;
+//! let loss = x.matmul(&w)?.relu()?.sum()?;
+//! loss.backward()?;
+//! println!("{:?}", w.grad().unwrap().to_vec()?);
+//! # Ok::<(), tidal::Error>(())
+//! ```
+
+pub mod autograd;
+pub mod bench;
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod shaders;
+pub mod tensor;
+
+pub use autograd::{no_grad, NoGradGuard};
+pub use error::{Error, Result};
+pub use gpu::{AdapterChoice, Context};
+pub use ops::GradReverse;
+pub use tensor::{DType, Tensor};
+pub use tensor::create::Rng;

@@ -1,0 +1,164 @@
+//! Matrix multiply with transposed operands and batching, and its gradient rule.
+//!
+//! `matmul_t(a, b, ta, tb)` computes op(a) · op(b) with op = transpose when the flag is
+//! set; both operands are read through strides, so transposes cost nothing.
+
+use super::{alloc_like, same_ctx, storage, Params};
+use crate::autograd::make;
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::tensor::{DType, Tensor};
+
+/// Kernel variant: register-blocked (CPU adapters) or workgroup-tiled (GPUs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Register,
+    Tiled,
+}
+
+impl Variant {
+    /// `TIDAL_MATMUL=register|tiled` overrides; otherwise CPU adapters use the register
+    /// kernel (shared-memory tiles with barriers measured several times slower on
+    /// lavapipe) and GPUs the tiled one.
+    pub fn for_context(ctx: &Context) -> Variant {
+        if let Some(v) = ctx.matmul_variant.get() {
+            return v;
+        }
+        let v = match std::env::var("TIDAL_MATMUL").ok().as_deref() {
+            Some("register") => Variant::Register,
+            Some("tiled") => Variant::Tiled,
+            _ if ctx.is_cpu() => Variant::Register,
+            _ => Variant::Tiled,
+        };
+        ctx.matmul_variant.set(Some(v));
+        v
+    }
+}
+
+/// Pins the variant for this context (tests run both on one adapter).
+pub fn set_variant(ctx: &Context, v: Variant) {
+    ctx.matmul_variant.set(Some(v));
+}
+
+/// Dispatches C[batch, m, n] = op(A) · op(B) into `c` (raw: no tape).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm(
+    ctx: &Context,
+    a: &wgpu::Buffer,
+    b: &wgpu::Buffer,
+    c: &wgpu::Buffer,
+    (batch, m, n, k): (usize, usize, usize, usize),
+    (ta, tb): (bool, bool),
+    (a_bs, b_bs): (usize, usize),
+) -> Result<()> {
+    if m == 0 || n == 0 || batch == 0 {
+        return Ok(());
+    }
+    let (a_rs, a_cs) = if ta { (1, m) } else { (k, 1) };
+    let (b_rs, b_cs) = if tb { (1, k) } else { (n, 1) };
+    let p = Params::new()
+        .u32(m as u32)
+        .u32(n as u32)
+        .u32(k as u32)
+        .u32(batch as u32)
+        .u32(a_rs as u32)
+        .u32(a_cs as u32)
+        .u32(b_rs as u32)
+        .u32(b_cs as u32)
+        .u32(a_bs as u32)
+        .u32(b_bs as u32)
+        .u32(0)
+        .u32(0);
+    let (kernel, groups) = match Variant::for_context(ctx) {
+        Variant::Register => (
+            ctx.kernel("matmul", "matmul_register", &[])?,
+            [n.div_ceil(256) as u32, m.div_ceil(8) as u32, batch as u32],
+        ),
+        Variant::Tiled => (
+            ctx.kernel("matmul", "matmul_tiled", &[])?,
+            [n.div_ceil(64) as u32, m.div_ceil(64) as u32, batch as u32],
+        ),
+    };
+    ctx.dispatch(&kernel, p.bytes(), &[a, b, c], groups)
+}
+
+impl Tensor {
+    /// a · b for a [.., m, k] and b [.., k, n]; b may be 2-D and shared over a's batch.
+    pub fn matmul(&self, other: &Tensor) -> Result<Tensor> {
+        self.matmul_t(other, false, false)
+    }
+
+    /// op(a) · op(b), op = transpose of the last two axes where the flag is set.
+    pub fn matmul_t(&self, other: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
+        same_ctx("matmul", self, other)?;
+        self.expect_dtype("matmul", DType::F32)?;
+        other.expect_dtype("matmul", DType::F32)?;
+        let bad = |why: &str| Error::Shape {
+            op: "matmul",
+            detail: format!(
+                "{why}: a {:?}{} · b {:?}{}",
+                self.shape(),
+                if ta { "ᵀ" } else { "" },
+                other.shape(),
+                if tb { "ᵀ" } else { "" }
+            ),
+        };
+        if self.dims() < 2 || other.dims() < 2 {
+            return Err(bad("both operands need at least 2 dimensions"));
+        }
+        let (ad, bd) = (self.shape(), other.shape());
+        let (ar, ac) = (ad[ad.len() - 2], ad[ad.len() - 1]);
+        let (br, bc) = (bd[bd.len() - 2], bd[bd.len() - 1]);
+        let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+        let (k2, n) = if tb { (bc, br) } else { (br, bc) };
+        if k != k2 {
+            return Err(bad("inner dimensions differ"));
+        }
+        let a_batch: usize = ad[..ad.len() - 2].iter().product();
+        let b_batch: usize = bd[..bd.len() - 2].iter().product();
+        let (batch, out_prefix) = if bd.len() == 2 {
+            (a_batch, ad[..ad.len() - 2].to_vec())
+        } else if ad[..ad.len() - 2] == bd[..bd.len() - 2] {
+            (a_batch, ad[..ad.len() - 2].to_vec())
+        } else if ad.len() == 2 {
+            (b_batch, bd[..bd.len() - 2].to_vec())
+        } else {
+            return Err(bad("batch dimensions differ"));
+        };
+        let a_bs = if ad.len() == 2 { 0 } else { m * k };
+        let b_bs = if bd.len() == 2 { 0 } else { k * n };
+        let mut shape = out_prefix;
+        shape.extend([m, n]);
+        let out = alloc_like(self, &shape, DType::F32)?;
+        gemm(self.ctx(), self.buffer(), other.buffer(), out.buffer(), (batch, m, n, k), (ta, tb), (a_bs, b_bs))?;
+        let (a, b) = (self.clone(), other.clone());
+        Ok(make(storage(&out), shape, DType::F32, "matmul", &[self, other], move |g| {
+            let (ad, bd) = (a.detach(), b.detach());
+            // C = op(A) op(B): dop(A) = G op(B)ᵀ, dop(B) = op(A)ᵀ G, each written so the
+            // result already has the stored (possibly transposed) layout.
+            let ga = if a.requires_grad() {
+                let ga = if ta { bd.matmul_t(g, tb, true)? } else { g.matmul_t(&bd, false, !tb)? };
+                Some(super::elementwise::sum_to_shape(&ga, a.shape())?)
+            } else {
+                None
+            };
+            let gb = if b.requires_grad() {
+                let gb = if tb { g.matmul_t(&ad, true, ta)? } else { ad.matmul_t(g, !ta, false)? };
+                Some(reduce_batch(&gb, b.shape())?)
+            } else {
+                None
+            };
+            Ok(vec![ga, gb])
+        }))
+    }
+}
+
+/// Sums a batched gradient over leading axes to match a 2-D (batch-shared) operand.
+fn reduce_batch(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if g.shape() == shape {
+        return Ok(g.clone());
+    }
+    let rows: usize = g.shape()[..g.dims() - 2].iter().product();
+    let flat = g.reshape(&[rows, shape[0] * shape[1]])?;
+    flat.sum_axis(0, false)?.reshape(shape)
+}

@@ -1,0 +1,15 @@
+//! Every WGSL file in `shaders/`, embedded at build time. The naga test validates each one.
+
+/// (name, source) for every shader; the name is the file stem.
+pub const ALL: &[(&str, &str)] = &[
+    ("elementwise", include_str!("../shaders/elementwise.wgsl")),
+    ("random", include_str!("../shaders/random.wgsl")),
+    ("reduce", include_str!("../shaders/reduce.wgsl")),
+    ("matmul", include_str!("../shaders/matmul.wgsl")),
+    ("shape", include_str!("../shaders/shape.wgsl")),
+    ("peak", include_str!("../shaders/peak.wgsl")),
+];
+
+pub fn source(name: &str) -> Option<&'static str> {
+    ALL.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
