@@ -1,1 +1,15 @@
+//! Every kernel against a plain-Rust CPU reference, gradient checks by finite differences,
+//! naga validation of every shader, and the end-to-end MLP training test.
+//! Tolerances are stated per test.
 
+mod common;
+
+mod autograd;
+mod elementwise;
+mod matmul;
+mod mlp;
+mod naga;
+mod random;
+mod reduce;
+mod runtime;
+mod shape;

@@ -113,6 +113,14 @@ fn unary_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     out[i] = d;
 }
 
+// In-place out[i] += p0 * a[i]: the plain SGD update (optimizers proper live in optim.wgsl).
+@compute @workgroup_size(256)
+fn axpy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear(gid, nwg);
+    if (i >= p.n) { return; }
+    out[i] = out[i] + p.p0 * a[i];
+}
+
 // 0 add, 1 sub, 2 mul, 3 div, 4 right operand (broadcast_to)
 fn binary_op(x: f32, y: f32) -> f32 {
     switch OP {

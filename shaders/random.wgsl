@@ -51,7 +51,7 @@ fn block(i: u32) -> vec2<u32> {
 }
 
 @compute @workgroup_size(256)
-fn uniform(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn rand_uniform(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
     if (i >= p.n) { return; }
     let w = block(i);
@@ -61,7 +61,7 @@ fn uniform(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 
 // Box-Muller on the block's two words: element 2j gets r cos t, element 2j+1 gets r sin t.
 @compute @workgroup_size(256)
-fn normal(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn rand_normal(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
     if (i >= p.n) { return; }
     let w = block(i);

@@ -6,7 +6,7 @@ mod pipeline;
 mod pool;
 
 pub use adapter::{list_adapters, AdapterChoice, AdapterSummary};
-pub use pipeline::Kernel;
+pub use pipeline::{validate_wgsl, Kernel};
 pub use pool::PooledBuffer;
 
 use crate::error::{Error, Result};

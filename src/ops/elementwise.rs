@@ -226,6 +226,22 @@ impl Tensor {
         }))
     }
 
+    /// In place: self += alpha * x, outside the tape (parameter updates).
+    pub fn add_scaled_(&self, x: &Tensor, alpha: f32) -> Result<()> {
+        same_ctx("add_scaled_", self, x)?;
+        if self.shape() != x.shape() {
+            return Err(Error::Shape {
+                op: "add_scaled_",
+                detail: format!("{:?} += {:?}", self.shape(), x.shape()),
+            });
+        }
+        let ctx = self.ctx();
+        let n = self.numel() as u64;
+        let k = ctx.kernel("elementwise", "axpy", &[])?;
+        let p = Params::new().u32(n as u32).u32(0).f32(alpha).f32(0.0);
+        ctx.dispatch(&k, p.bytes(), &[x.buffer(), self.buffer()], grid_1d(n, 256))
+    }
+
     pub fn exp(&self) -> Result<Tensor> {
         self.unary(Unary::Exp, 0.0, 0.0)
     }

@@ -110,12 +110,12 @@ impl Rng {
 
     /// Uniform samples in [low, high).
     pub fn uniform(&mut self, ctx: &Rc<Context>, shape: &[usize], low: f32, high: f32) -> Result<Tensor> {
-        self.draw(ctx, shape, "uniform", low, high)
+        self.draw(ctx, shape, "rand_uniform", low, high)
     }
 
     /// Normal samples N(mean, std²) by Box–Muller.
     pub fn normal(&mut self, ctx: &Rc<Context>, shape: &[usize], mean: f32, std: f32) -> Result<Tensor> {
-        self.draw(ctx, shape, "normal", mean, std)
+        self.draw(ctx, shape, "rand_normal", mean, std)
     }
 
     /// The CPU twin of the `uniform` kernel's raw words, for tests and host-side sampling.

@@ -1,0 +1,73 @@
+use crate::common::*;
+use tidal::ops::matmul::{set_variant, Variant};
+
+const SHAPES: [(usize, usize, usize); 7] = [(1, 1, 1), (7, 13, 5), (64, 64, 64), (65, 127, 33), (3, 257, 9), (130, 3, 70), (1, 300, 2)];
+
+fn check_variant(v: Variant) {
+    let ctx = ctx();
+    set_variant(&ctx, v);
+    for (m, n, k) in SHAPES {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = data((m * 31 + k) as u64, m * k);
+            let b = data((n * 17 + k) as u64, k * n);
+            let sa = if ta { [k, m] } else { [m, k] };
+            let sb = if tb { [n, k] } else { [k, n] };
+            let got = tensor(&a, &sa).matmul_t(&tensor(&b, &sb), ta, tb).unwrap();
+            assert_eq!(got.shape(), &[m, n]);
+            // f32 accumulation over k <= 127 terms of |x| < 1: 1e-5 absolute.
+            assert_close(
+                &got.to_vec().unwrap(),
+                &cpu_matmul(&a, &b, m, n, k, ta, tb),
+                1e-5,
+                2e-5,
+                &format!("{v:?} {m}x{n}x{k} ta={ta} tb={tb}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn matmul_register_matches_cpu_on_odd_shapes_and_transposes() {
+    check_variant(Variant::Register);
+}
+
+#[test]
+fn matmul_tiled_matches_cpu_on_odd_shapes_and_transposes() {
+    check_variant(Variant::Tiled);
+}
+
+#[test]
+fn batched_matmul_and_shared_right_operand() {
+    let (bt, m, n, k) = (3usize, 5usize, 7usize, 4usize);
+    let a = data(1, bt * m * k);
+    let b = data(2, bt * k * n);
+    let b2 = data(3, k * n);
+    let got = tensor(&a, &[bt, m, k]).matmul(&tensor(&b, &[bt, k, n])).unwrap().to_vec().unwrap();
+    let shared = tensor(&a, &[bt, m, k]).matmul(&tensor(&b2, &[k, n])).unwrap().to_vec().unwrap();
+    for i in 0..bt {
+        let want = cpu_matmul(&a[i * m * k..(i + 1) * m * k], &b[i * k * n..(i + 1) * k * n], m, n, k, false, false);
+        assert_close(&got[i * m * n..(i + 1) * m * n], &want, 1e-5, 1e-5, "batched");
+        let want = cpu_matmul(&a[i * m * k..(i + 1) * m * k], &b2, m, n, k, false, false);
+        assert_close(&shared[i * m * n..(i + 1) * m * n], &want, 1e-5, 1e-5, "shared");
+    }
+}
+
+#[test]
+fn matmul_grads_match_finite_differences_for_every_transpose() {
+    let (m, n, k) = (3usize, 5usize, 4usize);
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let sa = if ta { vec![k, m] } else { vec![m, k] };
+        let sb = if tb { vec![n, k] } else { vec![k, n] };
+        let ins = [(data(7, m * k), sa), (data(8, k * n), sb)];
+        grad_check(&ins, |t| t[0].matmul_t(&t[1], ta, tb), 1e-2, 1e-2, 1e-3, &format!("matmul ta={ta} tb={tb}"));
+    }
+    // Batched A with a shared 2-D B: B's gradient sums over the batch.
+    let ins = [(data(9, 2 * 3 * 4), vec![2, 3, 4]), (data(10, 4 * 5), vec![4, 5])];
+    grad_check(&ins, |t| t[0].matmul(&t[1]), 1e-2, 1e-2, 1e-3, "batched shared");
+}
+
+#[test]
+fn matmul_shape_errors_name_both_operands() {
+    let e = tensor(&[0.0; 6], &[2, 3]).matmul(&tensor(&[0.0; 6], &[2, 3])).unwrap_err();
+    assert!(e.to_string().contains("inner dimensions differ"), "{e}");
+}
