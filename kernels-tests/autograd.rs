@@ -7,7 +7,13 @@ fn a_tensor_used_twice_accumulates_both_paths() {
     let x = param(&[1.0, -2.0, 0.5], &[3]);
     let y = x.mul(&x).unwrap().add(&x.scale(3.0).unwrap()).unwrap();
     y.sum().unwrap().backward().unwrap();
-    assert_close(&x.grad().unwrap().to_vec().unwrap(), &[5.0, -1.0, 4.0], 1e-6, 0.0, "grad");
+    assert_close(
+        &x.grad().unwrap().to_vec().unwrap(),
+        &[5.0, -1.0, 4.0],
+        1e-6,
+        0.0,
+        "grad",
+    );
 }
 
 #[test]
@@ -57,12 +63,20 @@ fn deep_chains_do_not_overflow_the_stack() {
 #[test]
 fn composite_expression_grad_matches_finite_differences() {
     // softplus-like chain through several ops with broadcasting and a matmul.
-    let ins = [(data(1, 12), vec![3, 4]), (data(2, 4 * 2), vec![4, 2]), (data(3, 2), vec![2])];
+    let ins = [
+        (data(1, 12), vec![3, 4]),
+        (data(2, 4 * 2), vec![4, 2]),
+        (data(3, 2), vec![2]),
+    ];
     grad_check(
         &ins,
         |t| {
             let h = t[0].matmul(&t[1])?.add(&t[2])?;
-            h.tanh()?.mul(&h.sigmoid()?)?.exp()?.log()?.sum_axis(1, true)
+            h.tanh()?
+                .mul(&h.sigmoid()?)?
+                .exp()?
+                .log()?
+                .sum_axis(1, true)
         },
         1e-2,
         2e-2,

@@ -16,10 +16,14 @@ pub fn ctx() -> Rc<Context> {
 
 /// Deterministic host data in [-1, 1) from a small LCG (independent of the GPU generator).
 pub fn data(seed: u64, n: usize) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
@@ -41,8 +45,12 @@ pub fn param(data: &[f32], shape: &[usize]) -> Tensor {
 pub fn assert_close(got: &[f32], want: &[f32], rtol: f32, atol: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let ok = approx::relative_eq!(g, w, epsilon = atol, max_relative = rtol) || (g - w).abs() <= atol + rtol * w.abs();
-        assert!(ok, "{what}: element {i}: got {g}, want {w} (rtol {rtol}, atol {atol})");
+        let ok = approx::relative_eq!(g, w, epsilon = atol, max_relative = rtol)
+            || (g - w).abs() <= atol + rtol * w.abs();
+        assert!(
+            ok,
+            "{what}: element {i}: got {g}, want {w} (rtol {rtol}, atol {atol})"
+        );
     }
 }
 
@@ -51,14 +59,24 @@ pub fn assert_close(got: &[f32], want: &[f32], rtol: f32, atol: f32, what: &str)
 /// The scalar checked is sum(f(inputs) * r) with fixed random weights r, so every output
 /// element's gradient path is exercised. All perturbed forwards are recorded first and read
 /// back in one bulk readback.
-pub fn grad_check(inputs: &[(Vec<f32>, Vec<usize>)], f: impl Fn(&[Tensor]) -> Result<Tensor>, eps: f32, rtol: f32, atol: f32, what: &str) {
+pub fn grad_check(
+    inputs: &[(Vec<f32>, Vec<usize>)],
+    f: impl Fn(&[Tensor]) -> Result<Tensor>,
+    eps: f32,
+    rtol: f32,
+    atol: f32,
+    what: &str,
+) {
     let params: Vec<Tensor> = inputs.iter().map(|(d, s)| param(d, s)).collect();
     let out = f(&params).unwrap();
     let r = data(99, out.numel());
     let rt = tensor(&r, out.shape());
     let loss = out.mul(&rt).unwrap().sum().unwrap();
     loss.backward().unwrap();
-    let analytic: Vec<Vec<f32>> = params.iter().map(|p| p.grad().expect("gradient reached input").to_vec().unwrap()).collect();
+    let analytic: Vec<Vec<f32>> = params
+        .iter()
+        .map(|p| p.grad().expect("gradient reached input").to_vec().unwrap())
+        .collect();
 
     no_grad(|| {
         for (pi, (d, s)) in inputs.iter().enumerate() {
@@ -74,17 +92,36 @@ pub fn grad_check(inputs: &[(Vec<f32>, Vec<usize>)], f: impl Fn(&[Tensor]) -> Re
             }
             let refs: Vec<&Tensor> = outs.iter().collect();
             let vals = Tensor::read_all(&refs).unwrap();
-            let dot = |v: &Vec<f32>| v.iter().zip(&r).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>();
+            let dot = |v: &Vec<f32>| {
+                v.iter()
+                    .zip(&r)
+                    .map(|(a, b)| *a as f64 * *b as f64)
+                    .sum::<f64>()
+            };
             let numeric: Vec<f32> = (0..d.len())
                 .map(|j| ((dot(&vals[2 * j]) - dot(&vals[2 * j + 1])) / (2.0 * eps as f64)) as f32)
                 .collect();
-            assert_close(&analytic[pi], &numeric, rtol, atol, &format!("{what}: d/d input {pi}"));
+            assert_close(
+                &analytic[pi],
+                &numeric,
+                rtol,
+                atol,
+                &format!("{what}: d/d input {pi}"),
+            );
         }
     });
 }
 
 /// Plain-Rust C = op(A) op(B) for one batch, f64 accumulation.
-pub fn cpu_matmul(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, ta: bool, tb: bool) -> Vec<f32> {
+pub fn cpu_matmul(
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+) -> Vec<f32> {
     let mut c = vec![0.0f32; m * n];
     for i in 0..m {
         for j in 0..n {

@@ -50,7 +50,11 @@ fn unary_ops_match_cpu_on_odd_sizes() {
     for n in [1usize, 7, 1031] {
         for &(op, p0, p1) in &ALL {
             let x = input(op, n, n as u64);
-            let got = tensor(&x, &[n]).unary(op, p0, p1).unwrap().to_vec().unwrap();
+            let got = tensor(&x, &[n])
+                .unary(op, p0, p1)
+                .unwrap()
+                .to_vec()
+                .unwrap();
             let want: Vec<f32> = x.iter().map(|&v| cpu_unary(op, v, p0, p1)).collect();
             // Transcendentals on GPUs are within a few ulp: 2e-6 relative.
             assert_close(&got, &want, 2e-6, 1e-6, &format!("{} n={n}", op.name()));
@@ -60,13 +64,21 @@ fn unary_ops_match_cpu_on_odd_sizes() {
 
 #[test]
 fn pow_with_integer_exponent_accepts_negative_base() {
-    let got = tensor(&[-2.0, -0.5, 3.0], &[3]).pow(3.0).unwrap().to_vec().unwrap();
+    let got = tensor(&[-2.0, -0.5, 3.0], &[3])
+        .pow(3.0)
+        .unwrap()
+        .to_vec()
+        .unwrap();
     assert_close(&got, &[-8.0, -0.125, 27.0], 1e-6, 0.0, "pow3");
 }
 
 #[test]
 fn sigmoid_is_finite_at_extremes() {
-    let got = tensor(&[-100.0, 100.0, 0.0], &[3]).sigmoid().unwrap().to_vec().unwrap();
+    let got = tensor(&[-100.0, 100.0, 0.0], &[3])
+        .sigmoid()
+        .unwrap()
+        .to_vec()
+        .unwrap();
     // exp(-100) is subnormal in f32; adapters may flush it to zero.
     assert!(got[0] >= 0.0 && got[0] < 1e-38, "{}", got[0]);
     assert_eq!(&got[1..], &[1.0, 0.5]);
@@ -87,11 +99,27 @@ fn unary_grads_match_finite_differences() {
         if op == Unary::Exp || op == Unary::Sigmoid {
             x.iter_mut().for_each(|v| *v *= 0.25);
         }
-        grad_check(&[(x, vec![11])], |t| t[0].unary(op, p0, p1), 1e-2, 2e-2, 2e-3, op.name());
+        grad_check(
+            &[(x, vec![11])],
+            |t| t[0].unary(op, p0, p1),
+            1e-2,
+            2e-2,
+            2e-3,
+            op.name(),
+        );
     }
 }
 
-fn cpu_broadcast(a: &[f32], sa: &[usize], b: &[f32], sb: &[usize], f: impl Fn(f32, f32) -> f32) -> (Vec<f32>, Vec<usize>) {
+type BinaryFn = fn(&Tensor, &Tensor) -> tidal::Result<Tensor>;
+type BinaryCase = (&'static str, BinaryFn, fn(f32, f32) -> f32);
+
+fn cpu_broadcast(
+    a: &[f32],
+    sa: &[usize],
+    b: &[f32],
+    sb: &[usize],
+    f: impl Fn(f32, f32) -> f32,
+) -> (Vec<f32>, Vec<usize>) {
     let nd = sa.len().max(sb.len());
     let pad = |s: &[usize]| {
         let mut v = vec![1; nd - s.len()];
@@ -134,7 +162,7 @@ const SHAPES: [(&[usize], &[usize]); 6] = [
 
 #[test]
 fn binary_ops_broadcast_like_numpy() {
-    let ops: [(&str, fn(&Tensor, &Tensor) -> tidal::Result<Tensor>, fn(f32, f32) -> f32); 4] = [
+    let ops: [BinaryCase; 4] = [
         ("add", |a, b| a.add(b), |x, y| x + y),
         ("sub", |a, b| a.sub(b), |x, y| x - y),
         ("mul", |a, b| a.mul(b), |x, y| x * y),
@@ -147,7 +175,13 @@ fn binary_ops_broadcast_like_numpy() {
             let (want, shape) = cpu_broadcast(&a, sa, &b, sb, f);
             let got = op(&tensor(&a, sa), &tensor(&b, sb)).unwrap();
             assert_eq!(got.shape(), shape.as_slice(), "{name} {sa:?} {sb:?}");
-            assert_close(&got.to_vec().unwrap(), &want, 1e-6, 0.0, &format!("{name} {sa:?} {sb:?}"));
+            assert_close(
+                &got.to_vec().unwrap(),
+                &want,
+                1e-6,
+                0.0,
+                &format!("{name} {sa:?} {sb:?}"),
+            );
         }
     }
 }
@@ -167,14 +201,28 @@ fn binary_grads_reduce_over_broadcast_dims() {
 
 #[test]
 fn broadcast_shape_mismatch_is_a_clear_error() {
-    let e = tensor(&[1.0; 6], &[2, 3]).add(&tensor(&[1.0; 2], &[2])).unwrap_err();
-    assert!(e.to_string().contains("cannot broadcast [2, 3] with [2]"), "{e}");
+    let e = tensor(&[1.0; 6], &[2, 3])
+        .add(&tensor(&[1.0; 2], &[2]))
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("cannot broadcast [2, 3] with [2]"),
+        "{e}"
+    );
 }
 
 #[test]
 fn fill_zeros_ones_full() {
     let c = ctx();
-    assert_eq!(Tensor::zeros(&c, &[3, 3]).unwrap().to_vec().unwrap(), vec![0.0; 9]);
-    assert_eq!(Tensor::ones(&c, &[257]).unwrap().to_vec().unwrap(), vec![1.0; 257]);
-    assert_eq!(Tensor::full(&c, &[2], -3.5).unwrap().to_vec().unwrap(), vec![-3.5; 2]);
+    assert_eq!(
+        Tensor::zeros(&c, &[3, 3]).unwrap().to_vec().unwrap(),
+        vec![0.0; 9]
+    );
+    assert_eq!(
+        Tensor::ones(&c, &[257]).unwrap().to_vec().unwrap(),
+        vec![1.0; 257]
+    );
+    assert_eq!(
+        Tensor::full(&c, &[2], -3.5).unwrap().to_vec().unwrap(),
+        vec![-3.5; 2]
+    );
 }

@@ -1,7 +1,18 @@
 use crate::common::*;
 use tidal::ops::matmul::{set_variant, Variant};
 
-const SHAPES: [(usize, usize, usize); 7] = [(1, 1, 1), (7, 13, 5), (64, 64, 64), (65, 127, 33), (3, 257, 9), (130, 3, 70), (1, 300, 2)];
+// N % 4 == 0 shapes (64, 12, 300, 516) take the vec4 path of the register kernel.
+const SHAPES: [(usize, usize, usize); 9] = [
+    (1, 1, 1),
+    (7, 13, 5),
+    (64, 64, 64),
+    (65, 127, 33),
+    (3, 257, 9),
+    (130, 3, 70),
+    (1, 300, 2),
+    (9, 12, 5),
+    (17, 516, 3),
+];
 
 fn check_variant(v: Variant) {
     let ctx = ctx();
@@ -38,17 +49,51 @@ fn matmul_tiled_matches_cpu_on_odd_shapes_and_transposes() {
 
 #[test]
 fn batched_matmul_and_shared_right_operand() {
-    let (bt, m, n, k) = (3usize, 5usize, 7usize, 4usize);
+    for n in [7usize, 8] {
+        batched(n);
+    }
+}
+
+fn batched(n: usize) {
+    let (bt, m, k) = (3usize, 5usize, 4usize);
     let a = data(1, bt * m * k);
     let b = data(2, bt * k * n);
     let b2 = data(3, k * n);
-    let got = tensor(&a, &[bt, m, k]).matmul(&tensor(&b, &[bt, k, n])).unwrap().to_vec().unwrap();
-    let shared = tensor(&a, &[bt, m, k]).matmul(&tensor(&b2, &[k, n])).unwrap().to_vec().unwrap();
+    let got = tensor(&a, &[bt, m, k])
+        .matmul(&tensor(&b, &[bt, k, n]))
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let shared = tensor(&a, &[bt, m, k])
+        .matmul(&tensor(&b2, &[k, n]))
+        .unwrap()
+        .to_vec()
+        .unwrap();
     for i in 0..bt {
-        let want = cpu_matmul(&a[i * m * k..(i + 1) * m * k], &b[i * k * n..(i + 1) * k * n], m, n, k, false, false);
-        assert_close(&got[i * m * n..(i + 1) * m * n], &want, 1e-5, 1e-5, "batched");
+        let want = cpu_matmul(
+            &a[i * m * k..(i + 1) * m * k],
+            &b[i * k * n..(i + 1) * k * n],
+            m,
+            n,
+            k,
+            false,
+            false,
+        );
+        assert_close(
+            &got[i * m * n..(i + 1) * m * n],
+            &want,
+            1e-5,
+            1e-5,
+            "batched",
+        );
         let want = cpu_matmul(&a[i * m * k..(i + 1) * m * k], &b2, m, n, k, false, false);
-        assert_close(&shared[i * m * n..(i + 1) * m * n], &want, 1e-5, 1e-5, "shared");
+        assert_close(
+            &shared[i * m * n..(i + 1) * m * n],
+            &want,
+            1e-5,
+            1e-5,
+            "shared",
+        );
     }
 }
 
@@ -59,15 +104,34 @@ fn matmul_grads_match_finite_differences_for_every_transpose() {
         let sa = if ta { vec![k, m] } else { vec![m, k] };
         let sb = if tb { vec![n, k] } else { vec![k, n] };
         let ins = [(data(7, m * k), sa), (data(8, k * n), sb)];
-        grad_check(&ins, |t| t[0].matmul_t(&t[1], ta, tb), 1e-2, 1e-2, 1e-3, &format!("matmul ta={ta} tb={tb}"));
+        grad_check(
+            &ins,
+            |t| t[0].matmul_t(&t[1], ta, tb),
+            1e-2,
+            1e-2,
+            1e-3,
+            &format!("matmul ta={ta} tb={tb}"),
+        );
     }
     // Batched A with a shared 2-D B: B's gradient sums over the batch.
-    let ins = [(data(9, 2 * 3 * 4), vec![2, 3, 4]), (data(10, 4 * 5), vec![4, 5])];
-    grad_check(&ins, |t| t[0].matmul(&t[1]), 1e-2, 1e-2, 1e-3, "batched shared");
+    let ins = [
+        (data(9, 2 * 3 * 4), vec![2, 3, 4]),
+        (data(10, 4 * 5), vec![4, 5]),
+    ];
+    grad_check(
+        &ins,
+        |t| t[0].matmul(&t[1]),
+        1e-2,
+        1e-2,
+        1e-3,
+        "batched shared",
+    );
 }
 
 #[test]
 fn matmul_shape_errors_name_both_operands() {
-    let e = tensor(&[0.0; 6], &[2, 3]).matmul(&tensor(&[0.0; 6], &[2, 3])).unwrap_err();
+    let e = tensor(&[0.0; 6], &[2, 3])
+        .matmul(&tensor(&[0.0; 6], &[2, 3]))
+        .unwrap_err();
     assert!(e.to_string().contains("inner dimensions differ"), "{e}");
 }

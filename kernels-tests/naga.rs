@@ -21,12 +21,20 @@ fn every_shader_file_parses_and_validates_with_naga() {
         );
         seen += 1;
     }
-    assert_eq!(seen, tidal::shaders::ALL.len(), "every registered shader exists as a file");
+    assert_eq!(
+        seen,
+        tidal::shaders::ALL.len(),
+        "every registered shader exists as a file"
+    );
 }
 
 #[test]
 fn naga_reports_file_and_line_of_a_broken_shader() {
-    let err = validate_wgsl("broken", "@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = 1u;\n}\n").unwrap_err();
+    let err = validate_wgsl(
+        "broken",
+        "@compute @workgroup_size(1)\nfn main() {\n  let x: f32 = 1u;\n}\n",
+    )
+    .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("shaders/broken.wgsl:3"), "{msg}");
 }

@@ -13,7 +13,11 @@ fn uniform_matches_the_cpu_threefry_bit_for_bit() {
             gpu.uniform(&ctx, &[5], 0.0, 1.0).unwrap();
             cpu.cpu_words(5);
         }
-        let t = gpu.uniform(&ctx, &[1031], -2.0, 3.0).unwrap().to_vec().unwrap();
+        let t = gpu
+            .uniform(&ctx, &[1031], -2.0, 3.0)
+            .unwrap()
+            .to_vec()
+            .unwrap();
         let words = cpu.cpu_words(1031);
         let want: Vec<f32> = words
             .iter()
@@ -59,9 +63,21 @@ fn normal_has_unit_moments_and_matches_box_muller_on_the_cpu() {
 #[test]
 fn same_seed_same_numbers_other_seed_other_numbers() {
     let ctx = ctx();
-    let a = Rng::new(3).normal(&ctx, &[100], 0.0, 1.0).unwrap().to_vec().unwrap();
-    let b = Rng::new(3).normal(&ctx, &[100], 0.0, 1.0).unwrap().to_vec().unwrap();
-    let c = Rng::new(4).normal(&ctx, &[100], 0.0, 1.0).unwrap().to_vec().unwrap();
+    let a = Rng::new(3)
+        .normal(&ctx, &[100], 0.0, 1.0)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let b = Rng::new(3)
+        .normal(&ctx, &[100], 0.0, 1.0)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let c = Rng::new(4)
+        .normal(&ctx, &[100], 0.0, 1.0)
+        .unwrap()
+        .to_vec()
+        .unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
 }

@@ -7,7 +7,9 @@ fn cpu_reduce(x: &[f32], shape: &[usize], axis: usize, f: fn(&[f32]) -> f32) -> 
     let mut out = Vec::new();
     for o in 0..outer {
         for i in 0..inner {
-            let v: Vec<f32> = (0..len).map(|k| x[o * len * inner + k * inner + i]).collect();
+            let v: Vec<f32> = (0..len)
+                .map(|k| x[o * len * inner + k * inner + i])
+                .collect();
             out.push(f(&v));
         }
     }
@@ -32,14 +34,30 @@ fn axis_reductions_match_cpu_on_odd_shapes() {
         let t = tensor(&x, &shape);
         for axis in 0..shape.len() {
             let s = t.sum_axis(axis, false).unwrap().to_vec().unwrap();
-            assert_close(&s, &cpu_reduce(&x, &shape, axis, sum), 1e-5, 1e-5, &format!("sum {shape:?} axis {axis}"));
+            assert_close(
+                &s,
+                &cpu_reduce(&x, &shape, axis, sum),
+                1e-5,
+                1e-5,
+                &format!("sum {shape:?} axis {axis}"),
+            );
             let m = t.mean_axis(axis, true).unwrap();
             let mut ks = shape.clone();
             ks[axis] = 1;
             assert_eq!(m.shape(), ks.as_slice());
-            assert_close(&m.to_vec().unwrap(), &cpu_reduce(&x, &shape, axis, mean), 1e-5, 1e-6, "mean");
+            assert_close(
+                &m.to_vec().unwrap(),
+                &cpu_reduce(&x, &shape, axis, mean),
+                1e-5,
+                1e-6,
+                "mean",
+            );
             let mx = t.max_axis(axis, false).unwrap().to_vec().unwrap();
-            assert_eq!(mx, cpu_reduce(&x, &shape, axis, max), "max {shape:?} axis {axis}");
+            assert_eq!(
+                mx,
+                cpu_reduce(&x, &shape, axis, max),
+                "max {shape:?} axis {axis}"
+            );
         }
     }
 }
@@ -49,8 +67,20 @@ fn full_reductions_over_one_to_a_hundred_thousand_elements() {
     for n in [1usize, 1000, 100_003] {
         let x = data(n as u64, n);
         let t = tensor(&x, &[n]);
-        assert_close(&[t.sum().unwrap().item().unwrap()], &[sum(&x)], 1e-5, 1e-3, &format!("sum {n}"));
-        assert_close(&[t.mean().unwrap().item().unwrap()], &[mean(&x)], 1e-5, 1e-6, &format!("mean {n}"));
+        assert_close(
+            &[t.sum().unwrap().item().unwrap()],
+            &[sum(&x)],
+            1e-5,
+            1e-3,
+            &format!("sum {n}"),
+        );
+        assert_close(
+            &[t.mean().unwrap().item().unwrap()],
+            &[mean(&x)],
+            1e-5,
+            1e-6,
+            &format!("mean {n}"),
+        );
         assert_eq!(t.max().unwrap().item().unwrap(), max(&x), "max {n}");
     }
 }
@@ -67,8 +97,14 @@ fn reductions_are_bit_identical_across_runs() {
 fn argmax_picks_the_first_maximum() {
     let x = [1.0, 3.0, 3.0, -1.0, 0.0, 2.0, 7.0, 7.0, 7.0];
     let t = tensor(&x, &[3, 3]);
-    assert_eq!(t.argmax_axis(1).unwrap().to_vec_u32().unwrap(), vec![1, 2, 0]);
-    assert_eq!(t.argmax_axis(0).unwrap().to_vec_u32().unwrap(), vec![2, 2, 2]);
+    assert_eq!(
+        t.argmax_axis(1).unwrap().to_vec_u32().unwrap(),
+        vec![1, 2, 0]
+    );
+    assert_eq!(
+        t.argmax_axis(0).unwrap().to_vec_u32().unwrap(),
+        vec![2, 2, 2]
+    );
 }
 
 #[test]
@@ -77,10 +113,31 @@ fn reduction_grads_match_finite_differences() {
     let x = data(21, numel(&shape));
     for axis in 0..3 {
         let ins = [(x.clone(), shape.clone())];
-        grad_check(&ins, |t| t[0].sum_axis(axis, false), 1e-2, 1e-2, 1e-3, "sum");
-        grad_check(&ins, |t| t[0].mean_axis(axis, true), 1e-2, 1e-2, 1e-3, "mean");
+        grad_check(
+            &ins,
+            |t| t[0].sum_axis(axis, false),
+            1e-2,
+            1e-2,
+            1e-3,
+            "sum",
+        );
+        grad_check(
+            &ins,
+            |t| t[0].mean_axis(axis, true),
+            1e-2,
+            1e-2,
+            1e-3,
+            "mean",
+        );
         // Random data has distinct values; eps far below their gaps keeps max differentiable.
-        grad_check(&ins, |t| t[0].max_axis(axis, false), 1e-3, 2e-2, 2e-3, "max");
+        grad_check(
+            &ins,
+            |t| t[0].max_axis(axis, false),
+            1e-3,
+            2e-2,
+            2e-3,
+            "max",
+        );
     }
     grad_check(&[(x, shape)], |t| t[0].sum(), 1e-2, 1e-2, 1e-3, "sum all");
 }

@@ -70,7 +70,11 @@ fn unknown_adapter_and_backend_give_clear_errors() {
     })
     .err()
     .unwrap();
-    assert!(e.to_string().contains("no adapter matches 'no-such-gpu-xyz'"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("no adapter matches 'no-such-gpu-xyz'"),
+        "{e}"
+    );
     let e = Context::new(&AdapterChoice {
         adapter: None,
         backend: Some("glide".into()),

@@ -4,7 +4,10 @@ use tidal::{GradReverse, Tensor};
 #[test]
 fn reshape_shares_data_and_checks_size() {
     let t = tensor(&data(1, 12), &[3, 4]);
-    assert_eq!(t.reshape(&[2, 6]).unwrap().to_vec().unwrap(), t.to_vec().unwrap());
+    assert_eq!(
+        t.reshape(&[2, 6]).unwrap().to_vec().unwrap(),
+        t.to_vec().unwrap()
+    );
     assert!(t.reshape(&[5]).is_err());
 }
 
@@ -24,8 +27,16 @@ fn transpose_matches_cpu_and_its_grad_checks() {
     }
     let t0 = tensor(&x, &shape).transpose(0, 2).unwrap();
     assert_eq!(t0.shape(), &[5, 3, 2]);
-    assert_eq!(t0.to_vec().unwrap()[1 * 6 + 2 * 2 + 1], x[15 + 2 * 5 + 1]);
-    grad_check(&[(x, shape.to_vec())], |t| t[0].transpose(0, 2), 1e-2, 1e-2, 1e-3, "transpose");
+    // out[i=1, j=2, b=1] = x[b=1, j=2, i=1]
+    assert_eq!(t0.to_vec().unwrap()[6 + 2 * 2 + 1], x[15 + 2 * 5 + 1]);
+    grad_check(
+        &[(x, shape.to_vec())],
+        |t| t[0].transpose(0, 2),
+        1e-2,
+        1e-2,
+        1e-3,
+        "transpose",
+    );
 }
 
 #[test]
@@ -42,8 +53,22 @@ fn concat_and_slice_along_the_batch_axis() {
     assert_eq!(s.to_vec().unwrap(), want[3..12].to_vec());
     assert!(c.slice_rows(5, 8).is_err());
     assert!(Tensor::concat(&[&tensor(&a, &[2, 3]), &tensor(&a, &[3, 2])]).is_err());
-    grad_check(&[(a.clone(), vec![2, 3]), (b.clone(), vec![5, 3])], |t| Tensor::concat(&[&t[0], &t[1]]), 1e-2, 1e-2, 1e-3, "concat");
-    grad_check(&[(b, vec![5, 3])], |t| t[0].slice_rows(1, 4), 1e-2, 1e-2, 1e-3, "slice");
+    grad_check(
+        &[(a.clone(), vec![2, 3]), (b.clone(), vec![5, 3])],
+        |t| Tensor::concat(&[&t[0], &t[1]]),
+        1e-2,
+        1e-2,
+        1e-3,
+        "concat",
+    );
+    grad_check(
+        &[(b, vec![5, 3])],
+        |t| t[0].slice_rows(1, 4),
+        1e-2,
+        1e-2,
+        1e-3,
+        "slice",
+    );
 }
 
 #[test]
@@ -51,10 +76,24 @@ fn gather_rows_matches_cpu_and_sums_repeated_indices_in_its_grad() {
     let x = data(5, 7 * 3);
     let idx = [6u32, 0, 6, 2, 2, 2];
     let it = Tensor::from_u32(&ctx(), &idx, &[6]).unwrap();
-    let got = tensor(&x, &[7, 3]).gather_rows(&it).unwrap().to_vec().unwrap();
-    let want: Vec<f32> = idx.iter().flat_map(|&i| x[i as usize * 3..i as usize * 3 + 3].to_vec()).collect();
+    let got = tensor(&x, &[7, 3])
+        .gather_rows(&it)
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    let want: Vec<f32> = idx
+        .iter()
+        .flat_map(|&i| x[i as usize * 3..i as usize * 3 + 3].to_vec())
+        .collect();
     assert_eq!(got, want);
-    grad_check(&[(x, vec![7, 3])], |t| t[0].gather_rows(&it), 1e-2, 1e-2, 1e-3, "gather");
+    grad_check(
+        &[(x, vec![7, 3])],
+        |t| t[0].gather_rows(&it),
+        1e-2,
+        1e-2,
+        1e-3,
+        "gather",
+    );
 }
 
 #[test]
@@ -68,6 +107,13 @@ fn grad_reverse_is_identity_forward_and_minus_lambda_backward() {
     // λ set for the next step is the one its backward uses.
     x.zero_grad();
     grl.set_lambda(2.0);
-    grl.apply(&x).unwrap().scale(3.0).unwrap().sum().unwrap().backward().unwrap();
+    grl.apply(&x)
+        .unwrap()
+        .scale(3.0)
+        .unwrap()
+        .sum()
+        .unwrap()
+        .backward()
+        .unwrap();
     assert_eq!(x.grad().unwrap().to_vec().unwrap(), vec![-6.0; 3]);
 }

@@ -4,7 +4,8 @@
 // to the last valid one and stores are masked, so no host padding is ever needed.
 //
 // Two variants (ops/matmul.rs picks one per adapter, overridable):
-// - matmul_register: for CPU adapters (lavapipe). Workgroup = 64 lanes along N; each lane
+// - matmul_register (below) and matmul_register_any: for CPU adapters (lavapipe).
+//   matmul_register_any handles every layout with scalar loads. Workgroup = 64 lanes along N; each lane
 //   owns an 8 x 4 block (rows from workgroup_id.y, 4 columns from its lane). The A operands
 //   depend only on the workgroup, so lavapipe loads them once for all SIMD lanes; only the
 //   4 B values per k differ per lane. Accumulators are named vec4s (not an indexed array),
@@ -44,7 +45,7 @@ fn store4(row: u32, col: u32, coff: u32, v: vec4<f32>) {
 }
 
 @compute @workgroup_size(64)
-fn matmul_register(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+fn matmul_register_any(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
     let batch = wid.z;
     let row0 = wid.y * 8u;
     let col = (wid.x * 64u + lane) * 4u;
@@ -185,4 +186,94 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     for (var i = 0u; i < 4u; i = i + 1u) {
         store4(tr + lid.y * 4u + i, tc + lid.x * 4u, coff, acc[i]);
     }
+}
+
+// matmul_register: B read as vec4 (needs N % 4 == 0 and B not transposed, so a lane's 8
+// columns are two aligned vec4 loads); lavapipe pays per load instruction, and a vec4
+// load costs about what a scalar one does. 64 lanes along N, each 8 rows x 8 columns;
+// rows come from workgroup_id.y only, so the A loads are the same for every lane.
+//   rows [wid.y * 8, +8), cols [(wid.x * 64 + lane) * 8, +8), batch wid.z.
+@group(0) @binding(4) var<storage, read> b4: array<vec4<f32>>;
+
+@compute @workgroup_size(64)
+fn matmul_register(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    let batch = wid.z;
+    let row0 = wid.y * 8u;
+    let col = (wid.x * 64u + lane) * 8u;
+    let n4 = p.n / 4u;
+    let aoff = batch * p.a_bs;
+    let boff4 = batch * p.b_bs / 4u;
+    // Clamped loads keep edge lanes in bounds; their results are masked at the store.
+    let q0 = min(col / 4u, n4 - 1u);
+    let q1 = min(col / 4u + 1u, n4 - 1u);
+    let ar0 = aoff + min(row0 + 0u, p.m - 1u) * p.a_rs;
+    let ar1 = aoff + min(row0 + 1u, p.m - 1u) * p.a_rs;
+    let ar2 = aoff + min(row0 + 2u, p.m - 1u) * p.a_rs;
+    let ar3 = aoff + min(row0 + 3u, p.m - 1u) * p.a_rs;
+    let ar4 = aoff + min(row0 + 4u, p.m - 1u) * p.a_rs;
+    let ar5 = aoff + min(row0 + 5u, p.m - 1u) * p.a_rs;
+    let ar6 = aoff + min(row0 + 6u, p.m - 1u) * p.a_rs;
+    let ar7 = aoff + min(row0 + 7u, p.m - 1u) * p.a_rs;
+    var acc0_0 = vec4<f32>(0.0);
+    var acc0_1 = vec4<f32>(0.0);
+    var acc1_0 = vec4<f32>(0.0);
+    var acc1_1 = vec4<f32>(0.0);
+    var acc2_0 = vec4<f32>(0.0);
+    var acc2_1 = vec4<f32>(0.0);
+    var acc3_0 = vec4<f32>(0.0);
+    var acc3_1 = vec4<f32>(0.0);
+    var acc4_0 = vec4<f32>(0.0);
+    var acc4_1 = vec4<f32>(0.0);
+    var acc5_0 = vec4<f32>(0.0);
+    var acc5_1 = vec4<f32>(0.0);
+    var acc6_0 = vec4<f32>(0.0);
+    var acc6_1 = vec4<f32>(0.0);
+    var acc7_0 = vec4<f32>(0.0);
+    var acc7_1 = vec4<f32>(0.0);
+    for (var k = 0u; k < p.k; k = k + 1u) {
+        let kb = boff4 + k * n4;
+        let b0 = b4[kb + q0];
+        let b1 = b4[kb + q1];
+        let a0 = vec4<f32>(a[ar0 + k * p.a_cs]);
+        acc0_0 = fma(a0, b0, acc0_0);
+        acc0_1 = fma(a0, b1, acc0_1);
+        let a1 = vec4<f32>(a[ar1 + k * p.a_cs]);
+        acc1_0 = fma(a1, b0, acc1_0);
+        acc1_1 = fma(a1, b1, acc1_1);
+        let a2 = vec4<f32>(a[ar2 + k * p.a_cs]);
+        acc2_0 = fma(a2, b0, acc2_0);
+        acc2_1 = fma(a2, b1, acc2_1);
+        let a3 = vec4<f32>(a[ar3 + k * p.a_cs]);
+        acc3_0 = fma(a3, b0, acc3_0);
+        acc3_1 = fma(a3, b1, acc3_1);
+        let a4 = vec4<f32>(a[ar4 + k * p.a_cs]);
+        acc4_0 = fma(a4, b0, acc4_0);
+        acc4_1 = fma(a4, b1, acc4_1);
+        let a5 = vec4<f32>(a[ar5 + k * p.a_cs]);
+        acc5_0 = fma(a5, b0, acc5_0);
+        acc5_1 = fma(a5, b1, acc5_1);
+        let a6 = vec4<f32>(a[ar6 + k * p.a_cs]);
+        acc6_0 = fma(a6, b0, acc6_0);
+        acc6_1 = fma(a6, b1, acc6_1);
+        let a7 = vec4<f32>(a[ar7 + k * p.a_cs]);
+        acc7_0 = fma(a7, b0, acc7_0);
+        acc7_1 = fma(a7, b1, acc7_1);
+    }
+    let coff = batch * p.m * p.n;
+    store4(row0 + 0u, col, coff, acc0_0);
+    store4(row0 + 0u, col + 4u, coff, acc0_1);
+    store4(row0 + 1u, col, coff, acc1_0);
+    store4(row0 + 1u, col + 4u, coff, acc1_1);
+    store4(row0 + 2u, col, coff, acc2_0);
+    store4(row0 + 2u, col + 4u, coff, acc2_1);
+    store4(row0 + 3u, col, coff, acc3_0);
+    store4(row0 + 3u, col + 4u, coff, acc3_1);
+    store4(row0 + 4u, col, coff, acc4_0);
+    store4(row0 + 4u, col + 4u, coff, acc4_1);
+    store4(row0 + 5u, col, coff, acc5_0);
+    store4(row0 + 5u, col + 4u, coff, acc5_1);
+    store4(row0 + 6u, col, coff, acc6_0);
+    store4(row0 + 6u, col + 4u, coff, acc6_1);
+    store4(row0 + 7u, col, coff, acc7_0);
+    store4(row0 + 7u, col + 4u, coff, acc7_1);
 }

@@ -14,6 +14,7 @@
 
 pub mod autograd;
 pub mod bench;
+pub mod demo;
 pub mod error;
 pub mod gpu;
 pub mod ops;
@@ -24,5 +25,5 @@ pub use autograd::{no_grad, NoGradGuard};
 pub use error::{Error, Result};
 pub use gpu::{AdapterChoice, Context};
 pub use ops::GradReverse;
-pub use tensor::{DType, Tensor};
 pub use tensor::create::Rng;
+pub use tensor::{DType, Tensor};

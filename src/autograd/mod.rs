@@ -64,7 +64,8 @@ pub(crate) fn make(
     inputs: &[&Tensor],
     backward: impl Fn(&Tensor) -> Result<Vec<Option<Tensor>>> + 'static,
 ) -> Tensor {
-    let needs = is_grad_enabled() && dtype == DType::F32 && inputs.iter().any(|t| t.requires_grad());
+    let needs =
+        is_grad_enabled() && dtype == DType::F32 && inputs.iter().any(|t| t.requires_grad());
     let node = needs.then(|| {
         Rc::new(Node {
             name,
@@ -123,7 +124,10 @@ pub fn backward(root: &Tensor, grad: Option<&Tensor>) -> Result<()> {
             if root.numel() != 1 {
                 return Err(Error::Shape {
                     op: "backward",
-                    detail: format!("implicit gradient needs a one-element tensor, got {:?}", root.shape()),
+                    detail: format!(
+                        "implicit gradient needs a one-element tensor, got {:?}",
+                        root.shape()
+                    ),
                 });
             }
             Tensor::ones(root.ctx(), root.shape())?
@@ -132,11 +136,18 @@ pub fn backward(root: &Tensor, grad: Option<&Tensor>) -> Result<()> {
     let mut grads: HashMap<u64, Tensor> = HashMap::new();
     grads.insert(root.id(), seed);
     for t in topo_order(root).into_iter().rev() {
-        let Some(g) = grads.remove(&t.id()) else { continue };
+        let Some(g) = grads.remove(&t.id()) else {
+            continue;
+        };
         match t.node() {
             Some(node) => {
                 let gs = (node.backward)(&g)?;
-                debug_assert_eq!(gs.len(), node.inputs.len(), "{}: one gradient per input", node.name);
+                debug_assert_eq!(
+                    gs.len(),
+                    node.inputs.len(),
+                    "{}: one gradient per input",
+                    node.name
+                );
                 for (inp, gi) in node.inputs.iter().zip(gs) {
                     let Some(gi) = gi else { continue };
                     if !inp.requires_grad() {
@@ -145,7 +156,11 @@ pub fn backward(root: &Tensor, grad: Option<&Tensor>) -> Result<()> {
                     if gi.shape() != inp.shape() {
                         return Err(Error::Shape {
                             op: node.name,
-                            detail: format!("gradient {:?} for input {:?}", gi.shape(), inp.shape()),
+                            detail: format!(
+                                "gradient {:?} for input {:?}",
+                                gi.shape(),
+                                inp.shape()
+                            ),
                         });
                     }
                     let acc = match grads.remove(&inp.id()) {

@@ -15,8 +15,12 @@ pub struct AdapterChoice {
 impl AdapterChoice {
     pub fn from_env() -> AdapterChoice {
         AdapterChoice {
-            adapter: std::env::var("TIDAL_ADAPTER").ok().filter(|s| !s.is_empty()),
-            backend: std::env::var("TIDAL_BACKEND").ok().filter(|s| !s.is_empty()),
+            adapter: std::env::var("TIDAL_ADAPTER")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            backend: std::env::var("TIDAL_BACKEND")
+                .ok()
+                .filter(|s| !s.is_empty()),
         }
     }
 
@@ -93,7 +97,7 @@ fn summary(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
         device_type: format!("{:?}", i.device_type),
         driver: i.driver,
         driver_info: i.driver_info,
-        max_storage_buffer_binding_size: l.max_storage_buffer_binding_size as u64,
+        max_storage_buffer_binding_size: l.max_storage_buffer_binding_size,
         max_compute_workgroup_size: [
             l.max_compute_workgroup_size_x,
             l.max_compute_workgroup_size_y,
@@ -114,7 +118,11 @@ fn backends_for(choice: &AdapterChoice) -> Result<wgpu::Backends> {
 /// All adapters for the chosen backend, and the index `pick` would open.
 pub fn list_adapters(choice: &AdapterChoice) -> Result<(Vec<AdapterSummary>, Option<usize>)> {
     let adapters = enumerate(backends_for(choice)?);
-    let list: Vec<_> = adapters.iter().enumerate().map(|(i, a)| summary(i, a)).collect();
+    let list: Vec<_> = adapters
+        .iter()
+        .enumerate()
+        .map(|(i, a)| summary(i, a))
+        .collect();
     let chosen = select(&adapters, choice).ok().map(|(i, _)| i);
     Ok((list, chosen))
 }

@@ -76,7 +76,7 @@ impl Context {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let max_binding = limits.max_storage_buffer_binding_size as u64;
+        let max_binding = limits.max_storage_buffer_binding_size;
         Ok(Rc::new(Context {
             adapter,
             device,
@@ -127,12 +127,26 @@ impl Context {
     }
 
     pub(crate) fn release(&self, buf: wgpu::Buffer, class: u64) {
-        self.pool.borrow_mut().release(buf, class);
+        // With nothing recorded, no unsubmitted work can reference the buffer: reuse it now.
+        let idle = self
+            .rec
+            .try_borrow()
+            .map(|r| r.encoder.is_none())
+            .unwrap_or(false);
+        self.pool.borrow_mut().release(buf, class, idle);
     }
 
     /// Looks up (or builds once) the pipeline for `shader`'s `entry` with override `constants`.
-    pub fn kernel(&self, shader: &'static str, entry: &'static str, constants: &[(&'static str, f64)]) -> Result<Rc<Kernel>> {
-        let (k, built) = self.pipelines.borrow_mut().get(&self.device, shader, entry, constants)?;
+    pub fn kernel(
+        &self,
+        shader: &'static str,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+    ) -> Result<Rc<Kernel>> {
+        let (k, built) = self
+            .pipelines
+            .borrow_mut()
+            .get(&self.device, shader, entry, constants)?;
         if built {
             self.bump(|s| s.pipelines_built += 1);
         }
@@ -142,7 +156,13 @@ impl Context {
     /// Records one dispatch of `kernel` into the step's compute pass. `buffers` bind, in
     /// ascending binding order, the storage bindings that the entry point uses; `params`
     /// goes to binding 0 through the uniform ring.
-    pub fn dispatch(&self, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer], groups: [u32; 3]) -> Result<()> {
+    pub fn dispatch(
+        &self,
+        kernel: &Kernel,
+        params: &[u8],
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) -> Result<()> {
         if buffers.len() != kernel.storage_bindings.len() {
             return Err(Error::Invalid(format!(
                 "kernel {}::{} binds {} storage buffers, {} given",
@@ -152,7 +172,10 @@ impl Context {
                 buffers.len()
             )));
         }
-        assert!(params.len() as u64 <= PARAMS_BYTES, "params block too large");
+        assert!(
+            params.len() as u64 <= PARAMS_BYTES,
+            "params block too large"
+        );
         let max = self.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
             return Err(Error::Invalid(format!(
@@ -171,7 +194,8 @@ impl Context {
         }
         let offset = rec.ring_bytes.len() as u64;
         rec.ring_bytes.extend_from_slice(params);
-        rec.ring_bytes.resize((offset + self.ring_align) as usize, 0);
+        rec.ring_bytes
+            .resize((offset + self.ring_align) as usize, 0);
 
         let mut entries = Vec::with_capacity(buffers.len() + 1);
         if kernel.uses_params {
@@ -197,7 +221,11 @@ impl Context {
         });
         let pass = self.pass(&mut rec);
         pass.set_pipeline(&kernel.pipeline);
-        let offsets: &[u32] = if kernel.uses_params { &[offset as u32] } else { &[] };
+        let offsets: &[u32] = if kernel.uses_params {
+            &[offset as u32]
+        } else {
+            &[]
+        };
         pass.set_bind_group(0, &bind_group, offsets);
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         drop(rec);
@@ -209,7 +237,9 @@ impl Context {
         if rec.pass.is_none() {
             let enc = rec.encoder.get_or_insert_with(|| {
                 self.device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("tidal.step") })
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("tidal.step"),
+                    })
             });
             let pass = enc
                 .begin_compute_pass(&wgpu::ComputePassDescriptor {
@@ -223,7 +253,14 @@ impl Context {
     }
 
     /// Records a buffer-to-buffer copy (ends the open compute pass; the next dispatch opens another).
-    pub fn copy(&self, src: &wgpu::Buffer, src_off: u64, dst: &wgpu::Buffer, dst_off: u64, bytes: u64) {
+    pub fn copy(
+        &self,
+        src: &wgpu::Buffer,
+        src_off: u64,
+        dst: &wgpu::Buffer,
+        dst_off: u64,
+        bytes: u64,
+    ) {
         if bytes == 0 {
             return;
         }
@@ -231,7 +268,9 @@ impl Context {
         rec.pass = None;
         let enc = rec.encoder.get_or_insert_with(|| {
             self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("tidal.step") })
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("tidal.step"),
+                })
         });
         enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
     }
@@ -322,7 +361,9 @@ impl Context {
             .map_err(|e| Error::Readback(e.to_string()))?
             .map_err(|e| Error::Readback(e.to_string()))?;
         let out = {
-            let view = slice.get_mapped_range().map_err(|e| Error::Readback(format!("{e:?}")))?;
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Readback(format!("{e:?}")))?;
             parts
                 .iter()
                 .zip(&offsets)

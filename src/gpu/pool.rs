@@ -50,14 +50,20 @@ impl Pool {
         let buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tidal.tensor"),
             size: class,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         Ok((buf, class, true))
     }
 
-    pub fn release(&mut self, buf: wgpu::Buffer, class: u64) {
-        self.pending.push((class, buf));
+    pub fn release(&mut self, buf: wgpu::Buffer, class: u64, idle: bool) {
+        if idle {
+            self.free.entry(class).or_default().push(buf);
+        } else {
+            self.pending.push((class, buf));
+        }
     }
 
     pub fn recycle(&mut self) {

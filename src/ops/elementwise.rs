@@ -70,8 +70,16 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -144,10 +152,15 @@ impl Tensor {
         same_ctx(op.name(), self, other)?;
         self.expect_dtype(op.name(), DType::F32)?;
         other.expect_dtype(op.name(), DType::F32)?;
-        let out_shape = broadcast_shape(self.shape(), other.shape()).ok_or_else(|| Error::Shape {
-            op: op.name(),
-            detail: format!("cannot broadcast {:?} with {:?}", self.shape(), other.shape()),
-        })?;
+        let out_shape =
+            broadcast_shape(self.shape(), other.shape()).ok_or_else(|| Error::Shape {
+                op: op.name(),
+                detail: format!(
+                    "cannot broadcast {:?} with {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            })?;
         let ctx = self.ctx();
         let out = alloc_like(self, &out_shape, DType::F32)?;
         let n = out.numel() as u64;
@@ -155,7 +168,12 @@ impl Tensor {
         if self.shape() == other.shape() {
             let k = ctx.kernel("elementwise", "binary_same", &c)?;
             let p = Params::new().u32(n as u32).u32(0).f32(0.0).f32(0.0);
-            ctx.dispatch(&k, p.bytes(), &[self.buffer(), other.buffer(), out.buffer()], grid_1d(n, 256))?;
+            ctx.dispatch(
+                &k,
+                p.bytes(),
+                &[self.buffer(), other.buffer(), out.buffer()],
+                grid_1d(n, 256),
+            )?;
         } else {
             let sa = broadcast_strides(self.shape(), &out_shape);
             let sb = broadcast_strides(other.shape(), &out_shape);
@@ -175,26 +193,46 @@ impl Tensor {
                 .u32x8(&o)
                 .u32x8(&sa)
                 .u32x8(&sb);
-            ctx.dispatch(&k, p.bytes(), &[self.buffer(), other.buffer(), out.buffer()], grid_1d(n, 256))?;
+            ctx.dispatch(
+                &k,
+                p.bytes(),
+                &[self.buffer(), other.buffer(), out.buffer()],
+                grid_1d(n, 256),
+            )?;
         }
         let (a, b) = (self.clone(), other.clone());
-        Ok(make(storage(&out), out_shape, DType::F32, op.name(), &[self, other], move |g| {
-            let (ga, gb) = match op {
-                Binary::Add => (g.clone(), g.clone()),
-                Binary::Sub => (g.clone(), g.neg()?),
-                Binary::Mul => (g.mul(&b.detach())?, g.mul(&a.detach())?),
-                Binary::Div => {
-                    let bd = b.detach();
-                    let ga = g.div(&bd)?;
-                    // d(a/b)/db = -a/b^2 = -(g*a/b)/b
-                    let gb = ga.mul(&a.detach())?.div(&bd)?.neg()?;
-                    (ga, gb)
-                }
-            };
-            let ga = if a.requires_grad() { Some(sum_to_shape(&ga, a.shape())?) } else { None };
-            let gb = if b.requires_grad() { Some(sum_to_shape(&gb, b.shape())?) } else { None };
-            Ok(vec![ga, gb])
-        }))
+        Ok(make(
+            storage(&out),
+            out_shape,
+            DType::F32,
+            op.name(),
+            &[self, other],
+            move |g| {
+                let (ga, gb) = match op {
+                    Binary::Add => (g.clone(), g.clone()),
+                    Binary::Sub => (g.clone(), g.neg()?),
+                    Binary::Mul => (g.mul(&b.detach())?, g.mul(&a.detach())?),
+                    Binary::Div => {
+                        let bd = b.detach();
+                        let ga = g.div(&bd)?;
+                        // d(a/b)/db = -a/b^2 = -(g*a/b)/b
+                        let gb = ga.mul(&a.detach())?.div(&bd)?.neg()?;
+                        (ga, gb)
+                    }
+                };
+                let ga = if a.requires_grad() {
+                    Some(sum_to_shape(&ga, a.shape())?)
+                } else {
+                    None
+                };
+                let gb = if b.requires_grad() {
+                    Some(sum_to_shape(&gb, b.shape())?)
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            },
+        ))
     }
 
     pub fn add(&self, other: &Tensor) -> Result<Tensor> {
@@ -218,12 +256,22 @@ impl Tensor {
         let n = out.numel() as u64;
         let k = ctx.kernel("elementwise", "unary", &[("OP", op as u32 as f64)])?;
         let p = Params::new().u32(n as u32).u32(0).f32(p0).f32(p1);
-        ctx.dispatch(&k, p.bytes(), &[self.buffer(), out.buffer()], grid_1d(n, 256))?;
+        ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[self.buffer(), out.buffer()],
+            grid_1d(n, 256),
+        )?;
         let x = self.clone();
         let y = out.detach();
-        Ok(make(storage(&out), self.shape().to_vec(), DType::F32, op.name(), &[self], move |g| {
-            Ok(vec![Some(unary_backward(op, &x.detach(), &y, g, p0, p1)?)])
-        }))
+        Ok(make(
+            storage(&out),
+            self.shape().to_vec(),
+            DType::F32,
+            op.name(),
+            &[self],
+            move |g| Ok(vec![Some(unary_backward(op, &x.detach(), &y, g, p0, p1)?)]),
+        ))
     }
 
     /// In place: self += alpha * x, outside the tape (parameter updates).
@@ -282,13 +330,25 @@ impl Tensor {
 }
 
 /// dL/dx of a unary op from its input x, output y and upstream gradient g.
-fn unary_backward(op: Unary, x: &Tensor, y: &Tensor, g: &Tensor, p0: f32, p1: f32) -> Result<Tensor> {
+fn unary_backward(
+    op: Unary,
+    x: &Tensor,
+    y: &Tensor,
+    g: &Tensor,
+    p0: f32,
+    p1: f32,
+) -> Result<Tensor> {
     let ctx = x.ctx();
     let out = alloc_like(x, x.shape(), DType::F32)?;
     let n = out.numel() as u64;
     let k = ctx.kernel("elementwise", "unary_backward", &[("OP", op as u32 as f64)])?;
     let p = Params::new().u32(n as u32).u32(0).f32(p0).f32(p1);
-    ctx.dispatch(&k, p.bytes(), &[x.buffer(), y.buffer(), g.buffer(), out.buffer()], grid_1d(n, 256))?;
+    ctx.dispatch(
+        &k,
+        p.bytes(),
+        &[x.buffer(), y.buffer(), g.buffer(), out.buffer()],
+        grid_1d(n, 256),
+    )?;
     Ok(out)
 }
 

@@ -29,8 +29,13 @@ impl GradReverse {
 
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
         let lambda = self.lambda.clone();
-        Ok(make(storage(x), x.shape().to_vec(), x.dtype(), "grad_reverse", &[x], move |g| {
-            Ok(vec![Some(g.scale(-lambda.get())?)])
-        }))
+        Ok(make(
+            storage(x),
+            x.shape().to_vec(),
+            x.dtype(),
+            "grad_reverse",
+            &[x],
+            move |g| Ok(vec![Some(g.scale(-lambda.get())?)]),
+        ))
     }
 }

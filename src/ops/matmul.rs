@@ -69,17 +69,24 @@ pub(crate) fn gemm(
         .u32(b_bs as u32)
         .u32(0)
         .u32(0);
-    let (kernel, groups) = match Variant::for_context(ctx) {
-        Variant::Register => (
-            ctx.kernel("matmul", "matmul_register", &[])?,
-            [n.div_ceil(256) as u32, m.div_ceil(8) as u32, batch as u32],
-        ),
-        Variant::Tiled => (
-            ctx.kernel("matmul", "matmul_tiled", &[])?,
-            [n.div_ceil(64) as u32, m.div_ceil(64) as u32, batch as u32],
-        ),
-    };
-    ctx.dispatch(&kernel, p.bytes(), &[a, b, c], groups)
+    match Variant::for_context(ctx) {
+        // vec4 loads of B need whole, aligned vec4 rows: N % 4 == 0, B untransposed.
+        Variant::Register if !tb && n % 4 == 0 => {
+            let kernel = ctx.kernel("matmul", "matmul_register", &[])?;
+            let groups = [n.div_ceil(512) as u32, m.div_ceil(8) as u32, batch as u32];
+            ctx.dispatch(&kernel, p.bytes(), &[a, c, b], groups)
+        }
+        Variant::Register => {
+            let kernel = ctx.kernel("matmul", "matmul_register_any", &[])?;
+            let groups = [n.div_ceil(256) as u32, m.div_ceil(8) as u32, batch as u32];
+            ctx.dispatch(&kernel, p.bytes(), &[a, b, c], groups)
+        }
+        Variant::Tiled => {
+            let kernel = ctx.kernel("matmul", "matmul_tiled", &[])?;
+            let groups = [n.div_ceil(64) as u32, m.div_ceil(64) as u32, batch as u32];
+            ctx.dispatch(&kernel, p.bytes(), &[a, b, c], groups)
+        }
+    }
 }
 
 impl Tensor {
@@ -116,9 +123,7 @@ impl Tensor {
         }
         let a_batch: usize = ad[..ad.len() - 2].iter().product();
         let b_batch: usize = bd[..bd.len() - 2].iter().product();
-        let (batch, out_prefix) = if bd.len() == 2 {
-            (a_batch, ad[..ad.len() - 2].to_vec())
-        } else if ad[..ad.len() - 2] == bd[..bd.len() - 2] {
+        let (batch, out_prefix) = if bd.len() == 2 || ad[..ad.len() - 2] == bd[..bd.len() - 2] {
             (a_batch, ad[..ad.len() - 2].to_vec())
         } else if ad.len() == 2 {
             (b_batch, bd[..bd.len() - 2].to_vec())
@@ -130,26 +135,49 @@ impl Tensor {
         let mut shape = out_prefix;
         shape.extend([m, n]);
         let out = alloc_like(self, &shape, DType::F32)?;
-        gemm(self.ctx(), self.buffer(), other.buffer(), out.buffer(), (batch, m, n, k), (ta, tb), (a_bs, b_bs))?;
+        gemm(
+            self.ctx(),
+            self.buffer(),
+            other.buffer(),
+            out.buffer(),
+            (batch, m, n, k),
+            (ta, tb),
+            (a_bs, b_bs),
+        )?;
         let (a, b) = (self.clone(), other.clone());
-        Ok(make(storage(&out), shape, DType::F32, "matmul", &[self, other], move |g| {
-            let (ad, bd) = (a.detach(), b.detach());
-            // C = op(A) op(B): dop(A) = G op(B)ᵀ, dop(B) = op(A)ᵀ G, each written so the
-            // result already has the stored (possibly transposed) layout.
-            let ga = if a.requires_grad() {
-                let ga = if ta { bd.matmul_t(g, tb, true)? } else { g.matmul_t(&bd, false, !tb)? };
-                Some(super::elementwise::sum_to_shape(&ga, a.shape())?)
-            } else {
-                None
-            };
-            let gb = if b.requires_grad() {
-                let gb = if tb { g.matmul_t(&ad, true, ta)? } else { ad.matmul_t(g, !ta, false)? };
-                Some(reduce_batch(&gb, b.shape())?)
-            } else {
-                None
-            };
-            Ok(vec![ga, gb])
-        }))
+        Ok(make(
+            storage(&out),
+            shape,
+            DType::F32,
+            "matmul",
+            &[self, other],
+            move |g| {
+                let (ad, bd) = (a.detach(), b.detach());
+                // C = op(A) op(B): dop(A) = G op(B)ᵀ, dop(B) = op(A)ᵀ G, each written so the
+                // result already has the stored (possibly transposed) layout.
+                let ga = if a.requires_grad() {
+                    let ga = if ta {
+                        bd.matmul_t(g, tb, true)?
+                    } else {
+                        g.matmul_t(&bd, false, !tb)?
+                    };
+                    Some(super::elementwise::sum_to_shape(&ga, a.shape())?)
+                } else {
+                    None
+                };
+                let gb = if b.requires_grad() {
+                    let gb = if tb {
+                        g.matmul_t(&ad, true, ta)?
+                    } else {
+                        ad.matmul_t(g, !ta, false)?
+                    };
+                    Some(reduce_batch(&gb, b.shape())?)
+                } else {
+                    None
+                };
+                Ok(vec![ga, gb])
+            },
+        ))
     }
 }
 

@@ -31,7 +31,7 @@ impl Params {
         self
     }
     pub fn align16(mut self) -> Params {
-        while self.0.len() % 16 != 0 {
+        while !self.0.len().is_multiple_of(16) {
             self.0.push(0);
         }
         self
@@ -62,7 +62,9 @@ pub(crate) fn storage(t: &Tensor) -> Rc<crate::gpu::PooledBuffer> {
 
 pub(crate) fn same_ctx(op: &'static str, a: &Tensor, b: &Tensor) -> Result<()> {
     if !Rc::ptr_eq(a.ctx(), b.ctx()) {
-        return Err(Error::Invalid(format!("{op}: tensors live on different devices")));
+        return Err(Error::Invalid(format!(
+            "{op}: tensors live on different devices"
+        )));
     }
     Ok(())
 }

@@ -44,18 +44,41 @@ impl Tensor {
     }
 
     /// Dispatches a reduction of a contiguous [outer, len, inner] view into `out`.
-    fn reduce_into(&self, out: &Tensor, (outer, len, inner): (usize, usize, usize), kind: Kind) -> Result<()> {
+    fn reduce_into(
+        &self,
+        out: &Tensor,
+        (outer, len, inner): (usize, usize, usize),
+        kind: Kind,
+    ) -> Result<()> {
         let ctx = self.ctx();
         let op = if kind == Kind::Max { 1.0 } else { 0.0 };
-        let scale = if kind == Kind::Mean { 1.0 / len as f32 } else { 1.0 };
-        let p = Params::new().u32(outer as u32).u32(len as u32).u32(inner as u32).f32(scale);
+        let scale = if kind == Kind::Mean {
+            1.0 / len as f32
+        } else {
+            1.0
+        };
+        let p = Params::new()
+            .u32(outer as u32)
+            .u32(len as u32)
+            .u32(inner as u32)
+            .f32(scale);
         let n_out = (outer * inner) as u64;
         if len > WG_THRESHOLD && n_out <= 65535 * 64 {
             let k = ctx.kernel("reduce", "reduce_wg", &[("OP", op)])?;
-            ctx.dispatch(&k, p.bytes(), &[self.buffer(), out.buffer()], grid_1d(n_out, 1))
+            ctx.dispatch(
+                &k,
+                p.bytes(),
+                &[self.buffer(), out.buffer()],
+                grid_1d(n_out, 1),
+            )
         } else {
             let k = ctx.kernel("reduce", "reduce_rows", &[("OP", op)])?;
-            ctx.dispatch(&k, p.bytes(), &[self.buffer(), out.buffer()], grid_1d(n_out, 64))
+            ctx.dispatch(
+                &k,
+                p.bytes(),
+                &[self.buffer(), out.buffer()],
+                grid_1d(n_out, 64),
+            )
         }
     }
 
@@ -68,20 +91,30 @@ impl Tensor {
         self.reduce_into(&out, dims, kind)?;
         let in_shape = self.shape().to_vec();
         let keep_shape = out_shape(self.shape(), axis, true);
-        let idx = if kind == Kind::Max && self.requires_grad() && crate::autograd::is_grad_enabled() {
+        let idx = if kind == Kind::Max && self.requires_grad() && crate::autograd::is_grad_enabled()
+        {
             Some(self.argmax_axis(axis)?)
         } else {
             None
         };
-        Ok(make(storage(&out), shape, DType::F32, name, &[self], move |g| {
-            let g = g.reshape(&keep_shape)?;
-            let gx = match kind {
-                Kind::Sum => g.broadcast_to(&in_shape)?,
-                Kind::Mean => g.broadcast_to(&in_shape)?.scale(1.0 / dims.1 as f32)?,
-                Kind::Max => scatter_axis(&g, idx.as_ref().expect("argmax saved"), &in_shape, dims)?,
-            };
-            Ok(vec![Some(gx)])
-        }))
+        Ok(make(
+            storage(&out),
+            shape,
+            DType::F32,
+            name,
+            &[self],
+            move |g| {
+                let g = g.reshape(&keep_shape)?;
+                let gx = match kind {
+                    Kind::Sum => g.broadcast_to(&in_shape)?,
+                    Kind::Mean => g.broadcast_to(&in_shape)?.scale(1.0 / dims.1 as f32)?,
+                    Kind::Max => {
+                        scatter_axis(&g, idx.as_ref().expect("argmax saved"), &in_shape, dims)?
+                    }
+                };
+                Ok(vec![Some(gx)])
+            },
+        ))
     }
 
     pub fn sum_axis(&self, axis: usize, keepdim: bool) -> Result<Tensor> {
@@ -115,18 +148,41 @@ impl Tensor {
         let out = alloc_like(self, &out_shape(self.shape(), axis, false), DType::U32)?;
         let ctx = self.ctx();
         let k = ctx.kernel("reduce", "argmax_rows", &[])?;
-        let p = Params::new().u32(outer as u32).u32(len as u32).u32(inner as u32).f32(1.0);
-        ctx.dispatch(&k, p.bytes(), &[self.buffer(), out.buffer()], grid_1d((outer * inner) as u64, 64))?;
+        let p = Params::new()
+            .u32(outer as u32)
+            .u32(len as u32)
+            .u32(inner as u32)
+            .f32(1.0);
+        ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[self.buffer(), out.buffer()],
+            grid_1d((outer * inner) as u64, 64),
+        )?;
         Ok(out)
     }
 }
 
 /// Routes g[o] to the position idx[o] along the axis; zeros elsewhere.
-fn scatter_axis(g: &Tensor, idx: &Tensor, in_shape: &[usize], (outer, len, inner): (usize, usize, usize)) -> Result<Tensor> {
+fn scatter_axis(
+    g: &Tensor,
+    idx: &Tensor,
+    in_shape: &[usize],
+    (outer, len, inner): (usize, usize, usize),
+) -> Result<Tensor> {
     let out = alloc_like(g, in_shape, DType::F32)?;
     let ctx = g.ctx();
     let k = ctx.kernel("reduce", "scatter_axis", &[])?;
-    let p = Params::new().u32(outer as u32).u32(len as u32).u32(inner as u32).f32(1.0);
-    ctx.dispatch(&k, p.bytes(), &[out.buffer(), idx.buffer(), g.buffer()], grid_1d((outer * len * inner) as u64, 256))?;
+    let p = Params::new()
+        .u32(outer as u32)
+        .u32(len as u32)
+        .u32(inner as u32)
+        .f32(1.0);
+    ctx.dispatch(
+        &k,
+        p.bytes(),
+        &[out.buffer(), idx.buffer(), g.buffer()],
+        grid_1d((outer * len * inner) as u64, 256),
+    )?;
     Ok(out)
 }

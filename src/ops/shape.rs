@@ -17,13 +17,22 @@ impl Tensor {
         if numel(shape) != self.numel() {
             return Err(Error::Shape {
                 op: "reshape",
-                detail: format!("{:?} ({} elements) to {shape:?}", self.shape(), self.numel()),
+                detail: format!(
+                    "{:?} ({} elements) to {shape:?}",
+                    self.shape(),
+                    self.numel()
+                ),
             });
         }
         let from = self.shape().to_vec();
-        Ok(make(storage(self), shape.to_vec(), self.dtype(), "reshape", &[self], move |g| {
-            Ok(vec![Some(g.reshape(&from)?)])
-        }))
+        Ok(make(
+            storage(self),
+            shape.to_vec(),
+            self.dtype(),
+            "reshape",
+            &[self],
+            move |g| Ok(vec![Some(g.reshape(&from)?)]),
+        ))
     }
 
     /// Copies the tensor broadcast to `shape` (NumPy rules).
@@ -67,11 +76,21 @@ impl Tensor {
             .u32x8(shape)
             .u32x8(&vec![0; shape.len()])
             .u32x8(&strides);
-        ctx.dispatch(&k, p.bytes(), &[zero_like.buffer(), self.buffer(), out.buffer()], grid_1d(n as u64, 256))?;
+        ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[zero_like.buffer(), self.buffer(), out.buffer()],
+            grid_1d(n as u64, 256),
+        )?;
         let from = self.shape().to_vec();
-        Ok(make(storage(&out), shape.to_vec(), DType::F32, "broadcast_to", &[self], move |g| {
-            Ok(vec![Some(super::elementwise::sum_to_shape(g, &from)?)])
-        }))
+        Ok(make(
+            storage(&out),
+            shape.to_vec(),
+            DType::F32,
+            "broadcast_to",
+            &[self],
+            move |g| Ok(vec![Some(super::elementwise::sum_to_shape(g, &from)?)]),
+        ))
     }
 
     /// Swaps two axes (copies into the new layout).
@@ -107,15 +126,27 @@ impl Tensor {
             .u32(0)
             .u32x8(&shape)
             .u32x8(&in_strides);
-        ctx.dispatch(&k, p.bytes(), &[self.buffer(), out.buffer()], grid_1d(n as u64, 256))?;
-        Ok(make(storage(&out), shape, self.dtype(), "transpose", &[self], move |g| {
-            Ok(vec![Some(g.transpose(d0, d1)?)])
-        }))
+        ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[self.buffer(), out.buffer()],
+            grid_1d(n as u64, 256),
+        )?;
+        Ok(make(
+            storage(&out),
+            shape,
+            self.dtype(),
+            "transpose",
+            &[self],
+            move |g| Ok(vec![Some(g.transpose(d0, d1)?)]),
+        ))
     }
 
     /// Joins tensors along axis 0; the other dims must match.
     pub fn concat(parts: &[&Tensor]) -> Result<Tensor> {
-        let first = parts.first().ok_or_else(|| Error::Invalid("concat of no tensors".into()))?;
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::Invalid("concat of no tensors".into()))?;
         let tail = &first.shape()[1..];
         let mut rows = 0;
         for t in parts {
@@ -123,7 +154,11 @@ impl Tensor {
             if t.dims() == 0 || &t.shape()[1..] != tail || t.dtype() != first.dtype() {
                 return Err(Error::Shape {
                     op: "concat",
-                    detail: format!("{:?} does not match {:?} after axis 0", t.shape(), first.shape()),
+                    detail: format!(
+                        "{:?} does not match {:?} after axis 0",
+                        t.shape(),
+                        first.shape()
+                    ),
                 });
             }
             rows += t.shape()[0];
@@ -139,15 +174,26 @@ impl Tensor {
             splits.push((t.shape()[0], t.requires_grad()));
             off += t.bytes();
         }
-        Ok(make(storage(&out), shape, first.dtype(), "concat", parts, move |g| {
-            let mut start = 0;
-            let mut gs = Vec::new();
-            for &(r, needs) in &splits {
-                gs.push(if needs { Some(g.slice_rows(start, start + r)?) } else { None });
-                start += r;
-            }
-            Ok(gs)
-        }))
+        Ok(make(
+            storage(&out),
+            shape,
+            first.dtype(),
+            "concat",
+            parts,
+            move |g| {
+                let mut start = 0;
+                let mut gs = Vec::new();
+                for &(r, needs) in &splits {
+                    gs.push(if needs {
+                        Some(g.slice_rows(start, start + r)?)
+                    } else {
+                        None
+                    });
+                    start += r;
+                }
+                Ok(gs)
+            },
+        ))
     }
 
     /// Rows [start, end) along axis 0.
@@ -162,14 +208,32 @@ impl Tensor {
         let mut shape = self.shape().to_vec();
         shape[0] = end - start;
         let out = alloc_like(self, &shape, self.dtype())?;
-        self.ctx()
-            .copy(self.buffer(), (start * rl * 4) as u64, out.buffer(), 0, out.bytes());
+        self.ctx().copy(
+            self.buffer(),
+            (start * rl * 4) as u64,
+            out.buffer(),
+            0,
+            out.bytes(),
+        );
         let full = self.shape().to_vec();
-        Ok(make(storage(&out), shape, self.dtype(), "slice_rows", &[self], move |g| {
-            let gx = Tensor::zeros(g.ctx(), &full)?;
-            g.ctx().copy(g.buffer(), 0, gx.buffer(), (start * rl * 4) as u64, g.bytes());
-            Ok(vec![Some(gx)])
-        }))
+        Ok(make(
+            storage(&out),
+            shape,
+            self.dtype(),
+            "slice_rows",
+            &[self],
+            move |g| {
+                let gx = Tensor::zeros(g.ctx(), &full)?;
+                g.ctx().copy(
+                    g.buffer(),
+                    0,
+                    gx.buffer(),
+                    (start * rl * 4) as u64,
+                    g.bytes(),
+                );
+                Ok(vec![Some(gx)])
+            },
+        ))
     }
 
     /// Rows of `self` picked by the u32 tensor `index` (shape [M]): result [M, ...].
@@ -180,7 +244,11 @@ impl Tensor {
         if index.dims() != 1 || self.dims() == 0 {
             return Err(Error::Shape {
                 op: "gather_rows",
-                detail: format!("index {:?} must be 1-D, source {:?} at least 1-D", index.shape(), self.shape()),
+                detail: format!(
+                    "index {:?} must be 1-D, source {:?} at least 1-D",
+                    index.shape(),
+                    self.shape()
+                ),
             });
         }
         let rl = row_len(self.shape());
@@ -191,18 +259,43 @@ impl Tensor {
         let ctx = self.ctx();
         let k = ctx.kernel("shape", "gather_rows", &[])?;
         let n = out.numel();
-        let p = Params::new().u32(n as u32).u32(0).u32(m as u32).u32(rl as u32);
-        ctx.dispatch(&k, p.bytes(), &[self.buffer(), index.buffer(), out.buffer()], grid_1d(n as u64, 256))?;
+        let p = Params::new()
+            .u32(n as u32)
+            .u32(0)
+            .u32(m as u32)
+            .u32(rl as u32);
+        ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[self.buffer(), index.buffer(), out.buffer()],
+            grid_1d(n as u64, 256),
+        )?;
         let full = self.shape().to_vec();
         let index = index.clone();
-        Ok(make(storage(&out), shape, DType::F32, "gather_rows", &[self], move |g| {
-            let gx = Tensor::empty(g.ctx(), &full, DType::F32)?;
-            let ctx = g.ctx();
-            let k = ctx.kernel("shape", "index_add_rows", &[])?;
-            let n = gx.numel();
-            let p = Params::new().u32(n as u32).u32(0).u32(m as u32).u32(rl as u32);
-            ctx.dispatch(&k, p.bytes(), &[g.buffer(), index.buffer(), gx.buffer()], grid_1d(n as u64, 256))?;
-            Ok(vec![Some(gx)])
-        }))
+        Ok(make(
+            storage(&out),
+            shape,
+            DType::F32,
+            "gather_rows",
+            &[self],
+            move |g| {
+                let gx = Tensor::empty(g.ctx(), &full, DType::F32)?;
+                let ctx = g.ctx();
+                let k = ctx.kernel("shape", "index_add_rows", &[])?;
+                let n = gx.numel();
+                let p = Params::new()
+                    .u32(n as u32)
+                    .u32(0)
+                    .u32(m as u32)
+                    .u32(rl as u32);
+                ctx.dispatch(
+                    &k,
+                    p.bytes(),
+                    &[g.buffer(), index.buffer(), gx.buffer()],
+                    grid_1d(n as u64, 256),
+                )?;
+                Ok(vec![Some(gx)])
+            },
+        ))
     }
 }

@@ -10,7 +10,10 @@ fn check_len(op: &'static str, len: usize, shape: &[usize]) -> Result<()> {
     if len != numel(shape) {
         return Err(Error::Shape {
             op,
-            detail: format!("{len} values do not fill shape {shape:?} ({} elements)", numel(shape)),
+            detail: format!(
+                "{len} values do not fill shape {shape:?} ({} elements)",
+                numel(shape)
+            ),
         });
     }
     Ok(())
@@ -36,7 +39,8 @@ impl Tensor {
     /// Overwrites this tensor's data in place (e.g. a parameter loaded from a checkpoint).
     pub fn write(&self, data: &[f32]) -> Result<()> {
         check_len("write", data.len(), self.shape())?;
-        self.ctx().upload(self.buffer(), 0, bytemuck::cast_slice(data));
+        self.ctx()
+            .upload(self.buffer(), 0, bytemuck::cast_slice(data));
         Ok(())
     }
 
@@ -90,7 +94,14 @@ impl Rng {
         Ok((offset, stream))
     }
 
-    fn draw(&mut self, ctx: &Rc<Context>, shape: &[usize], entry: &'static str, p0: f32, p1: f32) -> Result<Tensor> {
+    fn draw(
+        &mut self,
+        ctx: &Rc<Context>,
+        shape: &[usize],
+        entry: &'static str,
+        p0: f32,
+        p1: f32,
+    ) -> Result<Tensor> {
         let t = Tensor::empty(ctx, shape, DType::F32)?;
         let n = t.numel();
         let (offset, stream) = self.take(n)?;
@@ -109,12 +120,24 @@ impl Rng {
     }
 
     /// Uniform samples in [low, high).
-    pub fn uniform(&mut self, ctx: &Rc<Context>, shape: &[usize], low: f32, high: f32) -> Result<Tensor> {
+    pub fn uniform(
+        &mut self,
+        ctx: &Rc<Context>,
+        shape: &[usize],
+        low: f32,
+        high: f32,
+    ) -> Result<Tensor> {
         self.draw(ctx, shape, "rand_uniform", low, high)
     }
 
     /// Normal samples N(mean, std²) by Box–Muller.
-    pub fn normal(&mut self, ctx: &Rc<Context>, shape: &[usize], mean: f32, std: f32) -> Result<Tensor> {
+    pub fn normal(
+        &mut self,
+        ctx: &Rc<Context>,
+        shape: &[usize],
+        mean: f32,
+        std: f32,
+    ) -> Result<Tensor> {
         self.draw(ctx, shape, "rand_normal", mean, std)
     }
 

@@ -56,7 +56,12 @@ pub fn numel(shape: &[usize]) -> usize {
 }
 
 impl Tensor {
-    pub(crate) fn from_storage(storage: Rc<PooledBuffer>, shape: Vec<usize>, dtype: DType, node: Option<Rc<Node>>) -> Tensor {
+    pub(crate) fn from_storage(
+        storage: Rc<PooledBuffer>,
+        shape: Vec<usize>,
+        dtype: DType,
+        node: Option<Rc<Node>>,
+    ) -> Tensor {
         let requires_grad = node.is_some();
         Tensor(Rc::new(Inner {
             id: next_id(),
@@ -73,7 +78,12 @@ impl Tensor {
     pub fn empty(ctx: &Rc<Context>, shape: &[usize], dtype: DType) -> Result<Tensor> {
         let bytes = (numel(shape) * 4) as u64;
         let buf = ctx.alloc(bytes)?;
-        Ok(Tensor::from_storage(Rc::new(buf), shape.to_vec(), dtype, None))
+        Ok(Tensor::from_storage(
+            Rc::new(buf),
+            shape.to_vec(),
+            dtype,
+            None,
+        ))
     }
 
     pub fn id(&self) -> u64 {
@@ -111,7 +121,10 @@ impl Tensor {
 
     /// Marks a leaf tensor as a parameter whose gradient `backward` accumulates.
     pub fn set_requires_grad(&self, on: bool) -> &Tensor {
-        assert!(self.0.node.is_none() || on, "cannot turn off gradients of a non-leaf tensor; use detach()");
+        assert!(
+            self.0.node.is_none() || on,
+            "cannot turn off gradients of a non-leaf tensor; use detach()"
+        );
         self.0.requires_grad.set(on);
         self
     }
@@ -136,7 +149,12 @@ impl Tensor {
 
     /// The same data, cut from the tape: no gradient flows through the result.
     pub fn detach(&self) -> Tensor {
-        Tensor::from_storage(self.0.storage.clone(), self.0.shape.clone(), self.0.dtype, None)
+        Tensor::from_storage(
+            self.0.storage.clone(),
+            self.0.shape.clone(),
+            self.0.dtype,
+            None,
+        )
     }
 
     /// Reads the tensor back as f32 (submits pending work and waits).
@@ -170,7 +188,10 @@ impl Tensor {
         };
         let parts: Vec<_> = tensors.iter().map(|t| (t.buffer(), t.bytes())).collect();
         let raw = first.ctx().read_many(&parts)?;
-        Ok(raw.iter().map(|b| bytemuck::cast_slice(b).to_vec()).collect())
+        Ok(raw
+            .iter()
+            .map(|b| bytemuck::cast_slice(b).to_vec())
+            .collect())
     }
 
     pub(crate) fn expect_dtype(&self, op: &'static str, dt: DType) -> Result<()> {
