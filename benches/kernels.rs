@@ -3,6 +3,7 @@
 //! `cargo bench --bench kernels [-- --quick]`
 
 use tidal::bench::{print_header, Bench, Work};
+use tidal::optim::{Method, Optimizer, ParamGroup};
 use tidal::{Context, Rng, Tensor};
 
 fn main() -> tidal::Result<()> {
@@ -65,6 +66,44 @@ fn main() -> tidal::Result<()> {
         &[1024, 4096],
         Work::Bytes(4.0 * (1 << 22) as f64),
         || r.sum_axis(0, false).map(|_| ()),
+    )?;
+
+    // Adam over the DeepMerge parameter set (conv1-3, batch norms, fc1-3: 174,626 values).
+    let shapes: &[&[usize]] = &[
+        &[8, 3, 5, 5],
+        &[8],
+        &[16, 8, 3, 3],
+        &[16],
+        &[32, 16, 3, 3],
+        &[32],
+        &[8],
+        &[8],
+        &[16],
+        &[16],
+        &[32],
+        &[32],
+        &[64, 2592],
+        &[64],
+        &[32, 64],
+        &[32],
+        &[2, 32],
+        &[2],
+    ];
+    let params: Vec<Tensor> = shapes
+        .iter()
+        .map(|s| rng.normal(&ctx, s, 0.0, 0.1).map(|t| t.requires_grad_()))
+        .collect::<tidal::Result<_>>()?;
+    for p in &params {
+        p.set_grad(Some(rng.normal(&ctx, p.shape(), 0.0, 1.0)?));
+    }
+    let mut opt = Optimizer::new(Method::reference_adam(), vec![ParamGroup::new(params)])?;
+    let n = opt.num_params();
+    // Reads p, g, m, v; writes p, m, v; plus the gather/scatter copies of p and g.
+    b.case(
+        "adam/deepmerge",
+        &[n],
+        Work::Bytes((4 * 7 + 4 * 4) as f64 * n as f64),
+        || opt.step(1e-4),
     )?;
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/kernels.json");

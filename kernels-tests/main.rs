@@ -9,6 +9,7 @@ mod elementwise;
 mod matmul;
 mod mlp;
 mod naga;
+mod optim;
 mod random;
 mod reduce;
 mod runtime;

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod error;
 pub mod gpu;
 pub mod ops;
+pub mod optim;
 pub mod shaders;
 pub mod tensor;
 

@@ -8,6 +8,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("matmul", include_str!("../shaders/matmul.wgsl")),
     ("shape", include_str!("../shaders/shape.wgsl")),
     ("peak", include_str!("../shaders/peak.wgsl")),
+    ("optim", include_str!("../shaders/optim.wgsl")),
 ];
 
 pub fn source(name: &str) -> Option<&'static str> {
