@@ -66,7 +66,6 @@ impl CpuOpt {
 }
 
 fn run(method: Method) {
-    let ctx = ctx();
     // Two groups (the second at a tenth of the rate) over parameters of odd sizes.
     let shapes = [vec![7usize], vec![3, 5], vec![1]];
     let init: Vec<Vec<f32>> = shapes
