@@ -76,6 +76,12 @@ pub(crate) fn gemm(
             let groups = [n.div_ceil(512) as u32, m.div_ceil(8) as u32, batch as u32];
             ctx.dispatch(&kernel, p.bytes(), &[a, c, b], groups)
         }
+        // Transposed B reads vec4s along k instead: K % 4 == 0.
+        Variant::Register if tb && k % 4 == 0 => {
+            let kernel = ctx.kernel("matmul", "matmul_register_bt", &[])?;
+            let groups = [n.div_ceil(512) as u32, m.div_ceil(8) as u32, batch as u32];
+            ctx.dispatch(&kernel, p.bytes(), &[a, c, b], groups)
+        }
         Variant::Register => {
             let kernel = ctx.kernel("matmul", "matmul_register_any", &[])?;
             let groups = [n.div_ceil(256) as u32, m.div_ceil(8) as u32, batch as u32];
