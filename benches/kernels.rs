@@ -3,6 +3,8 @@
 //! `cargo bench --bench kernels [-- --quick]`
 
 use tidal::bench::{print_header, Bench, Work};
+use tidal::losses::fisher::{fisher_loss, FisherConfig};
+use tidal::losses::mmd::{mmd, MmdConfig};
 use tidal::optim::{Method, Optimizer, ParamGroup};
 use tidal::{Context, Rng, Tensor};
 
@@ -104,6 +106,48 @@ fn main() -> tidal::Result<()> {
         &[n],
         Work::Bytes((4 * 7 + 4 * 4) as f64 * n as f64),
         || opt.step(1e-4),
+    )?;
+
+    // Transfer losses, forward + backward: MMD at the DeepMerge flatten (2592) and the
+    // ResNet bottleneck (256) sizes, Fisher on 128 DeepMerge features.
+    for d in [2592usize, 256] {
+        let x = rng.normal(&ctx, &[128, d], 0.0, 1.0)?.requires_grad_();
+        let y = rng.normal(&ctx, &[128, d], 0.2, 1.0)?.requires_grad_();
+        // Two Gram-sized matmuls (forward G, backward A·Z) dominate.
+        let flops = 2.0 * 2.0 * (256.0 * 256.0 * d as f64);
+        for (name, cfg) in [
+            ("reference", MmdConfig::reference()),
+            ("dan", MmdConfig::dan()),
+        ] {
+            b.case(
+                &format!("mmd/{name}_fwd_bwd"),
+                &[128, 128, d],
+                Work::Flops(flops),
+                || {
+                    x.zero_grad();
+                    y.zero_grad();
+                    mmd(&x, &y, &cfg)?.backward()
+                },
+            )?;
+        }
+    }
+    let h = rng.normal(&ctx, &[128, 2592], 0.0, 1.0)?.requires_grad_();
+    let centres = rng.normal(&ctx, &[2, 2592], 0.0, 1.0)?.requires_grad_();
+    let labels = Tensor::from_u32(
+        &ctx,
+        &(0..128u32).map(|i| i % 2).collect::<Vec<_>>(),
+        &[128],
+    )?;
+    let cfg = FisherConfig::default();
+    b.case(
+        "fisher/deepmerge_fwd_bwd",
+        &[128, 2592],
+        Work::Bytes(4.0 * 3.0 * 128.0 * 2592.0),
+        || {
+            h.zero_grad();
+            centres.zero_grad();
+            fisher_loss(&h, &labels, &centres, &cfg)?.backward()
+        },
     )?;
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/kernels.json");

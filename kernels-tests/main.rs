@@ -14,3 +14,4 @@ mod random;
 mod reduce;
 mod runtime;
 mod shape;
+mod transfer;

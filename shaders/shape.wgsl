@@ -17,6 +17,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> idx: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> labels: array<u32>;
 
 fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;
@@ -61,4 +62,12 @@ fn index_add_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
         if (idx[m] == r) { s = s + x[m * p.row_len + j]; }
     }
     out[e] = s;
+}
+
+// out[b, k] = 1 if labels[b] == k else 0; out is [n / row_len, row_len] with row_len = K.
+@compute @workgroup_size(256)
+fn one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear(gid, nwg);
+    if (e >= p.n) { return; }
+    out[e] = select(0.0, 1.0, labels[e / p.row_len] == e % p.row_len);
 }

@@ -9,6 +9,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("shape", include_str!("../shaders/shape.wgsl")),
     ("peak", include_str!("../shaders/peak.wgsl")),
     ("optim", include_str!("../shaders/optim.wgsl")),
+    ("mmd", include_str!("../shaders/mmd.wgsl")),
 ];
 
 pub fn source(name: &str) -> Option<&'static str> {

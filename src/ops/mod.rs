@@ -7,7 +7,7 @@ pub mod matmul;
 pub mod reduce;
 pub mod shape;
 
-pub use grad_reverse::GradReverse;
+pub use grad_reverse::{GradReverse, GrlSchedule};
 
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Tensor};

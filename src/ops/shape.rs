@@ -298,4 +298,32 @@ impl Tensor {
             },
         ))
     }
+
+    /// One-hot f32 rows [B, classes] from u32 labels [B] (labels ≥ classes give a zero row).
+    pub fn one_hot(&self, classes: usize) -> Result<Tensor> {
+        self.expect_dtype("one_hot", DType::U32)?;
+        if self.dims() != 1 {
+            return Err(Error::Shape {
+                op: "one_hot",
+                detail: format!("labels must be 1-D, got {:?}", self.shape()),
+            });
+        }
+        let b = self.shape()[0];
+        let out = alloc_like(self, &[b, classes], DType::F32)?;
+        let ctx = self.ctx();
+        let k = ctx.kernel("shape", "one_hot", &[])?;
+        let n = b * classes;
+        let p = Params::new()
+            .u32(n as u32)
+            .u32(0)
+            .u32(b as u32)
+            .u32(classes as u32);
+        ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[out.buffer(), self.buffer()],
+            grid_1d(n as u64, 256),
+        )?;
+        Ok(out)
+    }
 }

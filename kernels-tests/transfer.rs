@@ -1,0 +1,358 @@
+//! Domain-adaptation transfer losses: MMD, CORAL, Fisher.
+
+use crate::common::*;
+use tidal::losses::coral::coral;
+use tidal::losses::fisher::{fisher_loss, update_centres, FisherConfig, FisherForm};
+use tidal::losses::mmd::{mmd, Bandwidth, Estimator, MmdConfig, REFERENCE_SIGMAS};
+use tidal::{Rng, Tensor};
+
+/// f64 MMD² from direct distances (no Gram expansion).
+fn cpu_mmd(x: &[f32], y: &[f32], d: usize, cfg: &MmdConfig) -> f64 {
+    let (n, m) = (x.len() / d, y.len() / d);
+    let z: Vec<&[f32]> = x.chunks(d).chain(y.chunks(d)).collect();
+    let nn = n + m;
+    let dist = |i: usize, j: usize| -> f64 {
+        z[i].iter()
+            .zip(z[j])
+            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+            .sum()
+    };
+    let (scales, base) = match &cfg.bandwidth {
+        Bandwidth::Fixed(s) => (s.clone(), 1.0),
+        Bandwidth::BatchMean(s) => {
+            let mut tot = 0.0;
+            for i in 0..nn {
+                for j in 0..nn {
+                    tot += dist(i, j);
+                }
+            }
+            (s.clone(), tot / (nn * (nn - 1)) as f64)
+        }
+    };
+    let k = |i: usize, j: usize| -> f64 {
+        let dd = dist(i, j);
+        scales
+            .iter()
+            .map(|&s| (-dd / (2.0 * s as f64 * base)).exp())
+            .sum()
+    };
+    let v = match cfg.estimator {
+        Estimator::Biased | Estimator::Unbiased => {
+            let unb = cfg.estimator == Estimator::Unbiased;
+            let (mut kxx, mut kyy, mut kxy) = (0.0, 0.0, 0.0);
+            for i in 0..n {
+                for j in 0..n {
+                    if !(unb && i == j) {
+                        kxx += k(i, j);
+                    }
+                }
+                for j in 0..m {
+                    kxy += k(i, n + j);
+                }
+            }
+            for i in 0..m {
+                for j in 0..m {
+                    if !(unb && i == j) {
+                        kyy += k(n + i, n + j);
+                    }
+                }
+            }
+            let (fx, fy) = if unb {
+                ((n * (n - 1)) as f64, (m * (m - 1)) as f64)
+            } else {
+                ((n * n) as f64, (m * m) as f64)
+            };
+            kxx / fx + kyy / fy - 2.0 * kxy / (n * m) as f64
+        }
+        Estimator::Linear => {
+            let p = n.min(m) / 2;
+            let mut s = 0.0;
+            for t in 0..p {
+                let (a, b) = (2 * t, 2 * t + 1);
+                s += k(a, b) + k(n + a, n + b) - k(a, n + b) - k(b, n + a);
+            }
+            s / p as f64
+        }
+    };
+    match cfg.clamp_min {
+        Some(lo) => v.max(lo as f64),
+        None => v,
+    }
+}
+
+fn fixed(estimator: Estimator) -> MmdConfig {
+    MmdConfig {
+        bandwidth: Bandwidth::Fixed(vec![0.5, 1.0, 2.0]),
+        estimator,
+        clamp_min: None,
+    }
+}
+
+#[test]
+fn mmd_matches_the_f64_reference_for_every_estimator_and_bandwidth() {
+    let configs = [
+        fixed(Estimator::Biased),
+        fixed(Estimator::Unbiased),
+        fixed(Estimator::Linear),
+        MmdConfig::reference(),
+        MmdConfig::dan(),
+        MmdConfig {
+            estimator: Estimator::Unbiased,
+            ..MmdConfig::dan()
+        },
+    ];
+    // Odd n != m, d prime; and n > m with an odd linear-time remainder.
+    for (n, m, d) in [(5usize, 7usize, 3usize), (9, 4, 13), (1, 1, 2)] {
+        let x = data(1 + n as u64, n * d);
+        let y: Vec<f32> = data(2 + m as u64, m * d)
+            .iter()
+            .map(|v| v * 1.3 + 0.2)
+            .collect();
+        for cfg in &configs {
+            if cfg.estimator == Estimator::Linear && n.min(m) < 2 {
+                continue;
+            }
+            if cfg.estimator == Estimator::Unbiased && n.min(m) < 2 {
+                continue;
+            }
+            let got = mmd(&tensor(&x, &[n, d]), &tensor(&y, &[m, d]), cfg)
+                .unwrap()
+                .item()
+                .unwrap();
+            let want = cpu_mmd(&x, &y, d, cfg) as f32;
+            assert_close(
+                &[got],
+                &[want],
+                1e-4,
+                1e-5,
+                &format!("{cfg:?} n={n} m={m} d={d}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn mmd_works_at_deepmerge_and_bottleneck_sizes() {
+    let ctx = ctx();
+    let mut rng = Rng::new(9);
+    for d in [2592usize, 256] {
+        let x = rng.normal(&ctx, &[128, d], 0.0, 1.0).unwrap();
+        let y = rng.normal(&ctx, &[128, d], 0.3, 1.2).unwrap();
+        let (xs, ys) = (x.to_vec().unwrap(), y.to_vec().unwrap());
+        for cfg in [MmdConfig::reference(), MmdConfig::dan()] {
+            let got = mmd(&x, &y, &cfg).unwrap().item().unwrap();
+            let want = cpu_mmd(&xs, &ys, d, &cfg) as f32;
+            // Distances of ~2d from a float32 Gram expansion: 1e-3 relative.
+            assert_close(
+                &[got],
+                &[want],
+                1e-3,
+                1e-5,
+                &format!("d={d} {:?}", cfg.bandwidth),
+            );
+        }
+    }
+}
+
+#[test]
+fn reference_preset_reproduces_the_published_formula_by_hand() {
+    // X = {(0,0)}, Y = {(1,0)}: ‖x−y‖² = 1. Biased MMD² = Kxx + Kyy − 2Kxy with
+    // Kxx = Kyy = 19 (each σ gives exp(0) = 1) and Kxy = Σ_σ exp(−1/(2σ)) over the 19
+    // published σ: σ ≤ 1e-2 contribute 0 (exp(−50) and below), then 0.1 → e^−5 = 0.006738,
+    // 1 → e^−0.5 = 0.606531, 5 → 0.904837, 10 → 0.951229, 15 → 0.967216, 20 → 0.975310,
+    // 25 → 0.980199, 30 → 0.983471, 35 → 0.985816, 100 → 0.995012, 1e3 → 0.999500,
+    // 1e4 → 0.999950, 1e5 → 0.999995, 1e6 → 0.9999995; Kxy = 12.3558045.
+    // MMD² = 38 − 2·12.3558045 = 13.2883909.
+    let got = mmd(
+        &tensor(&[0.0, 0.0], &[1, 2]),
+        &tensor(&[1.0, 0.0], &[1, 2]),
+        &MmdConfig::reference(),
+    )
+    .unwrap()
+    .item()
+    .unwrap();
+    assert!((got - 13.288_391).abs() < 1e-4, "{got}");
+    assert_eq!(REFERENCE_SIGMAS.len(), 19);
+    // Identical sets: 0, clamped to the published floor of 1e-4.
+    let p = [0.3, -0.2, 0.5, 0.1];
+    let same = mmd(
+        &tensor(&p, &[2, 2]),
+        &tensor(&p, &[2, 2]),
+        &MmdConfig::reference(),
+    )
+    .unwrap()
+    .item()
+    .unwrap();
+    assert_eq!(same, 1e-4);
+}
+
+#[test]
+fn mmd_properties_nonnegative_zero_on_itself_and_growing_with_shift() {
+    let (n, d) = (16usize, 5usize);
+    let x = data(3, n * d);
+    let cfg = fixed(Estimator::Biased);
+    let self_mmd = mmd(&tensor(&x, &[n, d]), &tensor(&x, &[n, d]), &cfg)
+        .unwrap()
+        .item()
+        .unwrap();
+    assert!(self_mmd.abs() < 1e-5, "{self_mmd}");
+    let mut last = self_mmd;
+    for shift in [0.25f32, 0.5, 1.0, 2.0] {
+        let y: Vec<f32> = data(4, n * d).iter().map(|v| v + shift).collect();
+        let v = mmd(&tensor(&x, &[n, d]), &tensor(&y, &[n, d]), &cfg)
+            .unwrap()
+            .item()
+            .unwrap();
+        assert!(v >= 0.0 && v > last, "shift {shift}: {v} after {last}");
+        last = v;
+    }
+}
+
+#[test]
+fn mmd_grads_match_finite_differences() {
+    let (n, m, d) = (4usize, 5usize, 3usize);
+    let ins = [
+        (data(5, n * d), vec![n, d]),
+        (data(6, m * d).iter().map(|v| v + 0.3).collect(), vec![m, d]),
+    ];
+    for est in [Estimator::Biased, Estimator::Unbiased, Estimator::Linear] {
+        let cfg = fixed(est);
+        grad_check(
+            &ins,
+            |t| mmd(&t[0], &t[1], &cfg),
+            1e-2,
+            2e-2,
+            2e-4,
+            &format!("mmd {est:?}"),
+        );
+    }
+}
+
+#[test]
+fn mmd_rejects_mismatched_features() {
+    let e = mmd(
+        &tensor(&[0.0; 6], &[2, 3]),
+        &tensor(&[0.0; 4], &[2, 2]),
+        &MmdConfig::reference(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("same d"), "{e}");
+}
+
+fn cpu_cov(x: &[f32], n: usize, d: usize) -> Vec<f64> {
+    let mean: Vec<f64> = (0..d)
+        .map(|j| (0..n).map(|i| x[i * d + j] as f64).sum::<f64>() / n as f64)
+        .collect();
+    let mut c = vec![0.0; d * d];
+    for a in 0..d {
+        for b in 0..d {
+            c[a * d + b] = (0..n)
+                .map(|i| (x[i * d + a] as f64 - mean[a]) * (x[i * d + b] as f64 - mean[b]))
+                .sum::<f64>()
+                / (n - 1) as f64;
+        }
+    }
+    c
+}
+
+#[test]
+fn coral_matches_the_covariance_formula_and_its_grad_checks() {
+    let (n, m, d) = (7usize, 5usize, 3usize);
+    let x = data(7, n * d);
+    let y: Vec<f32> = data(8, m * d).iter().map(|v| v * 2.0).collect();
+    let got = coral(&tensor(&x, &[n, d]), &tensor(&y, &[m, d]))
+        .unwrap()
+        .item()
+        .unwrap();
+    let (cs, ct) = (cpu_cov(&x, n, d), cpu_cov(&y, m, d));
+    let want = cs
+        .iter()
+        .zip(&ct)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        / (4.0 * (d * d) as f64);
+    assert_close(&[got], &[want as f32], 1e-5, 1e-7, "coral");
+    grad_check(
+        &[(x, vec![n, d]), (y, vec![m, d])],
+        |t| coral(&t[0], &t[1]),
+        1e-2,
+        2e-2,
+        2e-4,
+        "coral",
+    );
+}
+
+#[test]
+fn fisher_traces_match_cpu_and_grads_reach_features_and_centres() {
+    let (b, d, k) = (7usize, 3usize, 2usize);
+    let h = data(11, b * d);
+    let c = data(12, k * d);
+    let labels = [0u32, 1, 1, 0, 1, 1, 1];
+    let lt = Tensor::from_u32(&ctx(), &labels, &[b]).unwrap();
+    for form in [FisherForm::TraceDifference, FisherForm::TraceRatio] {
+        let cfg = FisherConfig {
+            form,
+            intra: 0.01,
+            inter: 1.0,
+        };
+        let got = fisher_loss(&tensor(&h, &[b, d]), &lt, &tensor(&c, &[k, d]), &cfg)
+            .unwrap()
+            .item()
+            .unwrap();
+        let sw: f64 = (0..b)
+            .map(|i| {
+                (0..d)
+                    .map(|j| (h[i * d + j] as f64 - c[labels[i] as usize * d + j] as f64).powi(2))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / b as f64;
+        let cbar: Vec<f64> = (0..d)
+            .map(|j| (0..k).map(|q| c[q * d + j] as f64).sum::<f64>() / k as f64)
+            .collect();
+        let sb: f64 = (0..k)
+            .map(|q| {
+                (0..d)
+                    .map(|j| (c[q * d + j] as f64 - cbar[j]).powi(2))
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / k as f64;
+        let want = match form {
+            FisherForm::TraceDifference => 0.01 * sw - sb,
+            FisherForm::TraceRatio => 0.01 * sw / (sb + 1e-6),
+        };
+        assert_close(&[got], &[want as f32], 1e-5, 1e-7, &format!("{form:?}"));
+        grad_check(
+            &[(h.clone(), vec![b, d]), (c.clone(), vec![k, d])],
+            |t| fisher_loss(&t[0], &lt, &t[1], &cfg),
+            1e-2,
+            2e-2,
+            2e-4,
+            &format!("fisher {form:?}"),
+        );
+    }
+}
+
+#[test]
+fn moving_average_centres_skip_classes_missing_from_the_batch() {
+    let (d, k) = (2usize, 3usize);
+    let centres = tensor(&[0.0, 0.0, 1.0, 1.0, 5.0, 5.0], &[k, d]);
+    let h = tensor(&[2.0, 4.0, 4.0, 0.0, 3.0, 3.0], &[3, d]);
+    // Classes 0 (two rows) and 1 (one row); class 2 is absent.
+    let labels = Tensor::from_u32(&ctx(), &[0, 0, 1], &[3]).unwrap();
+    update_centres(&centres, &h, &labels, 0.5).unwrap();
+    let got = centres.to_vec().unwrap();
+    // class 0: mean (3, 2) → 0 + 0.5·(3, 2); class 1: mean (3, 3) → 1 + 0.5·(2, 2); class 2 kept.
+    assert_eq!(got, vec![1.5, 1.0, 2.0, 2.0, 5.0, 5.0]);
+    assert!(got.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn one_hot_rows_from_labels() {
+    let l = Tensor::from_u32(&ctx(), &[2, 0, 1, 2], &[4]).unwrap();
+    assert_eq!(
+        l.one_hot(3).unwrap().to_vec().unwrap(),
+        vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    );
+}
