@@ -1,7 +1,7 @@
 //! Maximum mean discrepancy between source features X (n×d) and target features Y (m×d)
 //! with a sum of Gaussian kernels k(d) = Σ_s exp(−‖x−y‖² / (2σ_s)).
 //!
-//! Forward: Z = [X; Y]; G = Z·Zᵀ (the matmul kernel); one pass turns G into squared
+//! Forward: Z = [X; Y]; G = Z·Zᵀ (the matmul kernel, no N×N×d tensor); one pass turns G into squared
 //! distances (self-pairs exactly 0); one pass evaluates every bandwidth and the estimator
 //! weights, writing per-pair contributions C and the backward coefficients A; MMD² = ΣC.
 //! Backward: ∂MMD²/∂Z = 2·(rowsum(A)·Z − A·Z), one more matmul.
@@ -95,8 +95,10 @@ pub fn mmd(x: &Tensor, y: &Tensor, cfg: &MmdConfig) -> Result<Tensor> {
     let z = Tensor::concat(&[x, y])?;
     let ctx = x.ctx().clone();
     let (value, coef) = no_grad(|| -> Result<(Tensor, Tensor)> {
-        let zd = z.detach();
-        let gram = zd.matmul_t(&zd, false, true)?;
+        // G = Z·Zᵀ as (Zᵀ)ᵀ·Zᵀ: both operands then take the matmul kernel's vec4 path,
+        // measured 2x faster on lavapipe than reading Z transposed.
+        let zt = z.detach().transpose(0, 1)?;
+        let gram = zt.matmul_t(&zt, true, false)?;
         let pairs = (nn * nn) as u64;
         let dist = Tensor::empty(&ctx, &[nn, nn], DType::F32)?;
         let est = match cfg.estimator {
