@@ -17,6 +17,7 @@ pub mod bench;
 pub mod demo;
 pub mod error;
 pub mod gpu;
+pub mod losses;
 pub mod ops;
 pub mod shaders;
 pub mod tensor;

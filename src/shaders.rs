@@ -8,6 +8,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("matmul", include_str!("../shaders/matmul.wgsl")),
     ("shape", include_str!("../shaders/shape.wgsl")),
     ("peak", include_str!("../shaders/peak.wgsl")),
+    ("softmax", include_str!("../shaders/softmax.wgsl")),
 ];
 
 pub fn source(name: &str) -> Option<&'static str> {
