@@ -3,8 +3,10 @@
 //! `cargo bench --bench kernels [-- --quick]`
 
 use tidal::bench::{print_header, Bench, Work};
+use tidal::losses::cross_entropy;
 use tidal::losses::fisher::{fisher_loss, FisherConfig};
 use tidal::losses::mmd::{mmd, MmdConfig};
+use tidal::ops::softmax::softmax;
 use tidal::optim::{Method, Optimizer, ParamGroup};
 use tidal::{Context, Rng, Tensor};
 
@@ -148,6 +150,28 @@ fn main() -> tidal::Result<()> {
             centres.zero_grad();
             fisher_loss(&h, &labels, &centres, &cfg)?.backward()
         },
+    )?;
+    // The DeepMerge classifier's loss: 256 logits of 2 classes, forward and backward. Bytes
+    // counted: logits read, softmax written, then read again and the gradient written.
+    let logits = rng.normal(&ctx, &[256, 2], 0.0, 1.0)?.requires_grad_();
+    let labels: Vec<u32> = (0..256).map(|i| i % 2).collect();
+    let labels = Tensor::from_u32(&ctx, &labels, &[256])?;
+    b.case(
+        "cross_entropy/deepmerge",
+        &[256, 2],
+        Work::Bytes(4.0 * 4.0 * 512.0),
+        || {
+            logits.zero_grad();
+            cross_entropy(&logits, &labels, None)?.backward()
+        },
+    )?;
+    // Bytes counted: one read of x and one write of the result.
+    let x = rng.normal(&ctx, &[1024, 1000], 0.0, 1.0)?;
+    b.case(
+        "softmax/1024x1000",
+        &[1024, 1000],
+        Work::Bytes(2.0 * 4.0 * 1024.0 * 1000.0),
+        || softmax(&x).map(|_| ()),
     )?;
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/kernels.json");

@@ -5,7 +5,9 @@
 mod common;
 
 mod autograd;
+mod dropout;
 mod elementwise;
+mod losses;
 mod matmul;
 mod mlp;
 mod naga;
@@ -14,4 +16,5 @@ mod random;
 mod reduce;
 mod runtime;
 mod shape;
+mod softmax;
 mod transfer;

@@ -11,13 +11,14 @@ struct Params {
     key1: u32,
     offset: u32,
     stream: u32,
-    p0: f32,   // uniform: low; normal: mean
-    p1: f32,   // uniform: high; normal: std
+    p0: f32,   // uniform: low; normal: mean; dropout: drop probability
+    p1: f32,   // uniform: high; normal: std; dropout: 1 / (1 - drop probability)
     _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
 
 fn rotl(x: u32, r: u32) -> u32 {
     return (x << r) | (x >> (32u - r));
@@ -71,4 +72,21 @@ fn rand_normal(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let t = 6.283185307179586 * u2;
     let z = select(r * cos(t), r * sin(t), (i & 1u) == 1u);
     out[i] = p.p0 + p.p1 * z;
+}
+
+// Inverted dropout: element i is kept when its uniform draw (the one rand_uniform would give
+// it) is >= p0, and kept values are scaled by p1. The same counters give the same mask, so
+// the backward is this kernel applied to the upstream gradient.
+// Invocation j = gid.x + gid.y * nwg.x * 256 owns elements 2j and 2j + 1, the two words of
+// block j, so each block is computed once.
+@compute @workgroup_size(256)
+fn dropout(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let j = gid.x + gid.y * nwg.x * 256u;
+    let i = 2u * j;
+    if (i >= p.n) { return; }
+    let w = threefry(j + p.offset, p.stream, p.key0, p.key1);
+    out[i] = select(0.0, x[i] * p.p1, to_unit(w.x) >= p.p0);
+    if (i + 1u < p.n) {
+        out[i + 1u] = select(0.0, x[i + 1u] * p.p1, to_unit(w.y) >= p.p0);
+    }
 }

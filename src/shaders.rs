@@ -10,6 +10,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("peak", include_str!("../shaders/peak.wgsl")),
     ("optim", include_str!("../shaders/optim.wgsl")),
     ("mmd", include_str!("../shaders/mmd.wgsl")),
+    ("softmax", include_str!("../shaders/softmax.wgsl")),
 ];
 
 pub fn source(name: &str) -> Option<&'static str> {

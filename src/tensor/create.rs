@@ -80,7 +80,8 @@ impl Rng {
         Rng { seed, counter: 0 }
     }
 
-    fn take(&mut self, n: usize) -> Result<(u32, u32)> {
+    /// Reserves the counters of `n` words: returns (offset, stream) for the kernel's params.
+    pub(crate) fn take(&mut self, n: usize) -> Result<(u32, u32)> {
         let blocks = n.div_ceil(2) as u64;
         // The counter splits into (offset word, stream word) so streams never overlap.
         let offset = (self.counter & 0xffff_ffff) as u32;

@@ -1,0 +1,217 @@
+//! Cross-entropy over softmax and binary cross-entropy with logits. Each is one tape op: a
+//! fused forward kernel writes the per-row (per-element) losses, a fixed-order reduction
+//! takes their (weighted) mean, and a fused backward kernel writes the logits' gradient
+//! (shaders/softmax.wgsl). Only the logits get a gradient; labels, targets and weights are
+//! treated as constants.
+
+use crate::autograd::{make, no_grad};
+use crate::error::{Error, Result};
+use crate::gpu::grid_1d;
+use crate::ops::{same_ctx, storage, Params};
+use crate::tensor::{DType, Tensor};
+
+fn expect_shape(op: &'static str, what: &str, t: &Tensor, shape: &[usize]) -> Result<()> {
+    if t.shape() != shape {
+        return Err(Error::Shape {
+            op,
+            detail: format!("{what} must have shape {shape:?}, got {:?}", t.shape()),
+        });
+    }
+    Ok(())
+}
+
+fn check_weights(
+    op: &'static str,
+    logits: &Tensor,
+    w: Option<&Tensor>,
+    shape: &[usize],
+) -> Result<()> {
+    if let Some(w) = w {
+        same_ctx(op, logits, w)?;
+        w.expect_dtype(op, DType::F32)?;
+        expect_shape(op, "weights", w, shape)?;
+    }
+    Ok(())
+}
+
+/// Mean of `items`, or Σ items / Σ w when weighted (items already hold w·loss); also returns
+/// Σ w, which the backward divides by. Both reductions are fixed-order.
+fn batch_mean(items: &Tensor, weights: Option<&Tensor>) -> Result<(Tensor, Option<Tensor>)> {
+    no_grad(|| match weights {
+        None => Ok((items.mean()?, None)),
+        Some(w) => {
+            let wsum = w.sum()?;
+            Ok((items.sum()?.div(&wsum)?, Some(wsum)))
+        }
+    })
+}
+
+/// Mean over the batch of −log softmax(logits)[label]; logits [B, K] f32, labels [B] u32.
+/// With weights [B]: Σ w_i·loss_i / Σ w_i (PyTorch's weighted mean). Fused forward (one kernel
+/// computes per-row loss and also writes the softmax needed by the backward) and fused backward
+/// (grad logits = (softmax − onehot)·w_i/Σw · upstream). Result shape [] (scalar).
+///
+/// Labels live on the GPU, so they are checked there: a label outside [0, K) makes its row's
+/// loss, and so the result, NaN.
+pub fn cross_entropy(logits: &Tensor, labels: &Tensor, weights: Option<&Tensor>) -> Result<Tensor> {
+    const OP: &str = "cross_entropy";
+    logits.expect_dtype(OP, DType::F32)?;
+    labels.expect_dtype(OP, DType::U32)?;
+    same_ctx(OP, logits, labels)?;
+    let &[b, k] = logits.shape() else {
+        return Err(Error::Shape {
+            op: OP,
+            detail: format!("logits must be [batch, classes], got {:?}", logits.shape()),
+        });
+    };
+    expect_shape(OP, "labels", labels, &[b])?;
+    check_weights(OP, logits, weights, &[b])?;
+
+    let ctx = logits.ctx();
+    let probs = Tensor::empty(ctx, &[b, k], DType::F32)?;
+    let rows = Tensor::empty(ctx, &[b], DType::F32)?;
+    let p = Params::new()
+        .u32(b as u32)
+        .u32(k as u32)
+        .f32(1.0 / b as f32)
+        .u32(0);
+    let groups = grid_1d(b as u64, 64);
+    match weights {
+        None => {
+            let kern = ctx.kernel("softmax", "cross_entropy_fwd", &[])?;
+            let bufs = [
+                logits.buffer(),
+                labels.buffer(),
+                probs.buffer(),
+                rows.buffer(),
+            ];
+            ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
+        }
+        Some(w) => {
+            let kern = ctx.kernel("softmax", "cross_entropy_fwd_weighted", &[])?;
+            let bufs = [
+                logits.buffer(),
+                labels.buffer(),
+                w.buffer(),
+                probs.buffer(),
+                rows.buffer(),
+            ];
+            ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
+        }
+    }
+    let (loss, wsum) = batch_mean(&rows, weights)?;
+
+    let (labels, weights) = (labels.detach(), weights.map(Tensor::detach));
+    Ok(make(
+        storage(&loss),
+        Vec::new(),
+        DType::F32,
+        OP,
+        &[logits],
+        move |g| {
+            let ctx = probs.ctx();
+            let dx = Tensor::empty(ctx, &[b, k], DType::F32)?;
+            let groups = grid_1d((b * k) as u64, 64);
+            match (&weights, &wsum) {
+                (Some(w), Some(ws)) => {
+                    let kern = ctx.kernel("softmax", "cross_entropy_bwd_weighted", &[])?;
+                    let bufs = [
+                        probs.buffer(),
+                        g.buffer(),
+                        labels.buffer(),
+                        w.buffer(),
+                        ws.buffer(),
+                        dx.buffer(),
+                    ];
+                    ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
+                }
+                _ => {
+                    let kern = ctx.kernel("softmax", "cross_entropy_bwd", &[])?;
+                    let bufs = [probs.buffer(), g.buffer(), labels.buffer(), dx.buffer()];
+                    ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
+                }
+            }
+            Ok(vec![Some(dx)])
+        },
+    ))
+}
+
+/// Mean of max(z,0) − z·t + log(1 + exp(−|z|)) (stable); logits and targets same shape (f32).
+/// Optional per-element weights, weighted mean as above. Backward: (sigmoid(z) − t)·w/Σw.
+pub fn binary_cross_entropy_with_logits(
+    logits: &Tensor,
+    targets: &Tensor,
+    weights: Option<&Tensor>,
+) -> Result<Tensor> {
+    const OP: &str = "binary_cross_entropy_with_logits";
+    logits.expect_dtype(OP, DType::F32)?;
+    targets.expect_dtype(OP, DType::F32)?;
+    same_ctx(OP, logits, targets)?;
+    expect_shape(OP, "targets", targets, logits.shape())?;
+    check_weights(OP, logits, weights, logits.shape())?;
+
+    let ctx = logits.ctx();
+    let n = logits.numel();
+    let items = Tensor::empty(ctx, logits.shape(), DType::F32)?;
+    let p = Params::new()
+        .u32(1)
+        .u32(n as u32)
+        .f32(1.0 / n as f32)
+        .u32(0);
+    let groups = grid_1d(n as u64, 64);
+    match weights {
+        None => {
+            let kern = ctx.kernel("softmax", "bce_logits_fwd", &[])?;
+            let bufs = [logits.buffer(), targets.buffer(), items.buffer()];
+            ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
+        }
+        Some(w) => {
+            let kern = ctx.kernel("softmax", "bce_logits_fwd_weighted", &[])?;
+            let bufs = [
+                logits.buffer(),
+                w.buffer(),
+                targets.buffer(),
+                items.buffer(),
+            ];
+            ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
+        }
+    }
+    let (loss, wsum) = batch_mean(&items, weights)?;
+
+    let (z, t, weights) = (
+        logits.detach(),
+        targets.detach(),
+        weights.map(Tensor::detach),
+    );
+    Ok(make(
+        storage(&loss),
+        Vec::new(),
+        DType::F32,
+        OP,
+        &[logits],
+        move |g| {
+            let ctx = z.ctx();
+            let dz = Tensor::empty(ctx, z.shape(), DType::F32)?;
+            match (&weights, &wsum) {
+                (Some(w), Some(ws)) => {
+                    let kern = ctx.kernel("softmax", "bce_logits_bwd_weighted", &[])?;
+                    let bufs = [
+                        z.buffer(),
+                        g.buffer(),
+                        w.buffer(),
+                        ws.buffer(),
+                        t.buffer(),
+                        dz.buffer(),
+                    ];
+                    ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
+                }
+                _ => {
+                    let kern = ctx.kernel("softmax", "bce_logits_bwd", &[])?;
+                    let bufs = [z.buffer(), g.buffer(), t.buffer(), dz.buffer()];
+                    ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
+                }
+            }
+            Ok(vec![Some(dz)])
+        },
+    ))
+}
