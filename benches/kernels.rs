@@ -174,6 +174,17 @@ fn main() -> tidal::Result<()> {
         || softmax(&x).map(|_| ()),
     )?;
 
+    let logits = rng.normal(&ctx, &[256, 2], 0.0, 1.0)?.requires_grad_();
+    b.case(
+        "entropy/deepmerge_fwd_bwd",
+        &[256, 2],
+        Work::Bytes(4.0 * 4.0 * 512.0),
+        || {
+            logits.zero_grad();
+            tidal::losses::entropy(&logits)?.backward()
+        },
+    )?;
+
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/kernels.json");
     b.write(&path)?;
     println!("wrote {}", path.display());

@@ -356,3 +356,48 @@ fn one_hot_rows_from_labels() {
         vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     );
 }
+
+#[test]
+fn entropy_matches_cpu_is_safe_near_zero_and_its_grad_checks() {
+    use tidal::losses::entropy;
+    let (b, k) = (5usize, 3usize);
+    let mut z = data(21, b * k);
+    z[0] = 60.0; // a row whose softmax has probabilities ~1e-26
+    let got = entropy(&tensor(&z, &[b, k])).unwrap().item().unwrap();
+    let mut want = 0.0f64;
+    for r in z.chunks(k) {
+        let mx = r.iter().cloned().fold(f32::MIN, f32::max) as f64;
+        let lse = r.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln() + mx;
+        want -= r
+            .iter()
+            .map(|&v| (v as f64 - lse).exp() * (v as f64 - lse))
+            .sum::<f64>();
+    }
+    want /= b as f64;
+    assert!(got.is_finite());
+    assert_close(&[got], &[want as f32], 1e-5, 1e-6, "entropy");
+    grad_check(
+        &[(data(22, b * k), vec![b, k])],
+        |t| entropy(&t[0]),
+        1e-2,
+        2e-2,
+        2e-4,
+        "entropy",
+    );
+}
+
+#[test]
+fn domain_loss_labels_source_one_and_target_zero() {
+    use tidal::losses::domain_loss;
+    let s = [2.0f32, -1.0];
+    let t = [0.5f32, -3.0, 1.0];
+    let got = domain_loss(&tensor(&s, &[2, 1]), &tensor(&t, &[3, 1]))
+        .unwrap()
+        .item()
+        .unwrap();
+    let bce = |z: f64, y: f64| z.max(0.0) - z * y + (1.0 + (-z.abs()).exp()).ln();
+    let want = (s.iter().map(|&z| bce(z as f64, 1.0)).sum::<f64>()
+        + t.iter().map(|&z| bce(z as f64, 0.0)).sum::<f64>())
+        / 5.0;
+    assert_close(&[got], &[want as f32], 1e-5, 1e-7, "domain loss");
+}

@@ -3,8 +3,10 @@
 
 pub mod coral;
 pub mod cross_entropy;
+pub mod entropy;
 pub mod fisher;
 pub mod mmd;
 
 pub use cross_entropy::{binary_cross_entropy_with_logits, cross_entropy};
+pub use entropy::{domain_loss, entropy};
 pub use mmd::{mmd, Bandwidth, Estimator, MmdConfig};
