@@ -28,6 +28,14 @@ fn cpu_mmd(x: &[f32], y: &[f32], d: usize, cfg: &MmdConfig) -> f64 {
             }
             (s.clone(), tot / (nn * (nn - 1)) as f64)
         }
+        Bandwidth::BatchMedian(s) => {
+            let mut all: Vec<f64> = (0..nn)
+                .flat_map(|i| (0..nn).filter(move |&j| j != i).map(move |j| (i, j)))
+                .map(|(i, j)| dist(i, j))
+                .collect();
+            all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            (s.clone(), all[(all.len() + 1) / 2 - 1])
+        }
     };
     let k = |i: usize, j: usize| -> f64 {
         let dd = dist(i, j);
@@ -98,6 +106,10 @@ fn mmd_matches_the_f64_reference_for_every_estimator_and_bandwidth() {
         MmdConfig::dan(),
         MmdConfig {
             estimator: Estimator::Unbiased,
+            ..MmdConfig::dan()
+        },
+        MmdConfig {
+            bandwidth: Bandwidth::BatchMedian(vec![0.5, 1.0, 2.0]),
             ..MmdConfig::dan()
         },
     ];

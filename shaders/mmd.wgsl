@@ -107,3 +107,35 @@ fn mmd_pairs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     contrib[e] = w * kv;
     coef[e] = -2.0 * w * dk;
 }
+
+var<workgroup> counts: array<u32, 256>;
+
+// Median of the off-diagonal distances (the lower median, so it is one of them), for the
+// DAN bandwidth: a bisection over the float bit patterns (monotonic for d >= 0), each step
+// counting d <= mid with a fixed-order workgroup reduction. One workgroup of 256 lanes;
+// lane l scans pairs l, l+256, ...
+@compute @workgroup_size(256)
+fn mmd_median(@builtin(local_invocation_index) l: u32) {
+    let nn = p.n + p.m;
+    let total = nn * nn;
+    let want = (nn * (nn - 1u) + 1u) / 2u;
+    var lo = 0u;
+    var hi = 0x7f800000u;
+    for (var step = 0u; step < 32u; step = step + 1u) {
+        let mid = lo + (hi - lo) / 2u;
+        var c = 0u;
+        for (var e = l; e < total; e = e + 256u) {
+            if (e / nn != e % nn && bitcast<u32>(dist_in[e]) <= mid) { c = c + 1u; }
+        }
+        counts[l] = c;
+        workgroupBarrier();
+        for (var s = 128u; s > 0u; s = s >> 1u) {
+            if (l < s) { counts[l] = counts[l] + counts[l + s]; }
+            workgroupBarrier();
+        }
+        let enough = counts[0] >= want;
+        workgroupBarrier();
+        if (enough) { hi = mid; } else { lo = mid + 1u; }
+    }
+    if (l == 0u) { dist[0] = bitcast<f32>(lo); }
+}

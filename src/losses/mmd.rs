@@ -36,6 +36,9 @@ pub enum Bandwidth {
     /// σ_s = multiplier_s × the mean pairwise squared distance of the joint batch
     /// (over i ≠ j, detached from the gradient), as in DAN.
     BatchMean(Vec<f32>),
+    /// σ_s = multiplier_s × the median pairwise squared distance (i ≠ j; the lower
+    /// median), detached: the "median heuristic".
+    BatchMedian(Vec<f32>),
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -85,7 +88,7 @@ pub fn mmd(x: &Tensor, y: &Tensor, cfg: &MmdConfig) -> Result<Tensor> {
     let (n, m) = (x.shape()[0], y.shape()[0]);
     let nn = n + m;
     let scales: &[f32] = match &cfg.bandwidth {
-        Bandwidth::Fixed(s) | Bandwidth::BatchMean(s) => s,
+        Bandwidth::Fixed(s) | Bandwidth::BatchMean(s) | Bandwidth::BatchMedian(s) => s,
     };
     if scales.is_empty() || scales.iter().any(|&s| s <= 0.0 || !s.is_finite()) {
         return Err(Error::Invalid(format!(
@@ -124,6 +127,12 @@ pub fn mmd(x: &Tensor, y: &Tensor, cfg: &MmdConfig) -> Result<Tensor> {
                 .sum()?
                 .scale(1.0 / (nn * (nn - 1).max(1)) as f32)?
                 .reshape(&[1])?,
+            Bandwidth::BatchMedian(_) => {
+                let med = Tensor::empty(&ctx, &[1], DType::F32)?;
+                let k = ctx.kernel("mmd", "mmd_median", &[])?;
+                ctx.dispatch(&k, p.bytes(), &[med.buffer(), dist.buffer()], [1, 1, 1])?;
+                med
+            }
         };
         let scales_t = Tensor::from_slice(&ctx, scales, &[scales.len()])?;
         let contrib = Tensor::empty(&ctx, &[nn, nn], DType::F32)?;
