@@ -34,7 +34,7 @@ fn cpu_mmd(x: &[f32], y: &[f32], d: usize, cfg: &MmdConfig) -> f64 {
                 .map(|(i, j)| dist(i, j))
                 .collect();
             all.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            (s.clone(), all[(all.len() + 1) / 2 - 1])
+            (s.clone(), all[all.len().div_ceil(2) - 1])
         }
     };
     let k = |i: usize, j: usize| -> f64 {
