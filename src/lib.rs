@@ -22,6 +22,7 @@ pub mod ops;
 pub mod optim;
 pub mod shaders;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{no_grad, NoGradGuard};
 pub use error::{Error, Result};

@@ -1,0 +1,153 @@
+//! Classification metrics for the merger class (label 1) from predicted probabilities:
+//! accuracy, precision, recall, F1 (threshold 0.5), ROC AUC, Brier score and expected
+//! calibration error.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Metrics {
+    pub n: usize,
+    pub accuracy: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub auc: f64,
+    pub brier: f64,
+    /// Expected calibration error over 15 equal-width confidence bins.
+    pub ece: f64,
+}
+
+/// Area under the ROC curve by the rank-sum (Mann–Whitney) statistic; ties count half.
+pub fn roc_auc(p: &[f32], y: &[u32]) -> f64 {
+    let pos = y.iter().filter(|&&l| l == 1).count();
+    let neg = y.len() - pos;
+    if pos == 0 || neg == 0 {
+        return f64::NAN;
+    }
+    let mut idx: Vec<usize> = (0..p.len()).collect();
+    idx.sort_by(|&a, &b| p[a].partial_cmp(&p[b]).unwrap_or(std::cmp::Ordering::Equal));
+    // Average ranks over ties.
+    let mut ranks = vec![0.0f64; p.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && p[idx[j + 1]] == p[idx[i]] {
+            j += 1;
+        }
+        let r = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            ranks[k] = r;
+        }
+        i = j + 1;
+    }
+    let rank_sum: f64 = (0..p.len()).filter(|&k| y[k] == 1).map(|k| ranks[k]).sum();
+    (rank_sum - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64
+}
+
+/// ROC curve points (false-positive rate, true-positive rate) over every threshold.
+pub fn roc_curve(p: &[f32], y: &[u32]) -> Vec<(f64, f64)> {
+    let pos = y.iter().filter(|&&l| l == 1).count().max(1) as f64;
+    let neg = y.iter().filter(|&&l| l != 1).count().max(1) as f64;
+    let mut idx: Vec<usize> = (0..p.len()).collect();
+    idx.sort_by(|&a, &b| p[b].partial_cmp(&p[a]).unwrap_or(std::cmp::Ordering::Equal));
+    let mut pts = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0.0, 0.0);
+    for (k, &i) in idx.iter().enumerate() {
+        if y[i] == 1 {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        if k + 1 == idx.len() || p[idx[k + 1]] != p[i] {
+            pts.push((fp / neg, tp / pos));
+        }
+    }
+    pts
+}
+
+/// Expected calibration error: Σ_b |B_b|/n · |accuracy_b − confidence_b| with the
+/// confidence max(p, 1−p) of the predicted class.
+pub fn ece(p: &[f32], y: &[u32], bins: usize) -> f64 {
+    let mut count = vec![0usize; bins];
+    let mut conf = vec![0.0f64; bins];
+    let mut correct = vec![0.0f64; bins];
+    for (&pi, &yi) in p.iter().zip(y) {
+        let pred = (pi >= 0.5) as u32;
+        let c = if pred == 1 { pi as f64 } else { 1.0 - pi as f64 };
+        let b = ((c * bins as f64) as usize).min(bins - 1);
+        count[b] += 1;
+        conf[b] += c;
+        correct[b] += (pred == yi) as u32 as f64;
+    }
+    let n = p.len().max(1) as f64;
+    (0..bins)
+        .filter(|&b| count[b] > 0)
+        .map(|b| count[b] as f64 / n * (correct[b] / count[b] as f64 - conf[b] / count[b] as f64).abs())
+        .sum()
+}
+
+/// All metrics for merger probabilities `p` and labels `y` (1 = merger).
+pub fn compute(p: &[f32], y: &[u32]) -> Metrics {
+    let (mut tp, mut fp, mut tn, mut fneg) = (0usize, 0usize, 0usize, 0usize);
+    let mut brier = 0.0;
+    for (&pi, &yi) in p.iter().zip(y) {
+        match (pi >= 0.5, yi == 1) {
+            (true, true) => tp += 1,
+            (true, false) => fp += 1,
+            (false, false) => tn += 1,
+            (false, true) => fneg += 1,
+        }
+        brier += (pi as f64 - yi as f64).powi(2);
+    }
+    let n = p.len();
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let precision = ratio(tp, tp + fp);
+    let recall = ratio(tp, tp + fneg);
+    Metrics {
+        n,
+        accuracy: ratio(tp + tn, n),
+        precision,
+        recall,
+        f1: if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 },
+        auc: roc_auc(p, y),
+        brier: brier / n.max(1) as f64,
+        ece: ece(p, y, 15),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_of_a_small_known_case() {
+        let p = [0.9, 0.8, 0.3, 0.6, 0.1, 0.4];
+        let y = [1, 1, 1, 0, 0, 0];
+        let m = compute(&p, &y);
+        // tp 2 (0.9, 0.8), fn 1 (0.3), fp 1 (0.6), tn 2.
+        assert!((m.accuracy - 4.0 / 6.0).abs() < 1e-12);
+        assert!((m.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.recall - 2.0 / 3.0).abs() < 1e-12);
+        assert!((m.f1 - 2.0 / 3.0).abs() < 1e-12);
+        // Positive/negative pairs ordered correctly: 0.9 and 0.8 beat all 3, 0.3 beats 0.1: 7 of 9.
+        assert!((m.auc - 7.0 / 9.0).abs() < 1e-12);
+        let brier = (0.01 + 0.04 + 0.49 + 0.36 + 0.01 + 0.16) / 6.0;
+        assert!((m.brier - brier).abs() < 1e-6);
+    }
+
+    #[test]
+    fn auc_counts_ties_as_half_and_curve_ends_at_one() {
+        assert!((roc_auc(&[0.5, 0.5], &[1, 0]) - 0.5).abs() < 1e-12);
+        assert!((roc_auc(&[0.9, 0.1], &[1, 0]) - 1.0).abs() < 1e-12);
+        let c = roc_curve(&[0.9, 0.2, 0.7], &[1, 0, 0]);
+        assert_eq!(c.first(), Some(&(0.0, 0.0)));
+        assert_eq!(c.last(), Some(&(1.0, 1.0)));
+    }
+
+    #[test]
+    fn calibration_error_is_zero_when_confidence_matches_accuracy() {
+        // Confidence 0.75 in one bin with 3 of 4 correct.
+        assert!(ece(&[0.75, 0.75, 0.75, 0.75], &[1, 1, 1, 0], 15) < 1e-12);
+        assert!((ece(&[1.0, 1.0], &[0, 0], 15) - 1.0).abs() < 1e-12);
+    }
+}
