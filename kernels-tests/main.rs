@@ -5,6 +5,7 @@
 mod common;
 
 mod autograd;
+mod conv;
 mod elementwise;
 mod matmul;
 mod mlp;

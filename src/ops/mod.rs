@@ -1,6 +1,7 @@
 //! Ops: each file holds one family's forward dispatches and, next to each, its gradient
 //! rule. Names match the shader entry points and the kernels-tests.
 
+pub mod conv;
 pub mod elementwise;
 pub mod grad_reverse;
 pub mod matmul;
