@@ -6,6 +6,7 @@ mod common;
 
 mod autograd;
 mod dropout;
+mod conv;
 mod elementwise;
 mod losses;
 mod matmul;

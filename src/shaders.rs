@@ -6,6 +6,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("random", include_str!("../shaders/random.wgsl")),
     ("reduce", include_str!("../shaders/reduce.wgsl")),
     ("matmul", include_str!("../shaders/matmul.wgsl")),
+    ("conv2d", include_str!("../shaders/conv2d.wgsl")),
     ("shape", include_str!("../shaders/shape.wgsl")),
     ("peak", include_str!("../shaders/peak.wgsl")),
     ("optim", include_str!("../shaders/optim.wgsl")),

@@ -330,7 +330,7 @@ impl Tensor {
 }
 
 /// dL/dx of a unary op from its input x, output y and upstream gradient g.
-fn unary_backward(
+pub(crate) fn unary_backward(
     op: Unary,
     x: &Tensor,
     y: &Tensor,

@@ -2,6 +2,7 @@
 //! rule. Names match the shader entry points and the kernels-tests.
 
 pub mod dropout;
+pub mod conv;
 pub mod elementwise;
 pub mod grad_reverse;
 pub mod matmul;

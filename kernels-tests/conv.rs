@@ -1,0 +1,397 @@
+use crate::common::*;
+use tidal::ops::conv::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
+
+/// One convolution case: x [n, c, h, w], w [o, c, kh, kw].
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    kh: usize,
+    kw: usize,
+    p: Conv2dParams,
+}
+
+impl Case {
+    fn out_hw(&self) -> (usize, usize) {
+        let p = &self.p;
+        let oh = (self.h + 2 * p.padding.0 - p.dilation.0 * (self.kh - 1) - 1) / p.stride.0 + 1;
+        let ow = (self.w + 2 * p.padding.1 - p.dilation.1 * (self.kw - 1) - 1) / p.stride.1 + 1;
+        (oh, ow)
+    }
+    fn x_shape(&self) -> Vec<usize> {
+        vec![self.n, self.c, self.h, self.w]
+    }
+    fn w_shape(&self) -> Vec<usize> {
+        vec![self.o, self.c, self.kh, self.kw]
+    }
+    fn y_shape(&self) -> Vec<usize> {
+        let (oh, ow) = self.out_hw();
+        vec![self.n, self.o, oh, ow]
+    }
+
+    /// Calls f(n, o, oy, ox, c, ky, kx, x index) for every in-image tap of every output.
+    #[allow(clippy::too_many_arguments)]
+    fn for_each_tap(
+        &self,
+        mut f: impl FnMut(usize, usize, usize, usize, usize, usize, usize, usize),
+    ) {
+        let (oh, ow) = self.out_hw();
+        let p = &self.p;
+        for n in 0..self.n {
+            for o in 0..self.o {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for c in 0..self.c {
+                            for ky in 0..self.kh {
+                                let iy = (oy * p.stride.0 + ky * p.dilation.0) as isize
+                                    - p.padding.0 as isize;
+                                if iy < 0 || iy >= self.h as isize {
+                                    continue;
+                                }
+                                for kx in 0..self.kw {
+                                    let ix = (ox * p.stride.1 + kx * p.dilation.1) as isize
+                                        - p.padding.1 as isize;
+                                    if ix < 0 || ix >= self.w as isize {
+                                        continue;
+                                    }
+                                    let xi = ((n * self.c + c) * self.h + iy as usize) * self.w
+                                        + ix as usize;
+                                    f(n, o, oy, ox, c, ky, kx, xi);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn y_index(&self, n: usize, o: usize, oy: usize, ox: usize) -> usize {
+        let (oh, ow) = self.out_hw();
+        ((n * self.o + o) * oh + oy) * ow + ox
+    }
+    fn w_index(&self, o: usize, c: usize, ky: usize, kx: usize) -> usize {
+        ((o * self.c + c) * self.kh + ky) * self.kw + kx
+    }
+
+    /// Plain-Rust forward, f64 accumulation, with the bias and ReLU epilogue.
+    fn cpu_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>) -> Vec<f32> {
+        let mut acc = vec![0.0f64; self.y_shape().iter().product()];
+        self.for_each_tap(|n, o, oy, ox, c, ky, kx, xi| {
+            acc[self.y_index(n, o, oy, ox)] += x[xi] as f64 * w[self.w_index(o, c, ky, kx)] as f64;
+        });
+        let ohw: usize = self.y_shape()[2..].iter().product();
+        acc.iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let v = v + b.map_or(0.0, |b| b[(i / ohw) % self.o] as f64);
+                (if self.p.relu { v.max(0.0) } else { v }) as f32
+            })
+            .collect()
+    }
+
+    /// Plain-Rust grad input and grad weight for upstream gradient g, f64 accumulation.
+    fn cpu_backward(&self, x: &[f32], w: &[f32], g: &[f32]) -> (Vec<f32>, Vec<f32>) {
+        let mut gx = vec![0.0f64; x.len()];
+        let mut gw = vec![0.0f64; w.len()];
+        self.for_each_tap(|n, o, oy, ox, c, ky, kx, xi| {
+            let gv = g[self.y_index(n, o, oy, ox)] as f64;
+            let wi = self.w_index(o, c, ky, kx);
+            gx[xi] += gv * w[wi] as f64;
+            gw[wi] += gv * x[xi] as f64;
+        });
+        let f = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect();
+        (f(gx), f(gw))
+    }
+}
+
+fn params(stride: usize, padding: usize, dilation: usize, relu: bool) -> Conv2dParams {
+    Conv2dParams {
+        stride: (stride, stride),
+        padding: (padding, padding),
+        dilation: (dilation, dilation),
+        relu,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn case(n: usize, c: usize, h: usize, w: usize, o: usize, k: usize, p: Conv2dParams) -> Case {
+    Case {
+        n,
+        c,
+        h,
+        w,
+        o,
+        kh: k,
+        kw: k,
+        p,
+    }
+}
+
+/// Odd shapes: primes, 1, channel counts that are no multiple of 8, every window option.
+fn odd_cases() -> Vec<(&'static str, Case)> {
+    vec![
+        ("3x3", case(3, 5, 7, 9, 4, 3, params(1, 0, 1, false))),
+        ("3x3 pad 1", case(3, 5, 7, 9, 11, 3, params(1, 1, 1, false))),
+        ("1x1", case(2, 7, 5, 3, 13, 1, params(1, 0, 1, false))),
+        (
+            "1x1 single pixel",
+            case(1, 1, 1, 1, 1, 1, params(1, 0, 1, false)),
+        ),
+        (
+            "3x3 stride 2",
+            case(2, 3, 11, 8, 9, 3, params(2, 1, 1, false)),
+        ),
+        (
+            "3x3 dilation 2",
+            case(2, 4, 9, 10, 5, 3, params(1, 2, 2, false)),
+        ),
+        (
+            "stem 7x7 s2 p3",
+            case(2, 3, 17, 15, 10, 7, params(2, 3, 1, false)),
+        ),
+        (
+            "2x5 kernel",
+            Case {
+                kh: 2,
+                kw: 5,
+                ..case(1, 3, 6, 13, 17, 1, params(1, 1, 1, false))
+            },
+        ),
+        (
+            "mixed stride/dilation",
+            Case {
+                p: Conv2dParams {
+                    stride: (1, 3),
+                    padding: (2, 0),
+                    dilation: (2, 1),
+                    relu: false,
+                },
+                ..case(2, 2, 8, 14, 3, 3, Conv2dParams::default())
+            },
+        ),
+    ]
+}
+
+/// DeepMerge's three conv layers (REFERENCE.md) at batch `n`.
+fn deepmerge_cases(n: usize) -> Vec<(&'static str, Case)> {
+    vec![
+        (
+            "deepmerge conv1",
+            case(n, 3, 75, 75, 8, 5, params(1, 2, 1, false)),
+        ),
+        (
+            "deepmerge conv2",
+            case(n, 8, 37, 37, 16, 3, params(1, 1, 1, false)),
+        ),
+        (
+            "deepmerge conv3",
+            case(n, 16, 18, 18, 32, 3, params(1, 1, 1, false)),
+        ),
+    ]
+}
+
+/// Runs the forward with (bias, relu) on and off against the CPU reference.
+fn check_forward(name: &str, cs: Case, seed: u64, tol: f32) {
+    let x = data(seed, cs.x_shape().iter().product());
+    let w = data(seed + 1, cs.w_shape().iter().product());
+    let b = data(seed + 2, cs.o);
+    let (xt, wt, bt) = (
+        tensor(&x, &cs.x_shape()),
+        tensor(&w, &cs.w_shape()),
+        tensor(&b, &[cs.o]),
+    );
+    for (with_bias, relu) in [(false, false), (true, false), (true, true), (false, true)] {
+        let cs = Case {
+            p: Conv2dParams { relu, ..cs.p },
+            ..cs
+        };
+        let y = conv2d(&xt, &wt, with_bias.then_some(&bt), cs.p).unwrap();
+        assert_eq!(y.shape(), cs.y_shape().as_slice(), "{name}: output shape");
+        assert_close(
+            &y.to_vec().unwrap(),
+            &cs.cpu_forward(&x, &w, with_bias.then_some(&b[..])),
+            tol,
+            tol,
+            &format!("{name} bias={with_bias} relu={relu}"),
+        );
+    }
+}
+
+/// Runs both backward kernels and the bias gradient (through the tape) against the CPU.
+fn check_backward(name: &str, cs: Case, seed: u64, rtol: f32, atol: f32) {
+    let x = data(seed, cs.x_shape().iter().product());
+    let w = data(seed + 1, cs.w_shape().iter().product());
+    let g = data(seed + 3, cs.y_shape().iter().product());
+    let gt = tensor(&g, &cs.y_shape());
+    let (want_gx, want_gw) = cs.cpu_backward(&x, &w, &g);
+    let gx = conv2d_grad_input(&gt, &tensor(&w, &cs.w_shape()), &cs.x_shape(), cs.p).unwrap();
+    assert_eq!(gx.shape(), cs.x_shape().as_slice());
+    assert_close(
+        &gx.to_vec().unwrap(),
+        &want_gx,
+        rtol,
+        atol,
+        &format!("{name}: grad input"),
+    );
+    let gw = conv2d_grad_weight(&gt, &tensor(&x, &cs.x_shape()), &cs.w_shape(), cs.p).unwrap();
+    assert_eq!(gw.shape(), cs.w_shape().as_slice());
+    assert_close(
+        &gw.to_vec().unwrap(),
+        &want_gw,
+        rtol,
+        atol,
+        &format!("{name}: grad weight"),
+    );
+
+    // The bias gradient comes through the tape: sum of g over n, oy, ox.
+    let b = param(&data(seed + 2, cs.o), &[cs.o]);
+    let y = conv2d(
+        &tensor(&x, &cs.x_shape()),
+        &tensor(&w, &cs.w_shape()),
+        Some(&b),
+        cs.p,
+    )
+    .unwrap();
+    y.backward_with(&gt).unwrap();
+    let ohw: usize = cs.y_shape()[2..].iter().product();
+    let mut want_gb = vec![0.0f64; cs.o];
+    for (i, &v) in g.iter().enumerate() {
+        want_gb[(i / ohw) % cs.o] += v as f64;
+    }
+    let want_gb: Vec<f32> = want_gb.into_iter().map(|v| v as f32).collect();
+    assert_close(
+        &b.grad().unwrap().to_vec().unwrap(),
+        &want_gb,
+        rtol,
+        atol,
+        &format!("{name}: grad bias"),
+    );
+}
+
+#[test]
+fn conv2d_forward_matches_cpu_on_odd_shapes_with_and_without_bias_relu() {
+    // f32 sums of at most 5*49 products of |v| < 1: 1e-5 relative and absolute.
+    for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
+        check_forward(name, cs, 10 * i as u64 + 1, 1e-5);
+    }
+}
+
+#[test]
+fn conv2d_forward_matches_cpu_on_deepmerge_layers_at_batch_3_and_5() {
+    for n in [3, 5] {
+        for (i, (name, cs)) in deepmerge_cases(n).into_iter().enumerate() {
+            check_forward(&format!("{name} batch {n}"), cs, 100 + i as u64, 1e-5);
+        }
+    }
+}
+
+#[test]
+fn conv2d_grad_input_weight_bias_match_cpu_on_odd_shapes() {
+    // grad weight sums up to n*oh*ow = 2*8*8 products: 2e-5.
+    for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
+        check_backward(name, cs, 20 * i as u64 + 7, 2e-5, 2e-5);
+    }
+}
+
+#[test]
+fn conv2d_grad_input_weight_bias_match_cpu_on_deepmerge_layers_at_batch_3_and_5() {
+    // grad weight and bias sum up to 5*75*75 = 28125 products of |v| < 1 in f32:
+    // relative 1e-4, absolute 1e-3.
+    for n in [3, 5] {
+        for (i, (name, cs)) in deepmerge_cases(n).into_iter().enumerate() {
+            check_backward(&format!("{name} batch {n}"), cs, 200 + i as u64, 1e-4, 1e-3);
+        }
+    }
+}
+
+/// Finite-difference check of d/dx, d/dw and d/dbias through the tape.
+fn fd_check(name: &str, cs: Case, seed: u64) {
+    let x = data(seed, cs.x_shape().iter().product());
+    let w = data(seed + 1, cs.w_shape().iter().product());
+    let b = data(seed + 2, cs.o);
+    let p = cs.p;
+    grad_check(
+        &[(x, cs.x_shape()), (w, cs.w_shape()), (b, vec![cs.o])],
+        move |t| conv2d(&t[0], &t[1], Some(&t[2]), p),
+        1e-2,
+        1e-2,
+        2e-3,
+        name,
+    );
+}
+
+#[test]
+fn conv2d_grad_input_weight_bias_match_fd_on_odd_shapes() {
+    let cases = [
+        ("3x3 pad 1", case(2, 3, 5, 4, 3, 3, params(1, 1, 1, false))),
+        (
+            "3x3 stride 2 pad 1",
+            case(1, 2, 7, 6, 3, 3, params(2, 1, 1, false)),
+        ),
+        (
+            "3x3 dilation 2 pad 2",
+            case(1, 2, 5, 6, 2, 3, params(1, 2, 2, false)),
+        ),
+        ("1x1", case(2, 3, 3, 2, 5, 1, params(1, 0, 1, false))),
+        (
+            "7x7 stride 2 pad 3",
+            case(1, 2, 6, 5, 2, 7, params(2, 3, 1, false)),
+        ),
+    ];
+    for (i, (name, cs)) in cases.into_iter().enumerate() {
+        fd_check(name, cs, 300 + i as u64);
+    }
+}
+
+#[test]
+fn conv2d_fused_relu_gradient_matches_fd_away_from_the_kink() {
+    // Inputs are drawn until no pre-activation lies within 0.02 of zero, so a perturbation
+    // of 1e-2 never crosses the kink.
+    let cs = case(2, 3, 5, 5, 4, 3, params(1, 1, 1, true));
+    let raw = Case {
+        p: Conv2dParams {
+            relu: false,
+            ..cs.p
+        },
+        ..cs
+    };
+    let seed = (400..)
+        .find(|&s| {
+            let x = data(s, cs.x_shape().iter().product());
+            let w = data(s + 1, cs.w_shape().iter().product());
+            let b = data(s + 2, cs.o);
+            raw.cpu_forward(&x, &w, Some(&b))
+                .iter()
+                .all(|v| v.abs() > 0.02)
+        })
+        .unwrap();
+    fd_check("fused relu", cs, seed);
+}
+
+#[test]
+fn conv2d_rejects_mismatched_shapes_with_the_shapes_in_the_message() {
+    let x = tensor(&data(1, 2 * 3 * 5 * 5), &[2, 3, 5, 5]);
+    let w = tensor(&data(2, 4 * 2 * 3 * 3), &[4, 2, 3, 3]);
+    let err = conv2d(&x, &w, None, Conv2dParams::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[2, 3, 5, 5]") && err.contains("[4, 2, 3, 3]"),
+        "{err}"
+    );
+    let w = tensor(&data(2, 4 * 3 * 7 * 7), &[4, 3, 7, 7]);
+    assert!(
+        conv2d(&x, &w, None, Conv2dParams::default()).is_err(),
+        "kernel larger than image"
+    );
+    let w = tensor(&data(2, 4 * 3 * 3 * 3), &[4, 3, 3, 3]);
+    let b = tensor(&data(3, 5), &[5]);
+    assert!(
+        conv2d(&x, &w, Some(&b), Conv2dParams::default()).is_err(),
+        "bias of wrong length"
+    );
+}

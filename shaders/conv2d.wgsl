@@ -1,0 +1,495 @@
+// 2-D convolution, NCHW, groups = 1: the forward pass as an implicit GEMM and its two
+// backward kernels (grad input, grad weight partial sums). No im2col buffer: every kernel
+// computes its input coordinates and zero-padding checks on the fly.
+//
+//   x [N, C, H, W], w [O, C, KH, KW], y [N, O, OH, OW]
+//   y[n, o, oy, ox] = sum_{c, ky, kx} x[n, c, oy*SH - PH + ky*DH, ox*SW - PW + kx*DW] * w[o, c, ky, kx]
+//
+// Kernel size, stride and dilation are override constants: loops over the kernel window
+// get constant trip counts and divisions by the stride become multiplies. Coordinates are
+// u32 and may wrap below zero; a wrapped value is >= H (or W), so one comparison checks
+// both ends of the image.
+//
+// All three kernels are register-blocked the way matmul_register is (lavapipe pays per
+// load instruction, far more than per FMA): each invocation owns an 8 x 8 block of
+// outputs held in 16 named vec4 accumulators, so each loaded value feeds 8 FMAs. Where a
+// block index comes from workgroup_id only, the weight loads are uniform over the
+// workgroup.
+
+struct Params {
+    n: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    o: u32,
+    oh: u32,
+    ow: u32,
+    ph: u32,
+    pw: u32,
+    flags: u32,   // bit 0: add bias, bit 1: ReLU (forward only)
+    chunk: u32,   // grad weight: output pixels per partial sum
+    splits: u32,  // grad weight: number of partial sums
+}
+
+override KH: u32 = 1u;
+override KW: u32 = 1u;
+override SH: u32 = 1u;
+override SW: u32 = 1u;
+override DH: u32 = 1u;
+override DW: u32 = 1u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+// x[i] where ok, else 0 (the load stays in bounds either way).
+fn ldx(i: u32, ok: bool) -> f32 {
+    return select(0.0, x[select(0u, i, ok)], ok);
+}
+
+fn ldg(i: u32, ok: bool) -> f32 {
+    return select(0.0, g[select(0u, i, ok)], ok);
+}
+
+// ---------------------------------------------------------------------------------------
+// Forward. Invocation: output pixels q0 .. q0+7 of the flattened [N, OH, OW] space,
+// q0 = (gid.x + gid.y * nwg.x * 64) * 8, and output channels o0 .. o0+7, o0 = wid.z * 8
+// (uniform, so the 8 weight loads per step are shared by the workgroup).
+// Reduction over (c, ky, kx) in that order.
+
+// For output pixel q: (offset of image n in x, oy*SH - PH, ox*SW - PW).
+fn fwd_pixel(q: u32) -> vec3<u32> {
+    let ohw = p.oh * p.ow;
+    let qq = min(q, p.n * ohw - 1u);
+    let r = qq % ohw;
+    return vec3<u32>((qq / ohw) * p.c * p.h * p.w, (r / p.ow) * SH - p.ph, (r % p.ow) * SW - p.pw);
+}
+
+fn fwd_store(q: u32, o: u32, v: f32) {
+    let ohw = p.oh * p.ow;
+    if (q >= p.n * ohw || o >= p.o) { return; }
+    var y = v;
+    if ((p.flags & 1u) != 0u) { y = y + bias[o]; }
+    if ((p.flags & 2u) != 0u) { y = max(y, 0.0); }
+    out[(q / ohw) * p.o * ohw + o * ohw + q % ohw] = y;
+}
+
+fn fwd_store8(q0: u32, o: u32, a: vec4<f32>, b: vec4<f32>) {
+    fwd_store(q0, o, a.x);
+    fwd_store(q0 + 1u, o, a.y);
+    fwd_store(q0 + 2u, o, a.z);
+    fwd_store(q0 + 3u, o, a.w);
+    fwd_store(q0 + 4u, o, b.x);
+    fwd_store(q0 + 5u, o, b.y);
+    fwd_store(q0 + 6u, o, b.z);
+    fwd_store(q0 + 7u, o, b.w);
+}
+
+@compute @workgroup_size(64)
+fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let q0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
+    if (q0 >= p.n * p.oh * p.ow) { return; }
+    let o0 = wid.z * 8u;
+    let s0 = fwd_pixel(q0);
+    let s1 = fwd_pixel(q0 + 1u);
+    let s2 = fwd_pixel(q0 + 2u);
+    let s3 = fwd_pixel(q0 + 3u);
+    let s4 = fwd_pixel(q0 + 4u);
+    let s5 = fwd_pixel(q0 + 5u);
+    let s6 = fwd_pixel(q0 + 6u);
+    let s7 = fwd_pixel(q0 + 7u);
+    let hw = p.h * p.w;
+    let kk = KH * KW;
+    let ckk = p.c * kk;
+    // Rows past O re-read the last row; their results are dropped at the store.
+    let w0 = min(o0 + 0u, p.o - 1u) * ckk;
+    let w1 = min(o0 + 1u, p.o - 1u) * ckk;
+    let w2 = min(o0 + 2u, p.o - 1u) * ckk;
+    let w3 = min(o0 + 3u, p.o - 1u) * ckk;
+    let w4 = min(o0 + 4u, p.o - 1u) * ckk;
+    let w5 = min(o0 + 5u, p.o - 1u) * ckk;
+    let w6 = min(o0 + 6u, p.o - 1u) * ckk;
+    let w7 = min(o0 + 7u, p.o - 1u) * ckk;
+    var a0 = vec4<f32>(0.0);
+    var b0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var b1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var b2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    var b3 = vec4<f32>(0.0);
+    var a4 = vec4<f32>(0.0);
+    var b4 = vec4<f32>(0.0);
+    var a5 = vec4<f32>(0.0);
+    var b5 = vec4<f32>(0.0);
+    var a6 = vec4<f32>(0.0);
+    var b6 = vec4<f32>(0.0);
+    var a7 = vec4<f32>(0.0);
+    var b7 = vec4<f32>(0.0);
+    for (var c = 0u; c < p.c; c = c + 1u) {
+        let xc = c * hw;
+        for (var ky = 0u; ky < KH; ky = ky + 1u) {
+            let kyd = ky * DH;
+            let y0 = s0.y + kyd;
+            let y1 = s1.y + kyd;
+            let y2 = s2.y + kyd;
+            let y3 = s3.y + kyd;
+            let y4 = s4.y + kyd;
+            let y5 = s5.y + kyd;
+            let y6 = s6.y + kyd;
+            let y7 = s7.y + kyd;
+            let r0 = s0.x + xc + y0 * p.w + s0.z;
+            let r1 = s1.x + xc + y1 * p.w + s1.z;
+            let r2 = s2.x + xc + y2 * p.w + s2.z;
+            let r3 = s3.x + xc + y3 * p.w + s3.z;
+            let r4 = s4.x + xc + y4 * p.w + s4.z;
+            let r5 = s5.x + xc + y5 * p.w + s5.z;
+            let r6 = s6.x + xc + y6 * p.w + s6.z;
+            let r7 = s7.x + xc + y7 * p.w + s7.z;
+            let wk = c * kk + ky * KW;
+            for (var kx = 0u; kx < KW; kx = kx + 1u) {
+                let kxd = kx * DW;
+                let xa = vec4<f32>(
+                    ldx(r0 + kxd, y0 < p.h && s0.z + kxd < p.w),
+                    ldx(r1 + kxd, y1 < p.h && s1.z + kxd < p.w),
+                    ldx(r2 + kxd, y2 < p.h && s2.z + kxd < p.w),
+                    ldx(r3 + kxd, y3 < p.h && s3.z + kxd < p.w));
+                let xb = vec4<f32>(
+                    ldx(r4 + kxd, y4 < p.h && s4.z + kxd < p.w),
+                    ldx(r5 + kxd, y5 < p.h && s5.z + kxd < p.w),
+                    ldx(r6 + kxd, y6 < p.h && s6.z + kxd < p.w),
+                    ldx(r7 + kxd, y7 < p.h && s7.z + kxd < p.w));
+                let wi = wk + kx;
+                let v0 = vec4<f32>(wt[w0 + wi]);
+                a0 = fma(v0, xa, a0);
+                b0 = fma(v0, xb, b0);
+                let v1 = vec4<f32>(wt[w1 + wi]);
+                a1 = fma(v1, xa, a1);
+                b1 = fma(v1, xb, b1);
+                let v2 = vec4<f32>(wt[w2 + wi]);
+                a2 = fma(v2, xa, a2);
+                b2 = fma(v2, xb, b2);
+                let v3 = vec4<f32>(wt[w3 + wi]);
+                a3 = fma(v3, xa, a3);
+                b3 = fma(v3, xb, b3);
+                let v4 = vec4<f32>(wt[w4 + wi]);
+                a4 = fma(v4, xa, a4);
+                b4 = fma(v4, xb, b4);
+                let v5 = vec4<f32>(wt[w5 + wi]);
+                a5 = fma(v5, xa, a5);
+                b5 = fma(v5, xb, b5);
+                let v6 = vec4<f32>(wt[w6 + wi]);
+                a6 = fma(v6, xa, a6);
+                b6 = fma(v6, xb, b6);
+                let v7 = vec4<f32>(wt[w7 + wi]);
+                a7 = fma(v7, xa, a7);
+                b7 = fma(v7, xb, b7);
+            }
+        }
+    }
+    fwd_store8(q0, o0 + 0u, a0, b0);
+    fwd_store8(q0, o0 + 1u, a1, b1);
+    fwd_store8(q0, o0 + 2u, a2, b2);
+    fwd_store8(q0, o0 + 3u, a3, b3);
+    fwd_store8(q0, o0 + 4u, a4, b4);
+    fwd_store8(q0, o0 + 5u, a5, b5);
+    fwd_store8(q0, o0 + 6u, a6, b6);
+    fwd_store8(q0, o0 + 7u, a7, b7);
+}
+
+// ---------------------------------------------------------------------------------------
+// Grad input (the transposed convolution). Invocation: input pixels r0 .. r0+7 of the
+// flattened [N, H, W] space, r0 = (gid.x + gid.y * nwg.x * 64) * 8, and input channels
+// c0 .. c0+7, c0 = wid.z * 8 (uniform weight loads).
+//   dx[n, c, iy, ix] = sum_{o, ky, kx} g[n, o, oy, ox] * w[o, c, ky, kx]
+// over the (ky, kx) with iy + PH - ky*DH = oy*SH and ix + PW - kx*DW = ox*SW for some
+// in-range oy, ox (the divisibility checks handle stride and dilation). Order: o, ky, kx.
+
+// For input pixel r: (offset of image n in g, iy + PH, ix + PW).
+fn gin_pixel(r: u32) -> vec3<u32> {
+    let hw = p.h * p.w;
+    let rr = min(r, p.n * hw - 1u);
+    let m = rr % hw;
+    return vec3<u32>((rr / hw) * p.o * p.oh * p.ow, m / p.w + p.ph, m % p.w + p.pw);
+}
+
+fn gin_store(r: u32, c: u32, v: f32) {
+    let hw = p.h * p.w;
+    if (r >= p.n * hw || c >= p.c) { return; }
+    out[(r / hw) * p.c * hw + c * hw + r % hw] = v;
+}
+
+fn gin_store8(r0: u32, c: u32, a: vec4<f32>, b: vec4<f32>) {
+    gin_store(r0, c, a.x);
+    gin_store(r0 + 1u, c, a.y);
+    gin_store(r0 + 2u, c, a.z);
+    gin_store(r0 + 3u, c, a.w);
+    gin_store(r0 + 4u, c, b.x);
+    gin_store(r0 + 5u, c, b.y);
+    gin_store(r0 + 6u, c, b.z);
+    gin_store(r0 + 7u, c, b.w);
+}
+
+// Output row offset (oy * OW) for the padded input row t at kernel row offset kyd, and
+// whether that output row exists.
+fn gin_row(t: u32, kyd: u32) -> vec2<u32> {
+    let ty = t - kyd;
+    let oy = ty / SH;
+    let ok = kyd <= t && oy * SH == ty && oy < p.oh;
+    return vec2<u32>(oy * p.ow, select(0u, 1u, ok));
+}
+
+// g value for the row found by gin_row and the padded input column t at offset kxd.
+fn gin_load(goff: u32, row: vec2<u32>, t: u32, kxd: u32) -> f32 {
+    let tx = t - kxd;
+    let ox = tx / SW;
+    let ok = row.y == 1u && kxd <= t && ox * SW == tx && ox < p.ow;
+    return ldg(goff + row.x + ox, ok);
+}
+
+@compute @workgroup_size(64)
+fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    let r0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
+    if (r0 >= p.n * p.h * p.w) { return; }
+    let c0 = wid.z * 8u;
+    let s0 = gin_pixel(r0);
+    let s1 = gin_pixel(r0 + 1u);
+    let s2 = gin_pixel(r0 + 2u);
+    let s3 = gin_pixel(r0 + 3u);
+    let s4 = gin_pixel(r0 + 4u);
+    let s5 = gin_pixel(r0 + 5u);
+    let s6 = gin_pixel(r0 + 6u);
+    let s7 = gin_pixel(r0 + 7u);
+    let ohw = p.oh * p.ow;
+    let kk = KH * KW;
+    let ckk = p.c * kk;
+    let w0 = min(c0 + 0u, p.c - 1u) * kk;
+    let w1 = min(c0 + 1u, p.c - 1u) * kk;
+    let w2 = min(c0 + 2u, p.c - 1u) * kk;
+    let w3 = min(c0 + 3u, p.c - 1u) * kk;
+    let w4 = min(c0 + 4u, p.c - 1u) * kk;
+    let w5 = min(c0 + 5u, p.c - 1u) * kk;
+    let w6 = min(c0 + 6u, p.c - 1u) * kk;
+    let w7 = min(c0 + 7u, p.c - 1u) * kk;
+    var a0 = vec4<f32>(0.0);
+    var b0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var b1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var b2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    var b3 = vec4<f32>(0.0);
+    var a4 = vec4<f32>(0.0);
+    var b4 = vec4<f32>(0.0);
+    var a5 = vec4<f32>(0.0);
+    var b5 = vec4<f32>(0.0);
+    var a6 = vec4<f32>(0.0);
+    var b6 = vec4<f32>(0.0);
+    var a7 = vec4<f32>(0.0);
+    var b7 = vec4<f32>(0.0);
+    for (var o = 0u; o < p.o; o = o + 1u) {
+        let go = o * ohw;
+        for (var ky = 0u; ky < KH; ky = ky + 1u) {
+            let kyd = ky * DH;
+            let t0 = gin_row(s0.y, kyd);
+            let t1 = gin_row(s1.y, kyd);
+            let t2 = gin_row(s2.y, kyd);
+            let t3 = gin_row(s3.y, kyd);
+            let t4 = gin_row(s4.y, kyd);
+            let t5 = gin_row(s5.y, kyd);
+            let t6 = gin_row(s6.y, kyd);
+            let t7 = gin_row(s7.y, kyd);
+            let wk = o * ckk + ky * KW;
+            for (var kx = 0u; kx < KW; kx = kx + 1u) {
+                let kxd = kx * DW;
+                let ga = vec4<f32>(
+                    gin_load(s0.x + go, t0, s0.z, kxd),
+                    gin_load(s1.x + go, t1, s1.z, kxd),
+                    gin_load(s2.x + go, t2, s2.z, kxd),
+                    gin_load(s3.x + go, t3, s3.z, kxd));
+                let gb = vec4<f32>(
+                    gin_load(s4.x + go, t4, s4.z, kxd),
+                    gin_load(s5.x + go, t5, s5.z, kxd),
+                    gin_load(s6.x + go, t6, s6.z, kxd),
+                    gin_load(s7.x + go, t7, s7.z, kxd));
+                let wi = wk + kx;
+                let v0 = vec4<f32>(wt[w0 + wi]);
+                a0 = fma(v0, ga, a0);
+                b0 = fma(v0, gb, b0);
+                let v1 = vec4<f32>(wt[w1 + wi]);
+                a1 = fma(v1, ga, a1);
+                b1 = fma(v1, gb, b1);
+                let v2 = vec4<f32>(wt[w2 + wi]);
+                a2 = fma(v2, ga, a2);
+                b2 = fma(v2, gb, b2);
+                let v3 = vec4<f32>(wt[w3 + wi]);
+                a3 = fma(v3, ga, a3);
+                b3 = fma(v3, gb, b3);
+                let v4 = vec4<f32>(wt[w4 + wi]);
+                a4 = fma(v4, ga, a4);
+                b4 = fma(v4, gb, b4);
+                let v5 = vec4<f32>(wt[w5 + wi]);
+                a5 = fma(v5, ga, a5);
+                b5 = fma(v5, gb, b5);
+                let v6 = vec4<f32>(wt[w6 + wi]);
+                a6 = fma(v6, ga, a6);
+                b6 = fma(v6, gb, b6);
+                let v7 = vec4<f32>(wt[w7 + wi]);
+                a7 = fma(v7, ga, a7);
+                b7 = fma(v7, gb, b7);
+            }
+        }
+    }
+    gin_store8(r0, c0 + 0u, a0, b0);
+    gin_store8(r0, c0 + 1u, a1, b1);
+    gin_store8(r0, c0 + 2u, a2, b2);
+    gin_store8(r0, c0 + 3u, a3, b3);
+    gin_store8(r0, c0 + 4u, a4, b4);
+    gin_store8(r0, c0 + 5u, a5, b5);
+    gin_store8(r0, c0 + 6u, a6, b6);
+    gin_store8(r0, c0 + 7u, a7, b7);
+}
+
+// ---------------------------------------------------------------------------------------
+// Grad weight, pass 1 of 2: partial sums over chunks of output pixels.
+//   part[s, o, e] = sum_{q in chunk s} g[n, o, oy, ox] * x[n, c, oy*SH - PH + ky*DH, ox*SW - PW + kx*DW]
+// with e = (c * KH + ky) * KW + kx and q = (n * OH + oy) * OW + ox running in order over
+// [s * chunk, min((s + 1) * chunk, N * OH * OW)). Pass 2 (ops/conv.rs) sums over s in
+// order with the reduce kernel, so the result is deterministic.
+// Invocation i = gid.x + gid.y * nwg.x * 64 = (s * OB + ob) * EB + eb owns weights
+// o0 .. o0+7 (o0 = ob * 8) x e0 .. e0+7 (e0 = eb * 8); OB = ceil(O / 8), EB = ceil(C*KH*KW / 8).
+
+// For weight entry e: (offset of channel c in an image, ky*DH, kx*DW).
+fn gw_entry(e: u32) -> vec3<u32> {
+    let kk = KH * KW;
+    let ee = min(e, p.c * kk - 1u);
+    let m = ee % kk;
+    return vec3<u32>((ee / kk) * p.h * p.w, (m / KW) * DH, (m % KW) * DW);
+}
+
+fn gw_load(xn: u32, iy0: u32, ix0: u32, e: vec3<u32>) -> f32 {
+    let iy = iy0 + e.y;
+    let ix = ix0 + e.z;
+    return ldx(xn + e.x + iy * p.w + ix, iy < p.h && ix < p.w);
+}
+
+fn gw_store(base: u32, o: u32, e: u32, v: f32) {
+    let ckk = p.c * KH * KW;
+    if (o >= p.o || e >= ckk) { return; }
+    out[base + o * ckk + e] = v;
+}
+
+fn gw_store8(base: u32, o: u32, e0: u32, a: vec4<f32>, b: vec4<f32>) {
+    gw_store(base, o, e0, a.x);
+    gw_store(base, o, e0 + 1u, a.y);
+    gw_store(base, o, e0 + 2u, a.z);
+    gw_store(base, o, e0 + 3u, a.w);
+    gw_store(base, o, e0 + 4u, b.x);
+    gw_store(base, o, e0 + 5u, b.y);
+    gw_store(base, o, e0 + 6u, b.z);
+    gw_store(base, o, e0 + 7u, b.w);
+}
+
+@compute @workgroup_size(64)
+fn conv2d_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    let ckk = p.c * KH * KW;
+    let eblocks = (ckk + 7u) / 8u;
+    let oblocks = (p.o + 7u) / 8u;
+    if (i >= p.splits * oblocks * eblocks) { return; }
+    let e0 = (i % eblocks) * 8u;
+    let o0 = ((i / eblocks) % oblocks) * 8u;
+    let s = i / (eblocks * oblocks);
+    let ohw = p.oh * p.ow;
+    let chw = p.c * p.h * p.w;
+    let f0 = gw_entry(e0);
+    let f1 = gw_entry(e0 + 1u);
+    let f2 = gw_entry(e0 + 2u);
+    let f3 = gw_entry(e0 + 3u);
+    let f4 = gw_entry(e0 + 4u);
+    let f5 = gw_entry(e0 + 5u);
+    let f6 = gw_entry(e0 + 6u);
+    let f7 = gw_entry(e0 + 7u);
+    let g0 = min(o0 + 0u, p.o - 1u) * ohw;
+    let g1 = min(o0 + 1u, p.o - 1u) * ohw;
+    let g2 = min(o0 + 2u, p.o - 1u) * ohw;
+    let g3 = min(o0 + 3u, p.o - 1u) * ohw;
+    let g4 = min(o0 + 4u, p.o - 1u) * ohw;
+    let g5 = min(o0 + 5u, p.o - 1u) * ohw;
+    let g6 = min(o0 + 6u, p.o - 1u) * ohw;
+    let g7 = min(o0 + 7u, p.o - 1u) * ohw;
+    var a0 = vec4<f32>(0.0);
+    var b0 = vec4<f32>(0.0);
+    var a1 = vec4<f32>(0.0);
+    var b1 = vec4<f32>(0.0);
+    var a2 = vec4<f32>(0.0);
+    var b2 = vec4<f32>(0.0);
+    var a3 = vec4<f32>(0.0);
+    var b3 = vec4<f32>(0.0);
+    var a4 = vec4<f32>(0.0);
+    var b4 = vec4<f32>(0.0);
+    var a5 = vec4<f32>(0.0);
+    var b5 = vec4<f32>(0.0);
+    var a6 = vec4<f32>(0.0);
+    var b6 = vec4<f32>(0.0);
+    var a7 = vec4<f32>(0.0);
+    var b7 = vec4<f32>(0.0);
+    let q_start = s * p.chunk;
+    let q_end = min(q_start + p.chunk, p.n * ohw);
+    var n = q_start / ohw;
+    var oy = (q_start % ohw) / p.ow;
+    var ox = q_start % p.ow;
+    for (var q = q_start; q < q_end; q = q + 1u) {
+        let gp = n * p.o * ohw + oy * p.ow + ox;
+        let xn = n * chw;
+        let iy0 = oy * SH - p.ph;
+        let ix0 = ox * SW - p.pw;
+        let xa = vec4<f32>(gw_load(xn, iy0, ix0, f0), gw_load(xn, iy0, ix0, f1), gw_load(xn, iy0, ix0, f2), gw_load(xn, iy0, ix0, f3));
+        let xb = vec4<f32>(gw_load(xn, iy0, ix0, f4), gw_load(xn, iy0, ix0, f5), gw_load(xn, iy0, ix0, f6), gw_load(xn, iy0, ix0, f7));
+        let v0 = vec4<f32>(g[gp + g0]);
+        a0 = fma(v0, xa, a0);
+        b0 = fma(v0, xb, b0);
+        let v1 = vec4<f32>(g[gp + g1]);
+        a1 = fma(v1, xa, a1);
+        b1 = fma(v1, xb, b1);
+        let v2 = vec4<f32>(g[gp + g2]);
+        a2 = fma(v2, xa, a2);
+        b2 = fma(v2, xb, b2);
+        let v3 = vec4<f32>(g[gp + g3]);
+        a3 = fma(v3, xa, a3);
+        b3 = fma(v3, xb, b3);
+        let v4 = vec4<f32>(g[gp + g4]);
+        a4 = fma(v4, xa, a4);
+        b4 = fma(v4, xb, b4);
+        let v5 = vec4<f32>(g[gp + g5]);
+        a5 = fma(v5, xa, a5);
+        b5 = fma(v5, xb, b5);
+        let v6 = vec4<f32>(g[gp + g6]);
+        a6 = fma(v6, xa, a6);
+        b6 = fma(v6, xb, b6);
+        let v7 = vec4<f32>(g[gp + g7]);
+        a7 = fma(v7, xa, a7);
+        b7 = fma(v7, xb, b7);
+        ox = ox + 1u;
+        if (ox == p.ow) {
+            ox = 0u;
+            oy = oy + 1u;
+            if (oy == p.oh) {
+                oy = 0u;
+                n = n + 1u;
+            }
+        }
+    }
+    let base = s * p.o * ckk;
+    gw_store8(base, o0 + 0u, e0, a0, b0);
+    gw_store8(base, o0 + 1u, e0, a1, b1);
+    gw_store8(base, o0 + 2u, e0, a2, b2);
+    gw_store8(base, o0 + 3u, e0, a3, b3);
+    gw_store8(base, o0 + 4u, e0, a4, b4);
+    gw_store8(base, o0 + 5u, e0, a5, b5);
+    gw_store8(base, o0 + 6u, e0, a6, b6);
+    gw_store8(base, o0 + 7u, e0, a7, b7);
+}

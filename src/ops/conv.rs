@@ -1,0 +1,278 @@
+//! 2-D convolution (NCHW, groups = 1): the forward kernel, an implicit GEMM with an optional
+//! fused bias + ReLU epilogue, and its two backward kernels (grad input, grad weight). The
+//! bias gradient reuses the reductions.
+
+use super::elementwise::{unary_backward, Unary};
+use super::{alloc_like, same_ctx, storage, Params};
+use crate::autograd::make;
+use crate::error::{Error, Result};
+use crate::gpu::grid_1d;
+use crate::tensor::{DType, Tensor};
+
+/// Stride, zero padding and dilation per spatial axis (height, width), and whether the
+/// bias + ReLU epilogue is fused into the forward kernel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Conv2dParams {
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+    pub dilation: (usize, usize),
+    pub relu: bool,
+}
+
+impl Default for Conv2dParams {
+    fn default() -> Self {
+        Conv2dParams {
+            stride: (1, 1),
+            padding: (0, 0),
+            dilation: (1, 1),
+            relu: false,
+        }
+    }
+}
+
+/// Lanes the grad-weight partial-sum pass aims for: enough to keep every core's SIMD
+/// lanes busy without making the partial buffer (and pass 2) large.
+const GRAD_WEIGHT_LANES: usize = 8192;
+
+/// Sizes of one convolution: x [n, c, h, w], w [o, c, kh, kw], y [n, o, oh, ow].
+#[derive(Debug, Clone, Copy)]
+struct Geom {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Geom {
+    fn new(op: &'static str, x: &[usize], w: &[usize], p: &Conv2dParams) -> Result<Geom> {
+        let bad = |why: String| Error::Shape {
+            op,
+            detail: format!("{why}: x {x:?}, w {w:?}, {p:?}"),
+        };
+        if x.len() != 4 || w.len() != 4 {
+            return Err(bad("x must be [N, C, H, W] and w [O, C, KH, KW]".into()));
+        }
+        if x[1] != w[1] {
+            return Err(bad(format!("input channels differ ({} vs {})", x[1], w[1])));
+        }
+        let (sh, sw) = p.stride;
+        let (dh, dw) = p.dilation;
+        if sh == 0 || sw == 0 || dh == 0 || dw == 0 {
+            return Err(bad("stride and dilation must be positive".into()));
+        }
+        if x.contains(&0) || w.contains(&0) {
+            return Err(bad("empty dimension".into()));
+        }
+        let span_h = dh * (w[2] - 1) + 1;
+        let span_w = dw * (w[3] - 1) + 1;
+        let (ph_in, pw_in) = (x[2] + 2 * p.padding.0, x[3] + 2 * p.padding.1);
+        if span_h > ph_in || span_w > pw_in {
+            return Err(bad(format!(
+                "dilated kernel {span_h}x{span_w} larger than padded input {ph_in}x{pw_in}"
+            )));
+        }
+        Ok(Geom {
+            n: x[0],
+            c: x[1],
+            h: x[2],
+            w: x[3],
+            o: w[0],
+            kh: w[2],
+            kw: w[3],
+            oh: (ph_in - span_h) / sh + 1,
+            ow: (pw_in - span_w) / sw + 1,
+        })
+    }
+
+    fn x_shape(&self) -> [usize; 4] {
+        [self.n, self.c, self.h, self.w]
+    }
+    fn w_shape(&self) -> [usize; 4] {
+        [self.o, self.c, self.kh, self.kw]
+    }
+    fn y_shape(&self) -> [usize; 4] {
+        [self.n, self.o, self.oh, self.ow]
+    }
+
+    /// The `Params` block of shaders/conv2d.wgsl.
+    fn params(&self, p: &Conv2dParams, flags: u32, chunk: usize, splits: usize) -> Params {
+        Params::new()
+            .u32(self.n as u32)
+            .u32(self.c as u32)
+            .u32(self.h as u32)
+            .u32(self.w as u32)
+            .u32(self.o as u32)
+            .u32(self.oh as u32)
+            .u32(self.ow as u32)
+            .u32(p.padding.0 as u32)
+            .u32(p.padding.1 as u32)
+            .u32(flags)
+            .u32(chunk as u32)
+            .u32(splits as u32)
+    }
+
+    /// Override constants: the kernel window, stride and dilation.
+    fn constants(&self, p: &Conv2dParams) -> [(&'static str, f64); 6] {
+        [
+            ("KH", self.kh as f64),
+            ("KW", self.kw as f64),
+            ("SH", p.stride.0 as f64),
+            ("SW", p.stride.1 as f64),
+            ("DH", p.dilation.0 as f64),
+            ("DW", p.dilation.1 as f64),
+        ]
+    }
+}
+
+/// Groups for a kernel whose lanes each own 8 pixels of `pixels` (x, folded into y) and
+/// whose workgroup z picks a block of 8 channels out of `channels`.
+fn pixel_channel_grid(pixels: usize, channels: usize) -> [u32; 3] {
+    let [gx, gy, _] = grid_1d(pixels.div_ceil(8) as u64, 64);
+    [gx, gy, channels.div_ceil(8) as u32]
+}
+
+fn expect_shape(op: &'static str, what: &str, t: &Tensor, want: &[usize]) -> Result<()> {
+    if t.shape() != want {
+        return Err(Error::Shape {
+            op,
+            detail: format!("{what} has shape {:?}, expected {want:?}", t.shape()),
+        });
+    }
+    Ok(())
+}
+
+/// x [N, C, H, W], w [O, C, KH, KW], bias [O] → [N, O, OH, OW] with PyTorch's output size
+/// OH = (H + 2ph − dh(KH−1) − 1)/sh + 1 (floor). relu = fused bias+ReLU epilogue.
+pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) -> Result<Tensor> {
+    const OP: &str = "conv2d";
+    same_ctx(OP, x, w)?;
+    x.expect_dtype(OP, DType::F32)?;
+    w.expect_dtype(OP, DType::F32)?;
+    let geo = Geom::new(OP, x.shape(), w.shape(), &p)?;
+    if let Some(b) = bias {
+        same_ctx(OP, x, b)?;
+        b.expect_dtype(OP, DType::F32)?;
+        expect_shape(OP, "bias", b, &[geo.o])?;
+    }
+    let shape = geo.y_shape().to_vec();
+    let out = alloc_like(x, &shape, DType::F32)?;
+    let flags = bias.is_some() as u32 | (p.relu as u32) << 1;
+    let ctx = x.ctx();
+    let k = ctx.kernel("conv2d", "conv2d_fwd", &geo.constants(&p))?;
+    // Without a bias the kernel never reads its bias binding; w stands in for it.
+    let b_buf = bias.map_or(w.buffer(), |b| b.buffer());
+    ctx.dispatch(
+        &k,
+        geo.params(&p, flags, 0, 0).bytes(),
+        &[x.buffer(), w.buffer(), b_buf, out.buffer()],
+        pixel_channel_grid(geo.n * geo.oh * geo.ow, geo.o),
+    )?;
+
+    let mut inputs = vec![x, w];
+    inputs.extend(bias);
+    let (xs, ws) = (x.clone(), w.clone());
+    let bias_grad = bias.is_some_and(|b| b.requires_grad());
+    // The raw output (no tape node) is kept only for the ReLU mask; holding it creates no
+    // cycle through the tape.
+    let y = p.relu.then(|| out.clone());
+    Ok(make(
+        storage(&out),
+        shape,
+        DType::F32,
+        OP,
+        &inputs,
+        move |g| {
+            let g = match &y {
+                Some(y) => unary_backward(Unary::Relu, y, y, g, 0.0, 0.0)?,
+                None => g.clone(),
+            };
+            let gx = if xs.requires_grad() {
+                Some(conv2d_grad_input(&g, &ws.detach(), xs.shape(), p)?)
+            } else {
+                None
+            };
+            let gw = if ws.requires_grad() {
+                Some(conv2d_grad_weight(&g, &xs.detach(), ws.shape(), p)?)
+            } else {
+                None
+            };
+            let mut grads = vec![gx, gw];
+            if bias_grad {
+                let (n, o) = (g.shape()[0], g.shape()[1]);
+                let per_image = g.reshape(&[n, o, geo.oh * geo.ow])?.sum_axis(2, false)?;
+                grads.push(Some(per_image.sum_axis(0, false)?));
+            }
+            Ok(grads)
+        },
+    ))
+}
+
+/// Gradient of conv2d with respect to x (shape `x_shape`) given the upstream gradient g
+/// [N, O, OH, OW] (already masked when the ReLU is fused): the transposed convolution.
+/// Has no gradient of its own. `p.relu` is ignored.
+pub fn conv2d_grad_input(
+    g: &Tensor,
+    w: &Tensor,
+    x_shape: &[usize],
+    p: Conv2dParams,
+) -> Result<Tensor> {
+    const OP: &str = "conv2d_grad_input";
+    same_ctx(OP, g, w)?;
+    let geo = Geom::new(OP, x_shape, w.shape(), &p)?;
+    expect_shape(OP, "g", g, &geo.y_shape())?;
+    let out = alloc_like(g, &geo.x_shape(), DType::F32)?;
+    let ctx = g.ctx();
+    let k = ctx.kernel("conv2d", "conv2d_grad_input", &geo.constants(&p))?;
+    ctx.dispatch(
+        &k,
+        geo.params(&p, 0, 0, 0).bytes(),
+        &[w.buffer(), g.buffer(), out.buffer()],
+        pixel_channel_grid(geo.n * geo.h * geo.w, geo.c),
+    )?;
+    Ok(out)
+}
+
+/// Gradient of conv2d with respect to w (shape `w_shape`) given x and the upstream
+/// gradient g [N, O, OH, OW] (already masked when the ReLU is fused). Partial sums over
+/// chunks of output pixels, then a fixed-order sum over the chunks. Has no gradient of its
+/// own. `p.relu` is ignored.
+pub fn conv2d_grad_weight(
+    g: &Tensor,
+    x: &Tensor,
+    w_shape: &[usize],
+    p: Conv2dParams,
+) -> Result<Tensor> {
+    const OP: &str = "conv2d_grad_weight";
+    same_ctx(OP, g, x)?;
+    let geo = Geom::new(OP, x.shape(), w_shape, &p)?;
+    expect_shape(OP, "g", g, &geo.y_shape())?;
+    let pixels = geo.n * geo.oh * geo.ow;
+    let ckk = geo.c * geo.kh * geo.kw;
+    let blocks = geo.o.div_ceil(8) * ckk.div_ceil(8);
+    // Split the pixel sum only as far as needed to fill the lanes, keeping each chunk long
+    // enough that the partial sums stay cheap to add up.
+    let want = GRAD_WEIGHT_LANES
+        .div_ceil(blocks)
+        .clamp(1, pixels.div_ceil(64));
+    let chunk = pixels.div_ceil(want);
+    let splits = pixels.div_ceil(chunk);
+    let part = alloc_like(g, &[splits, geo.o * ckk], DType::F32)?;
+    let ctx = g.ctx();
+    let k = ctx.kernel("conv2d", "conv2d_grad_weight", &geo.constants(&p))?;
+    ctx.dispatch(
+        &k,
+        geo.params(&p, 0, chunk, splits).bytes(),
+        &[x.buffer(), g.buffer(), part.buffer()],
+        grid_1d((splits * blocks) as u64, 64),
+    )?;
+    let w_shape = geo.w_shape();
+    if splits == 1 {
+        return part.reshape(&w_shape);
+    }
+    part.sum_axis(0, false)?.reshape(&w_shape)
+}
