@@ -5,10 +5,12 @@
 mod common;
 
 mod autograd;
+mod batchnorm;
 mod elementwise;
 mod matmul;
 mod mlp;
 mod naga;
+mod pool;
 mod random;
 mod reduce;
 mod runtime;

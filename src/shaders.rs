@@ -8,6 +8,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("matmul", include_str!("../shaders/matmul.wgsl")),
     ("shape", include_str!("../shaders/shape.wgsl")),
     ("peak", include_str!("../shaders/peak.wgsl")),
+    ("pool", include_str!("../shaders/pool.wgsl")),
+    ("batchnorm", include_str!("../shaders/batchnorm.wgsl")),
 ];
 
 pub fn source(name: &str) -> Option<&'static str> {
