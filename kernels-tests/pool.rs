@@ -97,8 +97,9 @@ fn cpu_avg_pool_grad(g: &[f32], cfg: &Cfg) -> Vec<f32> {
     gx.iter().map(|&v| v as f32).collect()
 }
 
-/// Odd shapes: 1s, primes, overlapping windows (stride < kernel), rectangular kernels.
-const ODD: [Cfg; 6] = [
+/// Odd shapes: 1s, primes, overlapping windows (stride < kernel), rectangular kernels,
+/// and a window too large for the unrolled pipelines (8 x 7 > 49).
+const ODD: [Cfg; 7] = [
     Cfg {
         shape: [1, 1, 1, 1],
         k: (1, 1),
@@ -134,6 +135,12 @@ const ODD: [Cfg; 6] = [
         k: (5, 2),
         s: (3, 1),
         p: (2, 0),
+    },
+    Cfg {
+        shape: [1, 2, 17, 15],
+        k: (8, 7),
+        s: (3, 4),
+        p: (4, 3),
     },
 ];
 
@@ -246,6 +253,28 @@ fn max_pool2d_grad_goes_to_the_first_maximum_in_window_order() {
 }
 
 #[test]
+fn max_pool2d_ties_with_padding_resolve_like_the_cpu_reference() {
+    // Values in {-1, 0, 1}: most windows hold tied maxima, some next to padding.
+    for cfg in &ODD {
+        let x: Vec<f32> = data(5, numel(&cfg.shape))
+            .iter()
+            .map(|v| (v * 1.5).round())
+            .collect();
+        let g = data(6, numel(&cfg.out_shape()));
+        let xt = param(&x, &cfg.shape);
+        let y = max_pool2d(&xt, cfg.k, cfg.s, cfg.p).unwrap();
+        y.backward_with(&tensor(&g, y.shape())).unwrap();
+        assert_close(
+            &xt.grad().unwrap().to_vec().unwrap(),
+            &cpu_max_pool_grad(&x, &g, cfg),
+            1e-6,
+            1e-6,
+            &format!("{cfg:?}"),
+        );
+    }
+}
+
+#[test]
 fn max_pool2d_padding_never_wins_over_negative_values() {
     let x = tensor(&[-5.0, -6.0, -7.0, -8.0], &[1, 1, 2, 2]);
     let y = max_pool2d(&x, (3, 3), (2, 2), (1, 1)).unwrap();
@@ -291,7 +320,8 @@ fn avg_pool2d_grad_matches_fd_on_odd_shapes() {
 
 #[test]
 fn global_avg_pool2d_matches_cpu_and_fd() {
-    for shape in [[2usize, 3, 5, 7], [1, 1, 1, 1], [5, 4, 3, 3]] {
+    // [2, 3, 9, 10]: a 90-pixel window, beyond the unrolled pipelines.
+    for shape in [[2usize, 3, 5, 7], [1, 1, 1, 1], [5, 4, 3, 3], [2, 3, 9, 10]] {
         let x = data(9, numel(&shape));
         let hw = shape[2] * shape[3];
         let want: Vec<f32> = x

@@ -8,6 +8,9 @@ use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
 use crate::tensor::{DType, Tensor};
 
+/// Largest window (kh * kw) whose loops are unrolled through pipeline constants.
+const MAX_UNROLL: usize = 49;
+
 /// Geometry of one pooling call: input [planes, h, w] → output [planes, oh, ow].
 #[derive(Debug, Clone, Copy)]
 struct Geom {
@@ -78,6 +81,16 @@ impl Geom {
         vec![self.n, self.c, self.h, self.w]
     }
 
+    /// Window size as pipeline constants when small enough to unroll; 0 = from params.
+    fn window(&self) -> [(&'static str, f64); 2] {
+        let (kh, kw) = if self.k.0 * self.k.1 <= MAX_UNROLL {
+            self.k
+        } else {
+            (0, 0)
+        };
+        [("KH", kh as f64), ("KW", kw as f64)]
+    }
+
     fn params(&self) -> Params {
         Params::new()
             .u32((self.n * self.c) as u32)
@@ -109,7 +122,7 @@ pub fn max_pool2d(
     let p = geo.params();
     let arg = if x.requires_grad() && is_grad_enabled() {
         let arg = alloc_like(x, &geo.out_shape(), DType::U32)?;
-        let k = ctx.kernel("pool", "max_pool2d_argmax", &[])?;
+        let k = ctx.kernel("pool", "max_pool2d_argmax", &geo.window())?;
         ctx.dispatch(
             &k,
             p.bytes(),
@@ -118,7 +131,7 @@ pub fn max_pool2d(
         )?;
         Some(arg)
     } else {
-        let k = ctx.kernel("pool", "max_pool2d", &[])?;
+        let k = ctx.kernel("pool", "max_pool2d", &geo.window())?;
         ctx.dispatch(
             &k,
             p.bytes(),
@@ -157,7 +170,7 @@ pub fn avg_pool2d(
     let geo = Geom::new("avg_pool2d", x, kernel, stride, padding)?;
     let ctx = x.ctx();
     let out = alloc_like(x, &geo.out_shape(), DType::F32)?;
-    let k = ctx.kernel("pool", "avg_pool2d", &[])?;
+    let k = ctx.kernel("pool", "avg_pool2d", &geo.window())?;
     ctx.dispatch(
         &k,
         geo.params().bytes(),
