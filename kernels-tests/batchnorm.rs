@@ -304,6 +304,47 @@ fn batch_norm_backward_matches_cpu_in_train_and_eval() {
     }
 }
 
+#[test]
+fn batch_norm_matches_cpu_on_deepmerge_sized_channels() {
+    // 48 x 75 x 75 = 270000 values per channel: more than 1024 partials of the minimum
+    // chunk, so the chunk grows (264) and the wrap from sample to sample falls mid-chunk.
+    let shape = [48usize, 3, 75, 75];
+    let x = data(120, numel(&shape));
+    let g = data(121, numel(&shape));
+    let p = bn_params(3);
+    let (xt, gt, bt) = (
+        param(&x, &shape),
+        param(&p.gamma, &[3]),
+        param(&p.beta, &[3]),
+    );
+    let (rm, rv) = (tensor(&p.rm, &[3]), tensor(&p.rv, &[3]));
+    let y = batch_norm(&xt, &gt, &bt, &rm, &rv, true, MOMENTUM, EPS).unwrap();
+    y.backward_with(&tensor(&g, &shape)).unwrap();
+    let full = cpu_stats(&x, &shape);
+    let st: Vec<(f64, f64)> = full.iter().map(|s| (s.0, s.1)).collect();
+    let (dx, dg, db) = cpu_backward(&x, &g, &shape, &st, &p.gamma, true);
+    let got = Tensor::read_all(&[
+        &y,
+        &xt.grad().unwrap(),
+        &gt.grad().unwrap(),
+        &bt.grad().unwrap(),
+        &rv,
+    ])
+    .unwrap();
+    // f32 partial sums over 270000 terms: 2e-4 on O(1) outputs; dγ, dβ are O(500) sums.
+    let y_want = cpu_normalise(&x, &shape, &st, &p.gamma, &p.beta);
+    assert_close(&got[0], &y_want, 1e-4, 2e-4, "y");
+    assert_close(&got[1], &dx, 1e-3, 2e-4, "dx");
+    assert_close(&got[2], &dg, 1e-4, 2e-3, "dgamma");
+    assert_close(&got[3], &db, 1e-4, 2e-3, "dbeta");
+    let rv_want: Vec<f32> =
+        p.rv.iter()
+            .zip(&full)
+            .map(|(&r, s)| ((1.0 - MOMENTUM as f64) * r as f64 + MOMENTUM as f64 * s.2) as f32)
+            .collect();
+    assert_close(&got[4], &rv_want, 1e-5, 1e-6, "running_var");
+}
+
 fn fd_check(shape: &[usize], train: bool) {
     let c = shape[1];
     let p = bn_params(c);

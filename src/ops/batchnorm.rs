@@ -10,14 +10,17 @@ use crate::gpu::grid_1d;
 use crate::tensor::{DType, Tensor};
 use std::rc::Rc;
 
-/// Elements of one channel folded by one invocation of the partial passes.
-const CHUNK: usize = 256;
+/// Fewest elements of one channel folded by one invocation of the partial passes.
+const MIN_CHUNK: usize = 256;
+/// Most partials per channel: bounds the serial combine of the finalize passes.
+const MAX_CHUNKS: usize = 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct Geom {
     c: usize,
     hw: usize,
     count: usize,
+    chunk: usize,
     chunks: usize,
     total: usize,
 }
@@ -28,7 +31,7 @@ impl Geom {
             .u32(self.c as u32)
             .u32(self.hw as u32)
             .u32(self.count as u32)
-            .u32(CHUNK as u32)
+            .u32(self.chunk as u32)
             .u32(self.chunks as u32)
             .u32(self.total as u32)
             .u32((self.total / 4 * 4) as u32)
@@ -96,11 +99,13 @@ fn check(
             "batch_norm: running_mean and running_var must be different tensors".into(),
         ));
     }
+    let chunk = count.div_ceil(MAX_CHUNKS).max(MIN_CHUNK);
     Ok(Geom {
         c,
         hw,
         count,
-        chunks: count.div_ceil(CHUNK),
+        chunk,
+        chunks: count.div_ceil(chunk),
         total: x.numel(),
     })
 }
