@@ -6,6 +6,8 @@ use tidal::bench::{print_header, Bench, Work};
 use tidal::losses::cross_entropy;
 use tidal::losses::fisher::{fisher_loss, FisherConfig};
 use tidal::losses::mmd::{mmd, MmdConfig};
+use tidal::ops::batchnorm::batch_norm;
+use tidal::ops::pool::max_pool2d;
 use tidal::ops::softmax::softmax;
 use tidal::optim::{Method, Optimizer, ParamGroup};
 use tidal::{Context, Rng, Tensor};
@@ -182,6 +184,42 @@ fn main() -> tidal::Result<()> {
         || {
             logits.zero_grad();
             tidal::losses::entropy(&logits)?.backward()
+        },
+    )?;
+    // DeepMerge's first pool and batch norm: [256, 8, 75, 75].
+    let shape = [256usize, 8, 75, 75];
+    let numel = shape.iter().product::<usize>() as f64;
+    let x = rng.normal(&ctx, &shape, 0.0, 1.0)?;
+    let pooled = 256.0 * 8.0 * 37.0 * 37.0;
+    b.case(
+        "maxpool/deepmerge_pool1",
+        &shape,
+        Work::Bytes(4.0 * (numel + pooled)),
+        || max_pool2d(&x, (2, 2), (2, 2), (0, 0)).map(|_| ()),
+    )?;
+    let xp = x.detach().requires_grad_();
+    let gamma = Tensor::ones(&ctx, &[8])?.requires_grad_();
+    let beta = Tensor::zeros(&ctx, &[8])?.requires_grad_();
+    let (rm, rv) = (Tensor::zeros(&ctx, &[8])?, Tensor::ones(&ctx, &[8])?);
+    // Forward reads x twice (statistics, then normalise) and writes y.
+    b.case(
+        "batchnorm/deepmerge_bn1",
+        &shape,
+        Work::Bytes(3.0 * 4.0 * numel),
+        || batch_norm(&x, &gamma, &beta, &rm, &rv, true, 0.1, 1e-5).map(|_| ()),
+    )?;
+    let y = batch_norm(&xp, &gamma, &beta, &rm, &rv, true, 0.1, 1e-5)?;
+    let g = rng.normal(&ctx, &shape, 0.0, 1.0)?;
+    // Backward reads x and g twice (gradient sums, then dx) and writes dx.
+    b.case(
+        "batchnorm_bwd/deepmerge_bn1",
+        &shape,
+        Work::Bytes(5.0 * 4.0 * numel),
+        || {
+            for t in [&xp, &gamma, &beta] {
+                t.zero_grad();
+            }
+            y.backward_with(&g)
         },
     )?;
 

@@ -5,14 +5,16 @@
 mod common;
 
 mod autograd;
-mod dropout;
+mod batchnorm;
 mod conv;
+mod dropout;
 mod elementwise;
 mod losses;
 mod matmul;
 mod mlp;
 mod naga;
 mod optim;
+mod pool;
 mod random;
 mod reduce;
 mod runtime;

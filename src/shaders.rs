@@ -12,6 +12,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("optim", include_str!("../shaders/optim.wgsl")),
     ("mmd", include_str!("../shaders/mmd.wgsl")),
     ("softmax", include_str!("../shaders/softmax.wgsl")),
+    ("pool", include_str!("../shaders/pool.wgsl")),
+    ("batchnorm", include_str!("../shaders/batchnorm.wgsl")),
 ];
 
 pub fn source(name: &str) -> Option<&'static str> {

@@ -1,11 +1,13 @@
 //! Ops: each file holds one family's forward dispatches and, next to each, its gradient
 //! rule. Names match the shader entry points and the kernels-tests.
 
-pub mod dropout;
+pub mod batchnorm;
 pub mod conv;
+pub mod dropout;
 pub mod elementwise;
 pub mod grad_reverse;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod shape;
 pub mod softmax;

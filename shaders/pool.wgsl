@@ -1,0 +1,178 @@
+// 2-D pooling over x [planes = N * C, H, W] (row-major), PyTorch semantics: output
+// [planes, OH, OW], window (oy, ox) covers rows oy * sh - ph + [0, kh) and columns
+// ox * sw - pw + [0, kw); positions outside the input are padding (-inf for max, 0 for
+// average, whose divisor is always kh * kw: count_include_pad).
+//
+// Backward kernels gather: each input element sums the gradients of the windows that
+// cover it, in a fixed order, so no atomics are needed and results are deterministic.
+// Indexing (all entries): one invocation per output (forward) or per input element
+// (backward), linear index i = gid.x + gid.y * num_workgroups.x * 256.
+
+struct Params {
+    planes: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    sh: u32,
+    sw: u32,
+    ph: u32,
+    pw: u32,
+    scale: f32,   // 1 / (kh * kw) for average pooling
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(3) var<storage, read> arg_in: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> arg_out: array<u32>;
+
+const WG: u32 = 256u;
+
+fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+// Window size: pipeline constants when small, so the window loops unroll (measured 1.4x
+// faster on lavapipe); 0 takes p.kh / p.kw (large windows, e.g. global pooling).
+override KH: u32 = 0u;
+override KW: u32 = 0u;
+
+fn kh() -> u32 { return select(p.kh, KH, KH > 0u); }
+fn kw() -> u32 { return select(p.kw, KW, KW > 0u); }
+
+// Input row (or column) of window offset k, clamped into the input. A padded position
+// becomes the nearest edge pixel, which lies in the same window and earlier or later in
+// window order than every other pixel of its row (column): max and first-argmax are
+// unchanged, and the loops need no branches.
+fn clamp_in(start: i32, k: u32, n: u32) -> u32 {
+    return u32(clamp(start + i32(k), 0, i32(n) - 1));
+}
+
+struct WindowMax {
+    value: f32,
+    at: u32,   // iy * W + ix within the plane
+}
+
+// Max of output o's window and the first position (row-major window order) holding it.
+fn window_max(o: u32) -> WindowMax {
+    let ox = o % p.ow;
+    let t = o / p.ow;
+    let oy = t % p.oh;
+    let base = (t / p.oh) * p.h * p.w;
+    let y0 = i32(oy * p.sh) - i32(p.ph);
+    let x0 = i32(ox * p.sw) - i32(p.pw);
+    var best = clamp_in(y0, 0u, p.h) * p.w + clamp_in(x0, 0u, p.w);
+    var m = x[base + best];
+    for (var ky = 0u; ky < kh(); ky = ky + 1u) {
+        let row = clamp_in(y0, ky, p.h) * p.w;
+        for (var kx = 0u; kx < kw(); kx = kx + 1u) {
+            let at = row + clamp_in(x0, kx, p.w);
+            let v = x[base + at];
+            if (v > m) {
+                m = v;
+                best = at;
+            }
+        }
+    }
+    return WindowMax(m, best);
+}
+
+// out[o] = max over the window of output o.
+@compute @workgroup_size(256)
+fn max_pool2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let o = linear(gid, nwg);
+    if (o >= p.planes * p.oh * p.ow) { return; }
+    out[o] = window_max(o).value;
+}
+
+// As max_pool2d, and arg_out[o] = the plane position (iy * W + ix) of the first maximum.
+@compute @workgroup_size(256)
+fn max_pool2d_argmax(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let o = linear(gid, nwg);
+    if (o >= p.planes * p.oh * p.ow) { return; }
+    let r = window_max(o);
+    out[o] = r.value;
+    arg_out[o] = r.at;
+}
+
+// out[o] = scale * sum over the window of output o (padding adds 0).
+@compute @workgroup_size(256)
+fn avg_pool2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let o = linear(gid, nwg);
+    if (o >= p.planes * p.oh * p.ow) { return; }
+    let ox = o % p.ow;
+    let t = o / p.ow;
+    let oy = t % p.oh;
+    let base = (t / p.oh) * p.h * p.w;
+    let y0 = i32(oy * p.sh) - i32(p.ph);
+    let x0 = i32(ox * p.sw) - i32(p.pw);
+    var s = 0.0;
+    for (var ky = 0u; ky < kh(); ky = ky + 1u) {
+        let iy = y0 + i32(ky);
+        let row = base + clamp_in(y0, ky, p.h) * p.w;
+        let row_in = iy >= 0 && iy < i32(p.h);
+        for (var kx = 0u; kx < kw(); kx = kx + 1u) {
+            let ix = x0 + i32(kx);
+            // Padding adds 0: load a clamped real pixel and mask it.
+            let v = x[row + clamp_in(x0, kx, p.w)];
+            s = s + select(0.0, v, row_in && ix >= 0 && ix < i32(p.w));
+        }
+    }
+    out[o] = s * p.scale;
+}
+
+// Output rows (or columns) whose windows cover input row i: [lo, hi), for window k,
+// stride s, padding pad and n outputs.
+fn covering(i: u32, k: u32, s: u32, pad: u32, n: u32) -> vec2<u32> {
+    let top = i + pad;                        // position in the padded input
+    let lo = select(0u, (top + 1u - k + s - 1u) / s, top + 1u > k);
+    let hi = min(top / s + 1u, n);
+    return vec2<u32>(lo, hi);
+}
+
+// Gradient of max_pool2d: out[e] = sum of g[o] over the windows o covering input e whose
+// stored argmax is e.
+@compute @workgroup_size(256)
+fn max_pool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear(gid, nwg);
+    if (e >= p.planes * p.h * p.w) { return; }
+    let ix = e % p.w;
+    let t = e / p.w;
+    let iy = t % p.h;
+    let obase = (t / p.h) * p.oh * p.ow;
+    let at = iy * p.w + ix;
+    let ry = covering(iy, p.kh, p.sh, p.ph, p.oh);
+    let rx = covering(ix, p.kw, p.sw, p.pw, p.ow);
+    var s = 0.0;
+    for (var oy = ry.x; oy < ry.y; oy = oy + 1u) {
+        for (var ox = rx.x; ox < rx.y; ox = ox + 1u) {
+            let o = obase + oy * p.ow + ox;
+            if (arg_in[o] == at) { s = s + g[o]; }
+        }
+    }
+    out[e] = s;
+}
+
+// Gradient of avg_pool2d: out[e] = scale * sum of g[o] over the windows o covering input e.
+@compute @workgroup_size(256)
+fn avg_pool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear(gid, nwg);
+    if (e >= p.planes * p.h * p.w) { return; }
+    let ix = e % p.w;
+    let t = e / p.w;
+    let iy = t % p.h;
+    let obase = (t / p.h) * p.oh * p.ow;
+    let ry = covering(iy, p.kh, p.sh, p.ph, p.oh);
+    let rx = covering(ix, p.kw, p.sw, p.pw, p.ow);
+    var s = 0.0;
+    for (var oy = ry.x; oy < ry.y; oy = oy + 1u) {
+        for (var ox = rx.x; ox < rx.y; ox = ox + 1u) {
+            s = s + g[obase + oy * p.ow + ox];
+        }
+    }
+    out[e] = s * p.scale;
+}
