@@ -13,6 +13,7 @@ mod losses;
 mod matmul;
 mod mlp;
 mod naga;
+mod nn;
 mod optim;
 mod pool;
 mod random;

@@ -18,6 +18,8 @@ pub mod demo;
 pub mod error;
 pub mod gpu;
 pub mod losses;
+pub mod models;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod shaders;

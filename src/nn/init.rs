@@ -8,7 +8,12 @@ use std::rc::Rc;
 
 /// PyTorch's default for Conv2d/Linear weights: kaiming_uniform_(a = √5), which is
 /// U(−b, b) with b = gain·√(3/fan_in), gain = √(2/(1 + a²)) = √(1/3), so b = 1/√fan_in.
-pub fn kaiming_uniform(rng: &mut Rng, ctx: &Rc<Context>, shape: &[usize], fan_in: usize) -> Result<Tensor> {
+pub fn kaiming_uniform(
+    rng: &mut Rng,
+    ctx: &Rc<Context>,
+    shape: &[usize],
+    fan_in: usize,
+) -> Result<Tensor> {
     let bound = 1.0 / (fan_in as f32).sqrt();
     rng.uniform(ctx, shape, -bound, bound)
 }

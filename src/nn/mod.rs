@@ -43,7 +43,13 @@ pub struct Linear {
 }
 
 impl Linear {
-    pub fn new(rng: &mut Rng, ctx: &Rc<Context>, fan_in: usize, fan_out: usize, bias: bool) -> Result<Linear> {
+    pub fn new(
+        rng: &mut Rng,
+        ctx: &Rc<Context>,
+        fan_in: usize,
+        fan_out: usize,
+        bias: bool,
+    ) -> Result<Linear> {
         Ok(Linear {
             weight: init::kaiming_uniform(rng, ctx, &[fan_out, fan_in], fan_in)?.requires_grad_(),
             bias: if bias {
@@ -95,7 +101,8 @@ impl Conv2d {
     ) -> Result<Conv2d> {
         let fan_in = in_ch * kernel * kernel;
         Ok(Conv2d {
-            weight: init::kaiming_uniform(rng, ctx, &[out_ch, in_ch, kernel, kernel], fan_in)?.requires_grad_(),
+            weight: init::kaiming_uniform(rng, ctx, &[out_ch, in_ch, kernel, kernel], fan_in)?
+                .requires_grad_(),
             bias: if bias {
                 Some(init::bias_uniform(rng, ctx, out_ch, fan_in)?.requires_grad_())
             } else {
@@ -158,9 +165,19 @@ impl Module for BatchNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let training = self.training.get();
         if training {
-            self.num_batches_tracked.set(self.num_batches_tracked.get() + 1);
+            self.num_batches_tracked
+                .set(self.num_batches_tracked.get() + 1);
         }
-        batch_norm(x, &self.weight, &self.bias, &self.running_mean, &self.running_var, training, self.momentum, self.eps)
+        batch_norm(
+            x,
+            &self.weight,
+            &self.bias,
+            &self.running_mean,
+            &self.running_var,
+            training,
+            self.momentum,
+            self.eps,
+        )
     }
     fn parameters(&self) -> Vec<Tensor> {
         vec![self.weight.clone(), self.bias.clone()]
@@ -309,7 +326,10 @@ impl Module for Sequential {
         Ok(h)
     }
     fn parameters(&self) -> Vec<Tensor> {
-        self.layers.iter().flat_map(|(_, l)| l.parameters()).collect()
+        self.layers
+            .iter()
+            .flat_map(|(_, l)| l.parameters())
+            .collect()
     }
     fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
         for (name, l) in &self.layers {

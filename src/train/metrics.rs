@@ -73,7 +73,11 @@ pub fn ece(p: &[f32], y: &[u32], bins: usize) -> f64 {
     let mut correct = vec![0.0f64; bins];
     for (&pi, &yi) in p.iter().zip(y) {
         let pred = (pi >= 0.5) as u32;
-        let c = if pred == 1 { pi as f64 } else { 1.0 - pi as f64 };
+        let c = if pred == 1 {
+            pi as f64
+        } else {
+            1.0 - pi as f64
+        };
         let b = ((c * bins as f64) as usize).min(bins - 1);
         count[b] += 1;
         conf[b] += c;
@@ -82,7 +86,9 @@ pub fn ece(p: &[f32], y: &[u32], bins: usize) -> f64 {
     let n = p.len().max(1) as f64;
     (0..bins)
         .filter(|&b| count[b] > 0)
-        .map(|b| count[b] as f64 / n * (correct[b] / count[b] as f64 - conf[b] / count[b] as f64).abs())
+        .map(|b| {
+            count[b] as f64 / n * (correct[b] / count[b] as f64 - conf[b] / count[b] as f64).abs()
+        })
         .sum()
 }
 
@@ -108,7 +114,11 @@ pub fn compute(p: &[f32], y: &[u32]) -> Metrics {
         accuracy: ratio(tp + tn, n),
         precision,
         recall,
-        f1: if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 },
+        f1: if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        },
         auc: roc_auc(p, y),
         brier: brier / n.max(1) as f64,
         ece: ece(p, y, 15),

@@ -1,0 +1,100 @@
+//! The DeepMerge CNN (Ćiprijanović et al. 2020), input 3×75×75:
+//! conv 3→8 k5 p2 → BN → ReLU → maxpool 2 (75→37) · conv 8→16 k3 p1 → BN → ReLU → maxpool 2
+//! (37→18) · conv 16→32 k3 p1 → BN → ReLU → maxpool 2 (18→9) · flatten 2592 → fc 64 → ReLU
+//! → fc 32 → ReLU → fc 2. Transfer losses act on the 2592-d flattened conv output. State
+//! names are the published PyTorch `state_dict` names (conv1, batchn1, ..., fc3).
+
+use super::{Classifier, Output};
+use crate::error::Result;
+use crate::gpu::Context;
+use crate::nn::{BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
+use crate::ops::conv::Conv2dParams;
+use crate::tensor::create::Rng;
+use crate::tensor::Tensor;
+use std::rc::Rc;
+
+pub struct DeepMerge {
+    features: Sequential,
+    head: Sequential,
+    all: Vec<(String, Tensor)>,
+}
+
+pub const FEATURES: usize = 2592;
+
+impl DeepMerge {
+    pub fn new(ctx: &Rc<Context>, rng: &mut Rng) -> Result<DeepMerge> {
+        let conv = |pad| Conv2dParams {
+            padding: (pad, pad),
+            ..Default::default()
+        };
+        let features = Sequential::new()
+            .named("conv1", Conv2d::new(rng, ctx, 3, 8, 5, conv(2), true)?)
+            .named("batchn1", BatchNorm2d::new(ctx, 8)?)
+            .named("relu1", ReLU)
+            .named("pool1", MaxPool2d::new(2))
+            .named("conv2", Conv2d::new(rng, ctx, 8, 16, 3, conv(1), true)?)
+            .named("batchn2", BatchNorm2d::new(ctx, 16)?)
+            .named("relu2", ReLU)
+            .named("pool2", MaxPool2d::new(2))
+            .named("conv3", Conv2d::new(rng, ctx, 16, 32, 3, conv(1), true)?)
+            .named("batchn3", BatchNorm2d::new(ctx, 32)?)
+            .named("relu3", ReLU)
+            .named("pool3", MaxPool2d::new(2))
+            .named("flatten", Flatten);
+        let head = Sequential::new()
+            .named("fc1", Linear::new(rng, ctx, FEATURES, 64, true)?)
+            .named("relu4", ReLU)
+            .named("fc2", Linear::new(rng, ctx, 64, 32, true)?)
+            .named("relu5", ReLU)
+            .named("fc3", Linear::new(rng, ctx, 32, 2, true)?);
+        let mut all = Vec::new();
+        features.named_state("", &mut all);
+        head.named_state("", &mut all);
+        Ok(DeepMerge {
+            features,
+            head,
+            all,
+        })
+    }
+}
+
+impl Module for DeepMerge {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.head.forward(&self.features.forward(x)?)
+    }
+    fn parameters(&self) -> Vec<Tensor> {
+        let mut p = self.features.parameters();
+        p.extend(self.head.parameters());
+        p
+    }
+    fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
+        for (n, t) in &self.all {
+            out.push((
+                if prefix.is_empty() {
+                    n.clone()
+                } else {
+                    format!("{prefix}.{n}")
+                },
+                t.clone(),
+            ));
+        }
+    }
+    fn set_training(&self, on: bool) {
+        self.features.set_training(on);
+        self.head.set_training(on);
+    }
+}
+
+impl Classifier for DeepMerge {
+    fn run(&self, x: &Tensor) -> Result<Output> {
+        let features = self.features.forward(x)?;
+        let logits = self.head.forward(&features)?;
+        Ok(Output { features, logits })
+    }
+    fn module(&self) -> &dyn Module {
+        self
+    }
+    fn feature_dim(&self) -> usize {
+        FEATURES
+    }
+}

@@ -1,0 +1,59 @@
+//! The DANN domain discriminator: Linear(d→1024) ReLU Dropout(0.5) → Linear(1024→1024)
+//! ReLU Dropout(0.5) → Linear(1024→1), one logit per row (source = 1, target = 0), behind
+//! a gradient-reversal layer. Unlike the published code, its parameters are trained.
+
+use crate::error::Result;
+use crate::gpu::Context;
+use crate::nn::{Dropout, GradReverseLayer, Linear, Module, ReLU, Sequential};
+use crate::ops::GradReverse;
+use crate::tensor::create::Rng;
+use crate::tensor::Tensor;
+use std::rc::Rc;
+
+pub struct Discriminator {
+    pub grl: GradReverse,
+    net: Sequential,
+}
+
+impl Discriminator {
+    pub fn new(
+        ctx: &Rc<Context>,
+        rng: &mut Rng,
+        in_dim: usize,
+        hidden: usize,
+    ) -> Result<Discriminator> {
+        let grl = GradReverse::new(1.0);
+        let net = Sequential::new()
+            .named("grl", GradReverseLayer(grl.clone()))
+            .named("ad_layer1", Linear::new(rng, ctx, in_dim, hidden, true)?)
+            .named("relu1", ReLU)
+            .named(
+                "dropout1",
+                Dropout::new(0.5, Rng::new(rng.seed ^ 0xD15C_0001)),
+            )
+            .named("ad_layer2", Linear::new(rng, ctx, hidden, hidden, true)?)
+            .named("relu2", ReLU)
+            .named(
+                "dropout2",
+                Dropout::new(0.5, Rng::new(rng.seed ^ 0xD15C_0002)),
+            )
+            .named("ad_layer3", Linear::new(rng, ctx, hidden, 1, true)?);
+        Ok(Discriminator { grl, net })
+    }
+}
+
+impl Module for Discriminator {
+    /// Domain logits [B, 1] of features [B, d] (gradient reversed on the way back).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.net.forward(x)
+    }
+    fn parameters(&self) -> Vec<Tensor> {
+        self.net.parameters()
+    }
+    fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
+        self.net.named_state(prefix, out)
+    }
+    fn set_training(&self, on: bool) {
+        self.net.set_training(on)
+    }
+}
