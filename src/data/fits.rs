@@ -414,7 +414,7 @@ fn header_block(cards: &[String]) -> Vec<u8> {
         out.extend_from_slice(&b);
     }
     out.extend_from_slice(format!("{:<80}", "END").as_bytes());
-    while out.len() % BLOCK != 0 {
+    while !out.len().is_multiple_of(BLOCK) {
         out.push(b' ');
     }
     out
@@ -445,7 +445,7 @@ fn image_hdu(primary: bool, shape: &[usize], data: &[f32]) -> Vec<u8> {
     for v in data {
         out.extend_from_slice(&v.to_be_bytes());
     }
-    while out.len() % BLOCK != 0 {
+    while !out.len().is_multiple_of(BLOCK) {
         out.push(0);
     }
     out

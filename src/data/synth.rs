@@ -208,7 +208,7 @@ impl Preset {
 
 /// What kind of scene an image holds (recorded for inspection and tests; the label is
 /// `kind.is_merger()`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SceneKind {
     /// Two galaxies of flux ratio 1:1–1:4, 0–20 px apart, with tidal tails and often a bridge.
@@ -262,7 +262,7 @@ const SED_SHELL: [f32; 3] = [0.6, 1.0, 1.1];
 pub fn label_of(seed: u64, index: usize) -> u8 {
     let mut r = DataRng::keyed(seed, (index / 2) as u64, 2);
     let first_is_merger = r.next_u64() & 1 == 1;
-    ((index % 2 == 0) == first_is_merger) as u8
+    (index.is_multiple_of(2) == first_is_merger) as u8
 }
 
 /// A three-band image buffer (band-major, 3×75×75).
@@ -570,6 +570,16 @@ fn pick<T: Copy>(r: &mut DataRng, mix: &[(T, f64)]) -> T {
 
 /// Renders the intrinsic (noise-free, unconvolved) three-band scene of image `index`.
 pub fn render_scene(seed: u64, index: usize) -> (SceneKind, Vec<f32>) {
+    let (kind, mut galaxies, features) = render_scene_parts(seed, index);
+    for (g, f) in galaxies.iter_mut().zip(&features) {
+        *g += f;
+    }
+    (kind, galaxies)
+}
+
+/// The scene of image `index` in two parts: the galaxies, and the low-surface-brightness
+/// merger features (tails, bridges, shells); `render_scene` is their sum.
+pub fn render_scene_parts(seed: u64, index: usize) -> (SceneKind, Vec<f32>, Vec<f32>) {
     let label = label_of(seed, index);
     let mut r = DataRng::keyed(seed, index as u64, 0);
     let kind = if label == 1 {
@@ -578,6 +588,7 @@ pub fn render_scene(seed: u64, index: usize) -> (SceneKind, Vec<f32>) {
         pick(&mut r, &NON_MERGER_MIX)
     };
     let mut img = zero_bands();
+    let mut feat = zero_bands();
     let c = (SIZE as f32 - 1.0) / 2.0;
     let d = r.log_range(1.0, 2.5) as f32;
     let jitter = |r: &mut DataRng| r.range(-3.0, 3.0) as f32;
@@ -641,17 +652,17 @@ pub fn render_scene(seed: u64, index: usize) -> (SceneKind, Vec<f32>) {
                 for g in [&host, &comp] {
                     for _ in 0..r.int(1, 2) {
                         let f = g.flux * r.range(0.04, 0.12) as f32;
-                        add_tail(&mut r, &mut img, g, f);
+                        add_tail(&mut r, &mut feat, g, f);
                     }
                 }
                 if r.chance(0.5) && sep > 6.0 {
                     let f = (host.flux + comp.flux) * r.range(0.02, 0.05) as f32;
-                    add_bridge(&mut r, &mut img, &host, &comp, f);
+                    add_bridge(&mut r, &mut feat, &host, &comp, f);
                 }
             } else {
                 let g = if r.chance(0.5) { &host } else { &comp };
                 let f = host.flux * r.range(0.01, 0.04) as f32;
-                add_tail(&mut r, &mut img, g, f);
+                add_tail(&mut r, &mut feat, g, f);
             }
         }
         SceneKind::PostMerger => {
@@ -659,17 +670,13 @@ pub fn render_scene(seed: u64, index: usize) -> (SceneKind, Vec<f32>) {
             host.render(&mut r, &mut img);
             let f = host.flux * r.range(0.02, 0.05) as f32;
             if r.chance(0.5) {
-                add_shells(&mut r, &mut img, &host, f);
+                add_shells(&mut r, &mut feat, &host, f);
             } else {
-                add_tail(&mut r, &mut img, &host, f);
+                add_tail(&mut r, &mut feat, &host, f);
             }
         }
     }
-    let [b0, b1, b2] = img;
-    let mut out = b0;
-    out.extend_from_slice(&b1);
-    out.extend_from_slice(&b2);
-    (kind, out)
+    (kind, img.concat(), feat.concat())
 }
 
 /// A normalised 1-D Gaussian kernel of width σ (radius ⌈4σ⌉).
