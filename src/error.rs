@@ -37,6 +37,9 @@ pub enum Error {
     Readback(String),
     #[error("{0}")]
     Invalid(String),
+    /// Bad or unreadable data: `path` names the file, `message` says what was expected.
+    #[error("{path}: {message}")]
+    Data { path: String, message: String },
     #[error("{path}: {source}")]
     Io {
         path: String,

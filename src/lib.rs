@@ -14,6 +14,7 @@
 
 pub mod autograd;
 pub mod bench;
+pub mod data;
 pub mod demo;
 pub mod error;
 pub mod gpu;

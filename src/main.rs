@@ -1,5 +1,7 @@
 use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use tidal::data::{self, synth::Domain};
 use tidal::gpu::{list_adapters, AdapterChoice};
 
 #[derive(Parser)]
@@ -46,6 +48,11 @@ enum Command {
         #[arg(long, default_value_t = 1234)]
         seed: u64,
     },
+    /// Galaxy data: generate the synthetic benchmark, inspect files, preview a grid
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// List every adapter wgpu finds and which one tidal would use
     Info {
         #[command(flatten)]
@@ -54,6 +61,128 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Generate N synthetic images of a domain into DIR: X.npy (float32, N×3×75×75),
+    /// y.npy (float32, 1 = merger) and params.json (the generator's parameters)
+    Generate {
+        /// pristine (PSF only), noisy (PSF + sky and shot noise to 25 mag/arcsec²) or sdss
+        #[arg(long, value_parser = parse_domain)]
+        domain: Domain,
+        /// Number of images
+        #[arg(long, default_value_t = 2000)]
+        n: usize,
+        /// Seed (same seed, same bytes)
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output folder (created if missing)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Shape, dtype, per-channel min/max/mean/std, label counts and NaN/Inf counts of .npy or
+    /// FITS files (streamed, so files larger than memory work)
+    Inspect {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a PNG grid of generated examples: per domain a merger row and a non-merger row
+    /// (asinh-stretched colour composites: R = channel 2, G = 1, B = 0)
+    Preview {
+        /// Output PNG
+        #[arg(long, default_value = "grid.png")]
+        out: PathBuf,
+        /// Examples per row
+        #[arg(long, default_value_t = 8)]
+        per_row: usize,
+        /// Seed of the generated scenes
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Domains, comma-separated
+        #[arg(long, value_delimiter = ',', value_parser = parse_domain, default_value = "pristine,noisy,sdss")]
+        domains: Vec<Domain>,
+    },
+    /// Generate (or find) the default training data in the cache: source pristine and target
+    /// noisy, 3000 images each
+    Default {
+        /// Cache folder
+        #[arg(long)]
+        cache: Option<PathBuf>,
+    },
+}
+
+fn parse_domain(s: &str) -> Result<Domain, String> {
+    s.parse::<Domain>().map_err(|e| e.to_string())
+}
+
+fn data(cmd: &DataCommand) -> anyhow::Result<()> {
+    match cmd {
+        DataCommand::Generate {
+            domain,
+            n,
+            seed,
+            out,
+        } => {
+            let threads = rayon::current_num_threads();
+            println!(
+                "generating {n} {domain} images (seed {seed}) on {threads} thread(s) into {}",
+                out.display()
+            );
+            let bar = data::progress_bar(*n as u64, "images");
+            let t = std::time::Instant::now();
+            let side =
+                data::generate_to_dir(*domain, *n, *seed, out, &|d| bar.set_position(d as u64))?;
+            bar.finish_and_clear();
+            println!(
+                "wrote X.npy ({n}×3×75×75 float32), y.npy ({} mergers, {} non-mergers), params.json in {:.1} s",
+                side.mergers,
+                side.non_mergers,
+                t.elapsed().as_secs_f64()
+            );
+        }
+        DataCommand::Inspect { files, json } => {
+            let mut all = Vec::new();
+            for f in files {
+                let r = data::inspect(f)?;
+                if !*json {
+                    println!("{r}");
+                }
+                all.push(r);
+            }
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            }
+        }
+        DataCommand::Preview {
+            out,
+            per_row,
+            seed,
+            domains,
+        } => {
+            let (w, h) = data::preview::write_grid(out, domains, *per_row, *seed)?;
+            let names: Vec<&str> = domains.iter().map(|d| d.name()).collect();
+            println!(
+                "wrote {} ({w}×{h}): rows {} × (merger, non-merger), {per_row} examples each; left strip orange = merger, blue = non-merger",
+                out.display(),
+                names.join(", ")
+            );
+        }
+        DataCommand::Default { cache } => {
+            let dir = cache.clone().unwrap_or_else(data::default_cache_dir);
+            let (s, t) = data::default_dataset(&dir)?;
+            println!(
+                "default dataset in {}: source pristine {} images, target noisy {} images",
+                dir.display(),
+                s.n,
+                t.n
+            );
+        }
+    }
+    Ok(())
 }
 
 fn info(args: &AdapterArgs, json: bool) -> anyhow::Result<()> {
@@ -143,6 +272,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info { adapter, json } => info(adapter, *json),
+        Command::Data { command } => data(command),
         Command::Train {
             adapter,
             steps,

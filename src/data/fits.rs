@@ -1,0 +1,463 @@
+//! FITS in the MAST "deepmerge" layout: HDU0 = images (N,3,75,75 in NumPy order, i.e.
+//! NAXIS1 = 75 … NAXIS4 = N), HDU1 = labels (an IMAGE extension of N values, or a BINTABLE
+//! whose first column holds them).
+//!
+//! A small reader and writer of the FITS standard's basic parts (header cards in 2880-byte
+//! blocks, big-endian data, BITPIX 8/16/32/64/−32/−64, BSCALE/BZERO, IMAGE and BINTABLE
+//! extensions with scalar columns). `fitsrs`, the maintained Rust FITS reader, was not used:
+//! it cannot write (the round-trip tests and fixtures need a writer) and pulls an async
+//! runtime trait and WCS code this loader does not need.
+
+use crate::error::{Error, Result};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+const BLOCK: usize = 2880;
+const CARD: usize = 80;
+
+fn data_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::Data {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// One parsed header (keyword → raw value text, in order).
+#[derive(Debug, Clone, Default)]
+struct Header {
+    cards: Vec<(String, String)>,
+}
+
+impl Header {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.cards
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    fn int(&self, key: &str) -> Option<i64> {
+        self.get(key).and_then(|v| v.trim().parse().ok())
+    }
+    fn float(&self, key: &str) -> Option<f64> {
+        self.get(key)
+            .and_then(|v| v.trim().replace('D', "E").parse().ok())
+    }
+    fn string(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .map(|v| v.trim().trim_matches('\'').trim().to_string())
+    }
+}
+
+/// One HDU: its header, where its data starts, and its data size.
+#[derive(Debug, Clone)]
+struct Hdu {
+    header: Header,
+    data_offset: u64,
+    data_len: u64,
+    bitpix: i64,
+    /// NumPy order (slowest axis first).
+    shape: Vec<usize>,
+}
+
+fn parse_card(card: &[u8]) -> (String, String) {
+    let text = String::from_utf8_lossy(card);
+    let key = text.get(..8).unwrap_or("").trim().to_string();
+    let value = if text.get(8..10) == Some("= ") {
+        let v = &text[10..];
+        // Strip a trailing comment outside quotes.
+        let mut in_str = false;
+        let mut end = v.len();
+        for (i, ch) in v.char_indices() {
+            match ch {
+                '\'' => in_str = !in_str,
+                '/' if !in_str => {
+                    end = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        v[..end].trim().to_string()
+    } else {
+        String::new()
+    };
+    (key, value)
+}
+
+/// Reads every HDU's header of `path` and checks the data fits in the file.
+fn scan(path: &Path, file: &mut std::fs::File) -> Result<Vec<Hdu>> {
+    let file_len = file.metadata().map_err(|e| io_err(path, e))?.len();
+    let mut hdus = Vec::new();
+    let mut pos = 0u64;
+    while pos < file_len {
+        file.seek(SeekFrom::Start(pos))
+            .map_err(|e| io_err(path, e))?;
+        let mut header = Header::default();
+        let mut block = vec![0u8; BLOCK];
+        let mut ended = false;
+        let mut read = 0u64;
+        while !ended {
+            if let Err(e) = file.read_exact(&mut block) {
+                if hdus.is_empty() || read > 0 {
+                    return Err(data_err(
+                        path,
+                        format!("truncated FITS header in HDU{} (expected 2880-byte blocks ending with END): {e}", hdus.len()),
+                    ));
+                }
+                return Ok(hdus);
+            }
+            read += BLOCK as u64;
+            for card in block.chunks(CARD) {
+                let (k, v) = parse_card(card);
+                if k == "END" {
+                    ended = true;
+                    break;
+                }
+                if !k.is_empty() {
+                    header.cards.push((k, v));
+                }
+            }
+        }
+        if hdus.is_empty() && header.get("SIMPLE").map(str::trim) != Some("T") {
+            return Err(data_err(
+                path,
+                "not a FITS file: expected SIMPLE = T in the first card",
+            ));
+        }
+        let bitpix = header
+            .int("BITPIX")
+            .ok_or_else(|| data_err(path, format!("HDU{} has no BITPIX", hdus.len())))?;
+        let naxis = header.int("NAXIS").unwrap_or(0).max(0) as usize;
+        let mut axes = Vec::with_capacity(naxis);
+        for i in 1..=naxis {
+            let a = header
+                .int(&format!("NAXIS{i}"))
+                .ok_or_else(|| data_err(path, format!("HDU{} lacks NAXIS{i}", hdus.len())))?;
+            axes.push(a.max(0) as usize);
+        }
+        let pcount = header.int("PCOUNT").unwrap_or(0).max(0) as u64;
+        let gcount = header.int("GCOUNT").unwrap_or(1).max(1) as u64;
+        let elems: u64 = if naxis == 0 {
+            0
+        } else {
+            axes.iter().map(|&a| a as u64).product()
+        };
+        let data_len = (bitpix.unsigned_abs() / 8) * gcount * (pcount + elems);
+        let data_offset = pos + read;
+        if data_offset + data_len > file_len {
+            return Err(data_err(
+                path,
+                format!(
+                    "truncated: HDU{} promises {data_len} data bytes (axes {axes:?}, BITPIX {bitpix}) but the file ends {} bytes after its header",
+                    hdus.len(),
+                    file_len - data_offset
+                ),
+            ));
+        }
+        axes.reverse();
+        hdus.push(Hdu {
+            header,
+            data_offset,
+            data_len,
+            bitpix,
+            shape: axes,
+        });
+        pos = data_offset + data_len.div_ceil(BLOCK as u64) * BLOCK as u64;
+    }
+    Ok(hdus)
+}
+
+fn bitpix_name(bitpix: i64) -> &'static str {
+    match bitpix {
+        8 => "uint8",
+        16 => "int16",
+        32 => "int32",
+        64 => "int64",
+        -32 => "float32",
+        -64 => "float64",
+        _ => "unknown",
+    }
+}
+
+/// Decodes `count` big-endian values of `bitpix` starting at the current position.
+fn decode(path: &Path, bytes: &[u8], bitpix: i64, scale: f64, zero: f64) -> Result<Vec<f32>> {
+    let conv = |raw: f64| (zero + scale * raw) as f32;
+    let plain = scale == 1.0 && zero == 0.0;
+    Ok(match bitpix {
+        -32 if plain => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        -32 => bytes
+            .chunks_exact(4)
+            .map(|b| conv(f32::from_be_bytes([b[0], b[1], b[2], b[3]]) as f64))
+            .collect(),
+        -64 => bytes
+            .chunks_exact(8)
+            .map(|b| conv(f64::from_be_bytes(b.try_into().unwrap())))
+            .collect(),
+        8 => bytes.iter().map(|&b| conv(b as f64)).collect(),
+        16 => bytes
+            .chunks_exact(2)
+            .map(|b| conv(i16::from_be_bytes([b[0], b[1]]) as f64))
+            .collect(),
+        32 => bytes
+            .chunks_exact(4)
+            .map(|b| conv(i32::from_be_bytes(b.try_into().unwrap()) as f64))
+            .collect(),
+        64 => bytes
+            .chunks_exact(8)
+            .map(|b| conv(i64::from_be_bytes(b.try_into().unwrap()) as f64))
+            .collect(),
+        other => {
+            return Err(data_err(
+                path,
+                format!("unsupported BITPIX {other}: expected 8, 16, 32, 64, -32 or -64"),
+            ))
+        }
+    })
+}
+
+fn read_bytes(path: &Path, file: &mut std::fs::File, offset: u64, len: u64) -> Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| io_err(path, e))?;
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact(&mut buf)
+        .map_err(|e| data_err(path, format!("truncated data: {e}")))?;
+    Ok(buf)
+}
+
+fn image_values(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Result<Vec<f32>> {
+    let bytes = read_bytes(path, file, hdu.data_offset, hdu.data_len)?;
+    decode(
+        path,
+        &bytes,
+        hdu.bitpix,
+        hdu.header.float("BSCALE").unwrap_or(1.0),
+        hdu.header.float("BZERO").unwrap_or(0.0),
+    )
+}
+
+/// The values of a BINTABLE's first column (scalar columns only).
+fn table_first_column(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Result<Vec<f32>> {
+    let row_bytes = hdu.header.int("NAXIS1").unwrap_or(0) as usize;
+    let rows = hdu.header.int("NAXIS2").unwrap_or(0) as usize;
+    let form = hdu.header.string("TFORM1").ok_or_else(|| {
+        data_err(
+            path,
+            "HDU1 is a BINTABLE without TFORM1: expected a label column",
+        )
+    })?;
+    let code = form.trim_start_matches(|c: char| c.is_ascii_digit());
+    let (size, bitpix) = match code.chars().next() {
+        Some('E') => (4, -32),
+        Some('D') => (8, -64),
+        Some('B') | Some('L') => (1, 8),
+        Some('I') => (2, 16),
+        Some('J') => (4, 32),
+        Some('K') => (8, 64),
+        _ => {
+            return Err(data_err(
+                path,
+                format!("HDU1 label column has TFORM1 '{form}': expected a numeric column (E, D, B, L, I, J, K)"),
+            ))
+        }
+    };
+    let bytes = read_bytes(path, file, hdu.data_offset, (row_bytes * rows) as u64)?;
+    let mut col = Vec::with_capacity(rows * size);
+    for r in 0..rows {
+        col.extend_from_slice(&bytes[r * row_bytes..r * row_bytes + size]);
+    }
+    let scale = hdu.header.float("TSCAL1").unwrap_or(1.0);
+    let zero = hdu.header.float("TZERO1").unwrap_or(0.0);
+    let mut v = decode(path, &col, bitpix, scale, zero)?;
+    if code.starts_with('L') {
+        // Logical: 'T' = true.
+        v = col.iter().map(|&b| (b == b'T') as u8 as f32).collect();
+    }
+    Ok(v)
+}
+
+/// Images (and HDU1 labels) of a MAST-layout file.
+#[derive(Debug, Clone)]
+pub struct FitsData {
+    pub shape: Vec<usize>,
+    pub images: Vec<f32>,
+    pub labels: Option<Vec<u8>>,
+}
+
+fn labels_from_values(path: &Path, vals: &[f32], n: usize) -> Result<Vec<u8>> {
+    if vals.len() != n {
+        return Err(data_err(
+            path,
+            format!(
+                "HDU1 holds {} labels but HDU0 holds {n} images: expected {n} labels",
+                vals.len()
+            ),
+        ));
+    }
+    vals.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if v == 0.0 || v == 1.0 {
+                Ok(v as u8)
+            } else {
+                Err(data_err(
+                    path,
+                    format!("label {i} in HDU1 is {v}: expected 0 or 1"),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Reads HDU0's images (float32/float64, 4-D) and, when `want_labels`, HDU1's labels.
+pub fn read(path: &Path, want_labels: bool) -> Result<FitsData> {
+    let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let hdus = scan(path, &mut file)?;
+    let h0 = &hdus[0];
+    if h0.bitpix != -32 && h0.bitpix != -64 {
+        return Err(data_err(
+            path,
+            format!(
+                "HDU0 images have BITPIX {} ({}): expected -32 (float32) or -64 (float64)",
+                h0.bitpix,
+                bitpix_name(h0.bitpix)
+            ),
+        ));
+    }
+    if h0.shape.len() != 4 {
+        return Err(data_err(
+            path,
+            format!(
+                "HDU0 images have shape {:?}: expected 4-D N×C×H×W (NAXIS = 4)",
+                h0.shape
+            ),
+        ));
+    }
+    let images = image_values(path, &mut file, h0)?;
+    let labels = if want_labels {
+        let h1 = hdus.get(1).ok_or_else(|| {
+            data_err(
+                path,
+                "no HDU1: expected labels in HDU1 (the MAST layout) or a separate labels file",
+            )
+        })?;
+        let vals = hdu_values(path, &mut file, h1)?;
+        Some(labels_from_values(path, &vals, h0.shape[0])?)
+    } else {
+        None
+    };
+    Ok(FitsData {
+        shape: h0.shape.clone(),
+        images,
+        labels,
+    })
+}
+
+fn hdu_values(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Result<Vec<f32>> {
+    if hdu.header.string("XTENSION").as_deref() == Some("BINTABLE") {
+        table_first_column(path, file, hdu)
+    } else {
+        image_values(path, file, hdu)
+    }
+}
+
+/// Labels from a FITS file: HDU1 if present (MAST layout), else the primary array.
+pub fn read_labels(path: &Path) -> Result<Vec<f32>> {
+    let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let hdus = scan(path, &mut file)?;
+    let hdu = if hdus.len() > 1 { &hdus[1] } else { &hdus[0] };
+    hdu_values(path, &mut file, hdu)
+}
+
+/// Any FITS file's first data-bearing HDU, for `inspect`.
+pub struct AnyFits {
+    pub shape: Vec<usize>,
+    pub dtype: String,
+    pub values: Vec<f32>,
+}
+
+pub fn read_any(path: &Path) -> Result<AnyFits> {
+    let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let hdus = scan(path, &mut file)?;
+    let hdu = hdus
+        .iter()
+        .find(|h| h.data_len > 0)
+        .unwrap_or(&hdus[0])
+        .clone();
+    let values = hdu_values(path, &mut file, &hdu)?;
+    let shape = if hdu.header.string("XTENSION").as_deref() == Some("BINTABLE") {
+        vec![values.len()]
+    } else {
+        hdu.shape.clone()
+    };
+    Ok(AnyFits {
+        shape,
+        dtype: format!("BITPIX {} ({})", hdu.bitpix, bitpix_name(hdu.bitpix)),
+        values,
+    })
+}
+
+fn header_block(cards: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in cards {
+        let mut b = format!("{c:<80}").into_bytes();
+        b.truncate(CARD);
+        out.extend_from_slice(&b);
+    }
+    out.extend_from_slice(format!("{:<80}", "END").as_bytes());
+    while !out.len().is_multiple_of(BLOCK) {
+        out.push(b' ');
+    }
+    out
+}
+
+fn card(key: &str, value: &str) -> String {
+    format!("{key:<8}= {value:>20}")
+}
+
+fn image_hdu(primary: bool, shape: &[usize], data: &[f32]) -> Vec<u8> {
+    let mut cards = vec![if primary {
+        card("SIMPLE", "T")
+    } else {
+        card("XTENSION", "'IMAGE   '")
+    }];
+    cards.push(card("BITPIX", "-32"));
+    cards.push(card("NAXIS", &shape.len().to_string()));
+    for (i, d) in shape.iter().rev().enumerate() {
+        cards.push(card(&format!("NAXIS{}", i + 1), &d.to_string()));
+    }
+    if primary {
+        cards.push(card("EXTEND", "T"));
+    } else {
+        cards.push(card("PCOUNT", "0"));
+        cards.push(card("GCOUNT", "1"));
+    }
+    let mut out = header_block(&cards);
+    for v in data {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    while !out.len().is_multiple_of(BLOCK) {
+        out.push(0);
+    }
+    out
+}
+
+/// Writes a MAST-layout file: HDU0 = float32 images of `shape` (N,C,H,W), HDU1 = float32
+/// labels (an IMAGE extension of N values), atomically.
+pub fn write(path: &Path, shape: &[usize], images: &[f32], labels: Option<&[u8]>) -> Result<()> {
+    let mut bytes = image_hdu(true, shape, images);
+    if let Some(l) = labels {
+        let vals: Vec<f32> = l.iter().map(|&v| v as f32).collect();
+        bytes.extend(image_hdu(false, &[l.len()], &vals));
+    }
+    super::npy::write_atomic(path, |w| std::io::Write::write_all(w, &bytes))
+}

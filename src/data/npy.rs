@@ -1,0 +1,270 @@
+//! NumPy `.npy` files: header parsing and writing through `npyz`, data read in chunks
+//! (little-endian numbers only, C order), so files larger than memory can be streamed.
+
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::path::Path;
+
+/// Element types tidal reads (all little-endian; one-byte types have no byte order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Elem {
+    F32,
+    F64,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+    Bool,
+}
+
+impl Elem {
+    fn from_descr(d: &str) -> Option<Elem> {
+        Some(match d {
+            "<f4" => Elem::F32,
+            "<f8" => Elem::F64,
+            "|i1" | "<i1" => Elem::I8,
+            "<i2" => Elem::I16,
+            "<i4" => Elem::I32,
+            "<i8" => Elem::I64,
+            "|u1" | "<u1" => Elem::U8,
+            "<u2" => Elem::U16,
+            "<u4" => Elem::U32,
+            "<u8" => Elem::U64,
+            "|b1" => Elem::Bool,
+            _ => return None,
+        })
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            Elem::I8 | Elem::U8 | Elem::Bool => 1,
+            Elem::I16 | Elem::U16 => 2,
+            Elem::F32 | Elem::I32 | Elem::U32 => 4,
+            Elem::F64 | Elem::I64 | Elem::U64 => 8,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, Elem::F32 | Elem::F64)
+    }
+
+    /// The NumPy name (`float32`, `int64`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Elem::F32 => "float32",
+            Elem::F64 => "float64",
+            Elem::I8 => "int8",
+            Elem::I16 => "int16",
+            Elem::I32 => "int32",
+            Elem::I64 => "int64",
+            Elem::U8 => "uint8",
+            Elem::U16 => "uint16",
+            Elem::U32 => "uint32",
+            Elem::U64 => "uint64",
+            Elem::Bool => "bool",
+        }
+    }
+
+    /// Decodes one little-endian element as f64.
+    fn decode(self, b: &[u8]) -> f64 {
+        match self {
+            Elem::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+            Elem::F64 => f64::from_le_bytes(b[..8].try_into().unwrap()),
+            Elem::I8 => b[0] as i8 as f64,
+            Elem::I16 => i16::from_le_bytes([b[0], b[1]]) as f64,
+            Elem::I32 => i32::from_le_bytes(b[..4].try_into().unwrap()) as f64,
+            Elem::I64 => i64::from_le_bytes(b[..8].try_into().unwrap()) as f64,
+            Elem::U8 | Elem::Bool => b[0] as f64,
+            Elem::U16 => u16::from_le_bytes([b[0], b[1]]) as f64,
+            Elem::U32 => u32::from_le_bytes(b[..4].try_into().unwrap()) as f64,
+            Elem::U64 => u64::from_le_bytes(b[..8].try_into().unwrap()) as f64,
+        }
+    }
+}
+
+fn data_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::Data {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// An open `.npy` file positioned at its data, header checked against the file length.
+pub struct NpyFile {
+    pub path: std::path::PathBuf,
+    pub shape: Vec<usize>,
+    pub elem: Elem,
+    reader: BufReader<File>,
+}
+
+impl NpyFile {
+    /// Opens `path` and checks: a readable header, a supported little-endian dtype, C order,
+    /// and at least as many data bytes as the shape needs (else "truncated").
+    pub fn open(path: &Path) -> Result<NpyFile> {
+        let mut file = File::open(path).map_err(|e| io_err(path, e))?;
+        let file_len = file.metadata().map_err(|e| io_err(path, e))?.len();
+        let header = npyz::NpyHeader::from_reader(&mut file).map_err(|e| {
+            data_err(
+                path,
+                format!("not a readable NumPy .npy file (expected the \\x93NUMPY magic and a header): {e}"),
+            )
+        })?;
+        let offset = file.stream_position().map_err(|e| io_err(path, e))?;
+        let descr = match header.dtype() {
+            npyz::DType::Plain(ts) => ts.to_string(),
+            other => {
+                return Err(data_err(
+                    path,
+                    format!("unsupported dtype {}: expected a plain little-endian number type (float32/float64 images, int or float labels)", other.descr()),
+                ))
+            }
+        };
+        let elem = Elem::from_descr(&descr).ok_or_else(|| {
+            data_err(
+                path,
+                format!("unsupported dtype '{descr}': expected little-endian float32 ('<f4') or float64 ('<f8') images, int/float/bool labels"),
+            )
+        })?;
+        if header.order() != npyz::Order::C && header.shape().iter().filter(|&&d| d > 1).count() > 1
+        {
+            return Err(data_err(
+                path,
+                "array is in Fortran order: expected C order (numpy.ascontiguousarray before saving)",
+            ));
+        }
+        let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
+        let count: usize = shape.iter().product();
+        let need = count as u64 * elem.size() as u64;
+        let have = file_len.saturating_sub(offset);
+        if have < need {
+            return Err(data_err(
+                path,
+                format!(
+                    "truncated: the header promises shape {shape:?} of {} ({need} data bytes) but the file holds {have}",
+                    elem.name()
+                ),
+            ));
+        }
+        Ok(NpyFile {
+            path: path.to_path_buf(),
+            shape,
+            elem,
+            reader: BufReader::with_capacity(1 << 20, file),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Streams every element as f32 in chunks of up to `chunk` values (C order). `f` gets the
+    /// index of the first element of each chunk.
+    pub fn for_each_chunk(
+        mut self,
+        chunk: usize,
+        mut f: impl FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        let total = self.len();
+        let size = self.elem.size();
+        let mut bytes = vec![0u8; chunk.max(1) * size];
+        let mut vals = Vec::with_capacity(chunk.max(1));
+        let mut at = 0;
+        while at < total {
+            let m = (total - at).min(chunk.max(1));
+            let buf = &mut bytes[..m * size];
+            self.reader.read_exact(buf).map_err(|e| {
+                data_err(
+                    &self.path,
+                    format!("truncated or unreadable data at element {at} of {total}: {e}"),
+                )
+            })?;
+            vals.clear();
+            if self.elem == Elem::F32 {
+                vals.extend(
+                    buf.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                );
+            } else {
+                vals.extend(buf.chunks_exact(size).map(|b| self.elem.decode(b) as f32));
+            }
+            f(at, &vals)?;
+            at += m;
+        }
+        Ok(())
+    }
+
+    /// Reads all elements as f32.
+    pub fn read_all_f32(self) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(self.len());
+        self.for_each_chunk(1 << 18, |_, v| {
+            out.extend_from_slice(v);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// Writes `data` (C order, `shape`) as a little-endian float32 `.npy` file, atomically: the
+/// bytes go to `PATH.tmp`, renamed over `path` only when complete.
+pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
+    write_atomic(path, |w| {
+        let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+        use npyz::WriterBuilder;
+        let mut npy = npyz::WriteOptions::<f32>::new()
+            .dtype(npyz::DType::Plain(
+                "<f4".parse().expect("valid type string"),
+            ))
+            .shape(&shape)
+            .writer(w)
+            .begin_nd()?;
+        npy.extend(data.iter().copied())?;
+        npy.finish()
+    })
+}
+
+/// Writes labels as a little-endian float32 `.npy` vector (the published files' layout),
+/// atomically.
+pub fn write_labels(path: &Path, labels: &[u8]) -> Result<()> {
+    let vals: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+    write_f32(path, &[labels.len()], &vals)
+}
+
+/// Writes through `f` into `PATH.tmp` and renames it to `path`; on error the temporary file
+/// is removed and `path` is untouched.
+pub fn write_atomic(
+    path: &Path,
+    f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let result = (|| {
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        f(&mut w)?;
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        drop(w);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(path, e));
+    }
+    Ok(())
+}
