@@ -1,5 +1,5 @@
 use clap::{Args, Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tidal::data::{self, synth::Domain};
 use tidal::gpu::{list_adapters, AdapterChoice};
@@ -33,9 +33,31 @@ impl AdapterArgs {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a model. Until the galaxy-merger trainer lands, this trains the foundation
-    /// demo: an MLP on the built-in two-spirals data, with autodiff and SGD on the GPU
-    Train {
+    /// Train a merger classifier on source images with domain adaptation to target images
+    /// (default: the built-in synthetic pristine → noisy data, DeepMerge, MMD)
+    Train(Box<TrainArgs>),
+    /// Evaluate a checkpoint on images: metrics (with labels) and predictions.csv
+    Eval {
+        #[command(flatten)]
+        adapter: AdapterArgs,
+        /// A checkpoint written by train (RUN/best.safetensors)
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Images (npy or FITS)
+        #[arg(long)]
+        data: PathBuf,
+        /// Labels (npy; FITS files carry their own)
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Which stored normalisation to apply: target (default) or source
+        #[arg(long, default_value = "target")]
+        norm: String,
+        /// Where to write the per-image predictions
+        #[arg(long, default_value = "predictions.csv")]
+        predictions: PathBuf,
+    },
+    /// The foundation demo: an MLP learns two spirals with autodiff and SGD on the GPU
+    Demo {
         #[command(flatten)]
         adapter: AdapterArgs,
         /// Optimisation steps
@@ -61,6 +83,46 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// A TOML file with any training setting (flags override it)
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Source images (npy or FITS); omit for the built-in data
+    #[arg(long)]
+    source: Option<String>,
+    /// Source labels (npy), unless the source file carries them
+    #[arg(long)]
+    source_labels: Option<String>,
+    /// Target images (npy or FITS)
+    #[arg(long)]
+    target: Option<String>,
+    /// Target labels, if known (used only to report target metrics, never to train or select)
+    #[arg(long)]
+    target_labels: Option<String>,
+    /// deepmerge or resnet18
+    #[arg(long)]
+    model: Option<String>,
+    /// noda, mmd, dann or coral, optionally +fisher and/or +entropy
+    #[arg(long)]
+    method: Option<String>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Images per domain per step
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Peak learning rate (default: 1e-4 for MMD, 1e-3 otherwise)
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run directory
+    #[arg(long)]
+    out: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -229,7 +291,90 @@ fn info(args: &AdapterArgs, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn train(args: &AdapterArgs, steps: usize, lr: f32, seed: u64) -> anyhow::Result<()> {
+fn train(a: &TrainArgs) -> anyhow::Result<()> {
+    use tidal::train::{config::ModelKind, TrainConfig};
+    let mut cfg = match &a.config {
+        Some(p) => TrainConfig::from_toml_file(p)?,
+        None => TrainConfig::default(),
+    };
+    if let Some(m) = &a.model {
+        cfg.model = match m.to_ascii_lowercase().as_str() {
+            "deepmerge" => ModelKind::DeepMerge,
+            "resnet18" => ModelKind::ResNet18,
+            other => anyhow::bail!("unknown model '{other}' (expected deepmerge or resnet18)"),
+        };
+    }
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = &a.$f { cfg.$f = v.clone().into(); } )* };
+    }
+    set!(method, epochs, batch, lr, seed, out);
+    for (dst, src) in [
+        (&mut cfg.source, &a.source),
+        (&mut cfg.source_labels, &a.source_labels),
+        (&mut cfg.target, &a.target),
+        (&mut cfg.target_labels, &a.target_labels),
+    ] {
+        if src.is_some() {
+            *dst = src.clone();
+        }
+    }
+    cfg.validate()?;
+    let ctx = tidal::Context::new(&a.adapter.choice())?;
+    println!(
+        "adapter: {} ({:?}); model {:?}, method {}, {} epochs, batch {} + {}, run directory {}",
+        ctx.info.name,
+        ctx.info.backend,
+        cfg.model,
+        cfg.method,
+        cfg.epochs,
+        cfg.batch,
+        cfg.batch,
+        cfg.out
+    );
+    let mut bar: Option<(usize, indicatif::ProgressBar)> = None;
+    let summary = tidal::train::train(&ctx, &cfg, |epoch, step, steps, msg| {
+        if bar.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            if let Some((_, b)) = bar.take() {
+                b.finish();
+            }
+            let b = indicatif::ProgressBar::new(steps as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(&format!("epoch {:>3} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed}}]", epoch + 1))
+                    .expect("valid template"),
+            );
+            bar = Some((epoch, b));
+        }
+        if let Some((_, b)) = &bar {
+            b.set_position(step as u64);
+            b.set_message(msg.to_string());
+        }
+    })?;
+    if let Some((_, b)) = bar.take() {
+        b.finish();
+    }
+    println!(
+        "\n{} epochs, {} steps in {:.0} s ({:.0} training images/s); kept epoch {} (best source validation accuracy)",
+        summary.epochs_run, summary.steps, summary.seconds, summary.train_images_per_s, summary.best_epoch + 1
+    );
+    print!(
+        "{}",
+        tidal::train::metrics_table(&[("source", Some(&summary.source_test)), ("target", summary.target_test.as_ref())])
+    );
+    println!("run directory: {} (config.toml, metrics.jsonl, best/last.safetensors, summary.json, report.md)", cfg.out);
+    Ok(())
+}
+
+fn eval(args: &AdapterArgs, checkpoint: &Path, data_path: &Path, labels: Option<&Path>, norm: &str, predictions: &Path) -> anyhow::Result<()> {
+    let ctx = tidal::Context::new(&args.choice())?;
+    let summary = tidal::train::eval::evaluate(&ctx, checkpoint, data_path, labels, norm, predictions)?;
+    println!("{} images; predictions written to {}", summary.n, predictions.display());
+    if let Some(m) = summary.metrics {
+        print!("{}", tidal::train::metrics_table(&[("data", Some(&m))]));
+    }
+    Ok(())
+}
+
+fn demo(args: &AdapterArgs, steps: usize, lr: f32, seed: u64) -> anyhow::Result<()> {
     let ctx = tidal::Context::new(&args.choice())?;
     println!("adapter: {} ({:?})", ctx.info.name, ctx.info.backend);
     println!("training the two-spirals MLP demo (2-64-64-2, tanh, SGD lr {lr}, {steps} steps, seed {seed})");
@@ -273,12 +418,16 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Info { adapter, json } => info(adapter, *json),
         Command::Data { command } => data(command),
-        Command::Train {
+        Command::Train(a) => train(a),
+        Command::Eval {
             adapter,
-            steps,
-            lr,
-            seed,
-        } => train(adapter, *steps, *lr, *seed),
+            checkpoint,
+            data,
+            labels,
+            norm,
+            predictions,
+        } => eval(adapter, checkpoint, data, labels.as_deref(), norm, predictions),
+        Command::Demo { adapter, steps, lr, seed } => demo(adapter, *steps, *lr, *seed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,448 @@
-//! Training: metrics now; the trainer, DA methods, checkpoints and the run directory build
-//! on them.
+//! The trainer: source-labelled, target-unlabelled training with a transfer loss, early
+//! stopping and model selection on source validation only, checkpoints and a run
+//! directory (config.toml, metrics.jsonl, best/last.safetensors, summary.json, report.md).
 
+pub mod checkpoint;
+pub mod config;
+pub mod eval;
 pub mod metrics;
+
+pub use config::{Method, ModelKind, TrainConfig, Transfer};
+
+use crate::autograd::no_grad;
+use crate::data::split::{split_indices, Normalisation};
+use crate::data::{self, Dataset, Sampler};
+use crate::error::{Error, Result};
+use crate::gpu::Context;
+use crate::losses::{coral::coral, cross_entropy, domain_loss, entropy, fisher::fisher_loss, fisher::FisherConfig, mmd};
+use crate::models::{Classifier, DeepMerge, Discriminator, ResNet18};
+use crate::nn::Module;
+use crate::ops::softmax::softmax;
+use crate::optim::{self, Optimizer, ParamGroup, Schedule};
+use crate::tensor::create::Rng;
+use crate::tensor::Tensor;
+use metrics::Metrics;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Names of the loss terms, in the order they are logged.
+pub const TERMS: [&str; 5] = ["ce", "transfer", "fisher", "entropy", "total"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub step: u64,
+    pub lr: f32,
+    pub lambda: f32,
+    pub losses: HashMap<String, f64>,
+    pub source_val_loss: f64,
+    pub source_val: Metrics,
+    pub target_val: Option<Metrics>,
+    /// DANN: fraction of source / target rows the discriminator classified correctly.
+    pub discriminator_accuracy: Option<(f64, f64)>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub method: String,
+    pub model: ModelKind,
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub steps: u64,
+    pub seconds: f64,
+    pub train_images_per_s: f64,
+    pub source_test: Metrics,
+    pub target_test: Option<Metrics>,
+    pub stopped_early: bool,
+}
+
+pub(crate) fn build_model(kind: ModelKind, ctx: &Rc<Context>, rng: &mut Rng) -> Result<Box<dyn Classifier>> {
+    Ok(match kind {
+        ModelKind::DeepMerge => Box::new(DeepMerge::new(ctx, rng)?),
+        ModelKind::ResNet18 => Box::new(ResNet18::new(ctx, rng)?),
+    })
+}
+
+/// Merger probabilities of `indices` (eval mode, batches of 256).
+pub fn predict(model: &dyn Classifier, ctx: &Rc<Context>, data: &Dataset, indices: &[usize]) -> Result<Vec<f32>> {
+    model.module().set_training(false);
+    let mut buf = Vec::new();
+    let mut probs = Vec::with_capacity(indices.len());
+    no_grad(|| -> Result<()> {
+        for chunk in data::batches(indices, 256) {
+            data.gather_images(chunk, None, &mut buf);
+            let x = Tensor::from_slice(ctx, &buf, &[chunk.len(), data.c, data.h, data.w])?;
+            let p = softmax(&model.run(&x)?.logits)?.to_vec()?;
+            probs.extend(p.chunks(2).map(|r| r[1]));
+        }
+        Ok(())
+    })?;
+    Ok(probs)
+}
+
+fn labels_of(data: &Dataset, indices: &[usize]) -> Vec<u32> {
+    data.gather_labels(indices).unwrap_or_default()
+}
+
+/// Mean cross-entropy of merger probabilities against labels (host side, for validation).
+fn nll(p: &[f32], y: &[u32]) -> f64 {
+    let eps = 1e-7f64;
+    p.iter()
+        .zip(y)
+        .map(|(&pi, &yi)| -(if yi == 1 { pi as f64 } else { 1.0 - pi as f64 }).max(eps).ln())
+        .sum::<f64>()
+        / p.len().max(1) as f64
+}
+
+fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset)> {
+    match (&cfg.source, &cfg.target) {
+        (Some(s), Some(t)) => {
+            let src = data::load(Path::new(s), cfg.source_labels.as_deref().map(Path::new))?;
+            let tgt = data::load(Path::new(t), cfg.target_labels.as_deref().map(Path::new))?;
+            if src.labels.is_none() {
+                return Err(Error::Invalid(format!("{s}: source images need labels (--source-labels)")));
+            }
+            if (src.c, src.h, src.w) != (tgt.c, tgt.h, tgt.w) {
+                return Err(Error::Invalid(format!(
+                    "source images are {}x{}x{}, target images {}x{}x{}",
+                    src.c, src.h, src.w, tgt.c, tgt.h, tgt.w
+                )));
+            }
+            Ok((src, tgt))
+        }
+        _ => data::default_dataset(&data::default_cache_dir()),
+    }
+}
+
+struct Run {
+    dir: PathBuf,
+}
+
+impl Run {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    fn write(&self, name: &str, text: &str) -> Result<()> {
+        checkpoint::write_atomic(&self.path(name), text.as_bytes())
+    }
+}
+
+/// Trains as `cfg` says; `progress` receives (epoch, step in epoch, steps per epoch, message).
+pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usize, usize, usize, &str)) -> Result<Summary> {
+    cfg.validate()?;
+    let method = cfg.method()?;
+    let run = Run { dir: PathBuf::from(&cfg.out) };
+    std::fs::create_dir_all(&run.dir).map_err(|source| Error::Io {
+        path: run.dir.display().to_string(),
+        source,
+    })?;
+    run.write("config.toml", &cfg.to_toml())?;
+
+    let (mut src, mut tgt) = load_data(cfg)?;
+    let (s_train, s_val, s_test) = split_indices(src.n, cfg.seed);
+    let (t_train, t_val, t_test) = split_indices(tgt.n, cfg.seed.wrapping_add(1));
+    let s_norm = Normalisation::compute(&src, &s_train);
+    let t_norm = Normalisation::compute(&tgt, &t_train);
+    src.normalise(&s_norm);
+    tgt.normalise(&t_norm);
+    let norm_json = serde_json::json!({ "source": s_norm, "target": t_norm }).to_string();
+
+    let mut rng = Rng::new(cfg.seed);
+    let model = build_model(cfg.model, ctx, &mut rng)?;
+    let feat = model.feature_dim();
+    let disc = if method.transfer == Transfer::Dann {
+        Some(Discriminator::new(ctx, &mut rng, feat, 1024)?)
+    } else {
+        None
+    };
+    let centres = if method.fisher {
+        Some(rng.normal(ctx, &[2, feat], 0.0, 0.01)?.requires_grad_())
+    } else {
+        None
+    };
+    let mut groups = vec![ParamGroup::new(model.module().parameters())];
+    if let Some(d) = &disc {
+        groups.push(ParamGroup::new(d.parameters()));
+    }
+    if let Some(c) = &centres {
+        groups.push(ParamGroup::new(vec![c.clone()]).lr_mult(cfg.centre_lr_mult));
+    }
+    let mut opt = Optimizer::new(optim::Method::reference_adam(), groups)?;
+
+    let lr = cfg.resolved_lr()?;
+    let steps_per_epoch = s_train.len().div_ceil(cfg.batch).max(1);
+    let total_steps = (steps_per_epoch * cfg.epochs) as u64;
+    let schedule = match cfg.schedule {
+        config::ScheduleKind::Constant => Schedule::Constant { lr },
+        config::ScheduleKind::OneCycle => Schedule::reference_one_cycle(lr, cfg.cycle_length, steps_per_epoch as u64),
+        config::ScheduleKind::InverseDecay => Schedule::InverseDecay { lr, a: 0.001, b: 0.75 },
+        config::ScheduleKind::Cosine => Schedule::Cosine {
+            lr,
+            min_lr: lr * 0.01,
+            warmup: steps_per_epoch as u64,
+            total: total_steps,
+        },
+    };
+    let grl = cfg.grl();
+    let mmd_cfg = cfg.mmd();
+    let fisher_cfg = FisherConfig {
+        form: cfg.fisher_form,
+        intra: cfg.fisher_intra,
+        inter: cfg.fisher_inter,
+    };
+    let entropy_w = cfg.resolved_entropy_weight()?;
+    let mut sampler = Sampler::new(cfg.seed);
+
+    // Everything a checkpoint holds, by name.
+    let mut state = Vec::new();
+    model.module().named_state("", &mut state);
+    if let Some(d) = &disc {
+        d.named_state("discriminator", &mut state);
+    }
+    if let Some(c) = &centres {
+        state.push(("fisher.centres".into(), c.clone()));
+    }
+    let (m, v, _) = opt.state();
+    let mut ckpt = state.clone();
+    ckpt.push(("optimizer.m".into(), m.clone()));
+    ckpt.push(("optimizer.v".into(), v.clone()));
+    let meta = |epoch: usize, step: u64| -> HashMap<String, String> {
+        HashMap::from([
+            ("format".into(), "tidal-checkpoint-1".into()),
+            ("model".into(), format!("{:?}", cfg.model).to_lowercase()),
+            ("method".into(), method.to_string()),
+            ("epoch".into(), epoch.to_string()),
+            ("step".into(), step.to_string()),
+            ("rng_seed".into(), cfg.seed.to_string()),
+            ("normalisation".into(), norm_json.clone()),
+            ("config".into(), cfg.to_toml()),
+        ])
+    };
+
+    let mut metrics_file = std::fs::File::create(run.path("metrics.jsonl")).map_err(|source| Error::Io {
+        path: run.path("metrics.jsonl").display().to_string(),
+        source,
+    })?;
+    let b = cfg.batch;
+    let (mut xs, mut xt) = (Vec::new(), Vec::new());
+    let started = Instant::now();
+    let mut step: u64 = 0;
+    let mut best: Option<(f64, f64, usize)> = None; // (val accuracy, val loss, epoch)
+    let mut best_loss = f64::INFINITY;
+    let mut since_best_loss = 0;
+    let mut epochs_run = 0;
+    let mut stopped_early = false;
+    let mut last_msg = String::new();
+    for epoch in 0..cfg.epochs {
+        let t_epoch = Instant::now();
+        model.module().set_training(true);
+        if let Some(d) = &disc {
+            d.set_training(true);
+        }
+        let mut logged: Vec<[Tensor; 5]> = Vec::with_capacity(steps_per_epoch);
+        let mut domain_logits: Vec<Tensor> = Vec::new();
+        let (mut cur_lr, mut cur_lambda) = (lr, 0.0);
+        for s in 0..steps_per_epoch {
+            cur_lr = schedule.lr(step);
+            cur_lambda = grl.lambda(step as f32 / total_steps.max(1) as f32);
+            let (si, ti) = sampler.step(&s_train, &t_train, b);
+            src.gather_images(&si, None, &mut xs);
+            tgt.gather_images(&ti, None, &mut xt);
+            xs.extend_from_slice(&xt);
+            let x = Tensor::from_slice(ctx, &xs, &[2 * b, src.c, src.h, src.w])?;
+            let y = Tensor::from_u32(ctx, &labels_of(&src, &si), &[b])?;
+
+            opt.zero_grad();
+            let out = model.run(&x)?;
+            let (fs, ft) = (out.features.slice_rows(0, b)?, out.features.slice_rows(b, 2 * b)?);
+            let ce = cross_entropy(&out.logits.slice_rows(0, b)?, &y, None)?;
+            let zero = || Tensor::zeros(ctx, &[]);
+            let transfer = match method.transfer {
+                Transfer::NoDa => zero()?,
+                Transfer::Mmd => mmd(&fs, &ft, &mmd_cfg)?,
+                Transfer::Coral => coral(&fs, &ft)?,
+                Transfer::Dann => {
+                    let d = disc.as_ref().expect("DANN has a discriminator");
+                    d.grl.set_lambda(cur_lambda);
+                    let logits = d.forward(&out.features)?;
+                    domain_logits.push(logits.detach());
+                    domain_loss(&logits.slice_rows(0, b)?, &logits.slice_rows(b, 2 * b)?)?
+                }
+            };
+            let fisher = match &centres {
+                Some(c) => fisher_loss(&fs, &y, c, &fisher_cfg)?,
+                None => zero()?,
+            };
+            let ent = if method.entropy { entropy(&out.logits)?.scale(entropy_w)? } else { zero()? };
+            let total = ce.add(&transfer.scale(cfg.transfer_weight)?)?.add(&fisher)?.add(&ent)?;
+            total.backward()?;
+            opt.step(cur_lr)?;
+            ctx.submit();
+            logged.push([ce.detach(), transfer.detach(), fisher.detach(), ent.detach(), total.detach()]);
+            step += 1;
+            // A readback every few steps keeps the bar's numbers fresh without a stall per step.
+            if s % 4 == 3 || s + 1 == steps_per_epoch {
+                let last = logged.last().unwrap();
+                let refs: Vec<&Tensor> = last.iter().collect();
+                let v = Tensor::read_all(&refs)?;
+                last_msg = format!(
+                    "ce {:.4} transfer {:.4} fisher {:.4} entropy {:.4} | λ {:.3} lr {:.2e}",
+                    v[0][0], v[1][0], v[2][0], v[3][0], cur_lambda, cur_lr
+                );
+            }
+            progress(epoch, s + 1, steps_per_epoch, &last_msg);
+        }
+        // Epoch means of every term, read in one bulk readback; stop on NaN/Inf.
+        let flat: Vec<&Tensor> = logged.iter().flat_map(|t| t.iter()).collect();
+        let vals = Tensor::read_all(&flat)?;
+        let mut means = HashMap::new();
+        for (k, name) in TERMS.iter().enumerate() {
+            let mut sum = 0.0;
+            for (si, v) in vals.iter().skip(k).step_by(TERMS.len()).enumerate() {
+                if !v[0].is_finite() {
+                    return Err(Error::Invalid(format!(
+                        "loss term '{name}' is {} at step {} (epoch {epoch}); the last good checkpoint is {}",
+                        v[0],
+                        step as usize - logged.len() + si,
+                        run.path("last.safetensors").display()
+                    )));
+                }
+                sum += v[0] as f64;
+            }
+            means.insert(name.to_string(), sum / logged.len() as f64);
+        }
+        let discriminator_accuracy = if domain_logits.is_empty() {
+            None
+        } else {
+            let refs: Vec<&Tensor> = domain_logits.iter().collect();
+            let (mut cs, mut ct) = (0usize, 0usize);
+            for l in Tensor::read_all(&refs)? {
+                cs += l[..b].iter().filter(|&&z| z > 0.0).count();
+                ct += l[b..].iter().filter(|&&z| z <= 0.0).count();
+            }
+            let n = (domain_logits.len() * b) as f64;
+            Some((cs as f64 / n, ct as f64 / n))
+        };
+
+        let ps = predict(model.as_ref(), ctx, &src, &s_val)?;
+        let ys = labels_of(&src, &s_val);
+        let source_val = metrics::compute(&ps, &ys);
+        let source_val_loss = nll(&ps, &ys);
+        let target_val = if tgt.labels.is_some() && !t_val.is_empty() {
+            let pt = predict(model.as_ref(), ctx, &tgt, &t_val)?;
+            Some(metrics::compute(&pt, &labels_of(&tgt, &t_val)))
+        } else {
+            None
+        };
+        let log = EpochLog {
+            epoch,
+            step,
+            lr: cur_lr,
+            lambda: cur_lambda,
+            losses: means,
+            source_val_loss,
+            source_val,
+            target_val,
+            discriminator_accuracy,
+            seconds: t_epoch.elapsed().as_secs_f64(),
+        };
+        writeln!(metrics_file, "{}", serde_json::to_string(&log).expect("log serialises"))
+            .and_then(|_| metrics_file.flush())
+            .map_err(|source| Error::Io {
+                path: run.path("metrics.jsonl").display().to_string(),
+                source,
+            })?;
+        epochs_run = epoch + 1;
+        checkpoint::save(&run.path("last.safetensors"), &ckpt, meta(epoch, step))?;
+        // Model selection on source validation accuracy only (ties: lower loss).
+        let better = match best {
+            None => true,
+            Some((acc, loss, _)) => source_val.accuracy > acc || (source_val.accuracy == acc && source_val_loss < loss),
+        };
+        if better {
+            best = Some((source_val.accuracy, source_val_loss, epoch));
+            checkpoint::save(&run.path("best.safetensors"), &ckpt, meta(epoch, step))?;
+        }
+        if source_val_loss < best_loss {
+            best_loss = source_val_loss;
+            since_best_loss = 0;
+        } else {
+            since_best_loss += 1;
+            if since_best_loss >= cfg.patience {
+                stopped_early = true;
+                break;
+            }
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let best_epoch = best.map(|b| b.2).unwrap_or(0);
+    // Test with the kept (best on source validation) model.
+    let best_path = run.path("best.safetensors");
+    checkpoint::restore(&checkpoint::load(&best_path)?, &state, &best_path)?;
+    let ps = predict(model.as_ref(), ctx, &src, &s_test)?;
+    let source_test = metrics::compute(&ps, &labels_of(&src, &s_test));
+    let target_test = if tgt.labels.is_some() && !t_test.is_empty() {
+        let pt = predict(model.as_ref(), ctx, &tgt, &t_test)?;
+        Some(metrics::compute(&pt, &labels_of(&tgt, &t_test)))
+    } else {
+        None
+    };
+    let summary = Summary {
+        method: method.to_string(),
+        model: cfg.model,
+        epochs_run,
+        best_epoch,
+        steps: step,
+        seconds,
+        train_images_per_s: (step as f64 * 2.0 * b as f64) / seconds.max(1e-9),
+        source_test,
+        target_test,
+        stopped_early,
+    };
+    run.write("summary.json", &serde_json::to_string_pretty(&summary).expect("summary serialises"))?;
+    run.write("report.md", &report(&summary))?;
+    Ok(summary)
+}
+
+/// The metrics table, as Markdown.
+pub fn metrics_table(rows: &[(&str, Option<&Metrics>)]) -> String {
+    let mut s = String::from("| test set | n | accuracy | precision | recall | F1 | ROC AUC | Brier | ECE |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (name, m) in rows {
+        match m {
+            Some(m) => s.push_str(&format!(
+                "| {name} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+                m.n, m.accuracy, m.precision, m.recall, m.f1, m.auc, m.brier, m.ece
+            )),
+            None => s.push_str(&format!("| {name} | – | no labels | | | | | | |\n")),
+        }
+    }
+    s
+}
+
+fn report(s: &Summary) -> String {
+    let mut r = format!(
+        "# tidal run: {} on {:?}\n\n{} epochs ({} steps, {:.0} s, {:.0} training images/s); kept model: epoch {} (best source validation accuracy; target labels are never used for selection){}.\n\n",
+        s.method,
+        s.model,
+        s.epochs_run,
+        s.steps,
+        s.seconds,
+        s.train_images_per_s,
+        s.best_epoch,
+        if s.stopped_early { ", stopped early on source validation loss" } else { "" }
+    );
+    r.push_str(&metrics_table(&[("source", Some(&s.source_test)), ("target", s.target_test.as_ref())]));
+    if let Some(t) = &s.target_test {
+        r.push_str(&format!(
+            "\nSource → target accuracy drop: {:.1} points.\n",
+            (s.source_test.accuracy - t.accuracy) * 100.0
+        ));
+    }
+    r.push_str("\nPer-epoch losses and validation metrics: `metrics.jsonl`. Weights: `best.safetensors` (PyTorch state_dict names).\n");
+    r
+}

@@ -1,0 +1,237 @@
+//! Every training setting, readable from TOML (`--config`) and overridden by flags; the
+//! resolved configuration is written into the run directory.
+
+use crate::error::{Error, Result};
+use crate::losses::fisher::FisherForm;
+use crate::losses::mmd::{Bandwidth, Estimator, MmdConfig, REFERENCE_SIGMAS};
+use crate::ops::GrlSchedule;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    DeepMerge,
+    ResNet18,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transfer {
+    NoDa,
+    Mmd,
+    Dann,
+    Coral,
+}
+
+/// A method: a transfer loss, optionally with the Fisher and entropy terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Method {
+    pub transfer: Transfer,
+    pub fisher: bool,
+    pub entropy: bool,
+}
+
+impl std::str::FromStr for Method {
+    type Err = Error;
+    /// "noda", "mmd", "dann", "coral", each optionally followed by "+fisher" and/or "+entropy".
+    fn from_str(s: &str) -> Result<Method> {
+        let mut parts = s.split('+').map(|p| p.trim().to_ascii_lowercase());
+        let transfer = match parts.next().as_deref() {
+            Some("noda") => Transfer::NoDa,
+            Some("mmd") => Transfer::Mmd,
+            Some("dann") => Transfer::Dann,
+            Some("coral") => Transfer::Coral,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "unknown method '{}' (expected noda, mmd, dann or coral, optionally +fisher, +entropy)",
+                    other.unwrap_or("")
+                )))
+            }
+        };
+        let (mut fisher, mut entropy) = (false, false);
+        for p in parts {
+            match p.as_str() {
+                "fisher" => fisher = true,
+                "entropy" => entropy = true,
+                _ => return Err(Error::Invalid(format!("unknown method term '+{p}' (expected +fisher or +entropy)"))),
+            }
+        }
+        Ok(Method { transfer, fisher, entropy })
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = match self.transfer {
+            Transfer::NoDa => "noda",
+            Transfer::Mmd => "mmd",
+            Transfer::Dann => "dann",
+            Transfer::Coral => "coral",
+        };
+        write!(f, "{t}{}{}", if self.fisher { "+fisher" } else { "" }, if self.entropy { "+entropy" } else { "" })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleKind {
+    Constant,
+    /// The reference triangle lr/10 → lr → lr/10 every 0.9 × cycle_length epochs.
+    OneCycle,
+    /// lr·(1 + 0.001·t)^−0.75
+    InverseDecay,
+    Cosine,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MmdPreset {
+    Reference,
+    Dan,
+    DanMedian,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub model: ModelKind,
+    /// e.g. "mmd", "dann+fisher+entropy"
+    pub method: String,
+    pub epochs: usize,
+    /// Images per domain per step (128 + 128 in the reference recipe).
+    pub batch: usize,
+    /// Peak learning rate; 0 picks the reference value (1e-4 for MMD, 1e-3 otherwise).
+    pub lr: f32,
+    pub schedule: ScheduleKind,
+    pub cycle_length: f32,
+    pub seed: u64,
+    /// Weight of the transfer loss (MMD, CORAL or the domain loss).
+    pub transfer_weight: f32,
+    pub mmd_preset: MmdPreset,
+    pub mmd_estimator: Estimator,
+    /// Ganin's schedule when true (γ = 10), else a constant λ = grl_lambda.
+    pub grl_ganin: bool,
+    pub grl_lambda: f32,
+    pub fisher_form: FisherForm,
+    pub fisher_intra: f32,
+    pub fisher_inter: f32,
+    /// Learning-rate multiplier of the learnable Fisher centres.
+    pub centre_lr_mult: f32,
+    /// 0 picks the reference weight (0.05 with MMD, 1e-4 with DANN).
+    pub entropy_weight: f32,
+    /// Early stopping on the source validation loss.
+    pub patience: usize,
+    /// Source and target images (npy or FITS); empty = the built-in default data.
+    pub source: Option<String>,
+    pub source_labels: Option<String>,
+    pub target: Option<String>,
+    pub target_labels: Option<String>,
+    pub out: String,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            model: ModelKind::DeepMerge,
+            method: "mmd".into(),
+            epochs: 6,
+            batch: 128,
+            lr: 0.0,
+            schedule: ScheduleKind::Constant,
+            cycle_length: 2.0,
+            seed: 1,
+            transfer_weight: 1.0,
+            mmd_preset: MmdPreset::Reference,
+            mmd_estimator: Estimator::Biased,
+            grl_ganin: true,
+            grl_lambda: 1.0,
+            fisher_form: FisherForm::TraceDifference,
+            fisher_intra: 0.01,
+            fisher_inter: 1.0,
+            centre_lr_mult: 1.0,
+            entropy_weight: 0.0,
+            patience: 20,
+            source: None,
+            source_labels: None,
+            target: None,
+            target_labels: None,
+            out: "runs/latest".into(),
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn from_toml_file(path: &std::path::Path) -> Result<TrainConfig> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+
+    pub fn method(&self) -> Result<Method> {
+        self.method.parse()
+    }
+
+    pub fn resolved_lr(&self) -> Result<f32> {
+        Ok(if self.lr > 0.0 {
+            self.lr
+        } else if self.method()?.transfer == Transfer::Mmd {
+            1e-4
+        } else {
+            1e-3
+        })
+    }
+
+    pub fn resolved_entropy_weight(&self) -> Result<f32> {
+        Ok(if self.entropy_weight > 0.0 {
+            self.entropy_weight
+        } else if self.method()?.transfer == Transfer::Dann {
+            1e-4
+        } else {
+            0.05
+        })
+    }
+
+    pub fn mmd(&self) -> MmdConfig {
+        let mut c = match self.mmd_preset {
+            MmdPreset::Reference => MmdConfig::reference(),
+            MmdPreset::Dan => MmdConfig::dan(),
+            MmdPreset::DanMedian => MmdConfig {
+                bandwidth: Bandwidth::BatchMedian(vec![0.25, 0.5, 1.0, 2.0, 4.0]),
+                ..MmdConfig::dan()
+            },
+        };
+        c.estimator = self.mmd_estimator;
+        if self.mmd_estimator != Estimator::Biased {
+            c.clamp_min = None;
+        }
+        if let Bandwidth::Fixed(s) = &c.bandwidth {
+            debug_assert_eq!(s.len(), REFERENCE_SIGMAS.len());
+        }
+        c
+    }
+
+    pub fn grl(&self) -> GrlSchedule {
+        if self.grl_ganin {
+            GrlSchedule::Ganin { gamma: 10.0 }
+        } else {
+            GrlSchedule::Constant(self.grl_lambda)
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.method()?;
+        if self.epochs == 0 || self.batch == 0 {
+            return Err(Error::Invalid("epochs and batch must be at least 1".into()));
+        }
+        if self.source.is_some() != self.target.is_some() {
+            return Err(Error::Invalid("give both --source and --target, or neither for the built-in data".into()));
+        }
+        Ok(())
+    }
+}
