@@ -29,6 +29,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> arg_in: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> arg_out: array<u32>;
+@group(0) @binding(6) var<storage, read> x4: array<vec4<f32>>;   // x again, as vec4s
 
 const WG: u32 = 256u;
 
@@ -97,6 +98,101 @@ fn max_pool2d_argmax(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let r = window_max(o);
     out[o] = r.value;
     arg_out[o] = r.at;
+}
+
+// x[e .. e + 8) from the three aligned vec4s covering it (three loads instead of eight:
+// lavapipe pays per load instruction). Lanes may read past the input's last element;
+// those components are never used.
+fn load8(e: u32) -> array<vec4<f32>, 2> {
+    let i = e / 4u;
+    let a = x4[i];
+    let b = x4[i + 1u];
+    let c = x4[i + 2u];
+    let r = e % 4u;
+    let lo = select(select(select(a, vec4<f32>(a.yzw, b.x), r == 1u), vec4<f32>(a.zw, b.xy), r == 2u),
+        vec4<f32>(a.w, b.xyz), r == 3u);
+    let hi = select(select(select(b, vec4<f32>(b.yzw, c.x), r == 1u), vec4<f32>(b.zw, c.xy), r == 2u),
+        vec4<f32>(b.w, c.xyz), r == 3u);
+    return array<vec4<f32>, 2>(lo, hi);
+}
+
+// Max (and first-argmax offset 0..3 in window order) of a 2 x 2 window whose rows are
+// (t0, t1) and (b0, b1).
+fn max4(t0: f32, t1: f32, b0: f32, b1: f32) -> vec2<f32> {
+    var m = t0;
+    var k = 0.0;
+    if (t1 > m) { m = t1; k = 1.0; }
+    if (b0 > m) { m = b0; k = 2.0; }
+    if (b1 > m) { m = b1; k = 3.0; }
+    return vec2<f32>(m, k);
+}
+
+struct Quad {
+    o: u32,          // first of the (up to) four outputs
+    n: u32,          // how many of them exist
+    at: u32,         // plane position of the first window's top-left pixel
+    m: vec4<f32>,    // maxima
+    k: vec4<f32>,    // window offsets of the first maxima
+}
+
+// The kernel 2, stride 2, no padding case (DeepMerge): invocation l = gid.x + gid.y *
+// nwg.x * 256 owns outputs ox = 4 * (l % ceil(OW / 4)) + [0, 4) of row
+// oy = (l / ceil(OW / 4)) % OH of plane l / (ceil(OW / 4) * OH), from two load8 rows.
+fn quad_max(l: u32) -> Quad {
+    let qw = (p.ow + 3u) / 4u;
+    let ox = (l % qw) * 4u;
+    let t = l / qw;
+    let oy = t % p.oh;
+    let at = 2u * oy * p.w + 2u * ox;
+    let e = (t / p.oh) * p.h * p.w + at;
+    let top = load8(e);
+    let bot = load8(e + p.w);
+    let w0 = max4(top[0].x, top[0].y, bot[0].x, bot[0].y);
+    let w1 = max4(top[0].z, top[0].w, bot[0].z, bot[0].w);
+    let w2 = max4(top[1].x, top[1].y, bot[1].x, bot[1].y);
+    let w3 = max4(top[1].z, top[1].w, bot[1].z, bot[1].w);
+    return Quad(t * p.ow + ox, min(4u, p.ow - ox), at, vec4<f32>(w0.x, w1.x, w2.x, w3.x),
+        vec4<f32>(w0.y, w1.y, w2.y, w3.y));
+}
+
+// max_pool2d for kernel 2, stride 2, no padding: four outputs per invocation (quad_max).
+@compute @workgroup_size(256)
+fn max_pool2d_k2s2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let l = linear(gid, nwg);
+    if (l >= p.planes * p.oh * ((p.ow + 3u) / 4u)) { return; }
+    let q = quad_max(l);
+    out[q.o] = q.m.x;
+    if (q.n > 1u) { out[q.o + 1u] = q.m.y; }
+    if (q.n > 2u) { out[q.o + 2u] = q.m.z; }
+    if (q.n > 3u) { out[q.o + 3u] = q.m.w; }
+}
+
+// Plane position of window j's first maximum (window offset k in row-major order).
+fn quad_at(q: Quad, j: u32, k: f32) -> u32 {
+    let ki = u32(k);
+    return q.at + 2u * j + (ki / 2u) * p.w + ki % 2u;
+}
+
+// As max_pool2d_k2s2, with the argmax (plane position) of each window.
+@compute @workgroup_size(256)
+fn max_pool2d_k2s2_argmax(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let l = linear(gid, nwg);
+    if (l >= p.planes * p.oh * ((p.ow + 3u) / 4u)) { return; }
+    let q = quad_max(l);
+    out[q.o] = q.m.x;
+    arg_out[q.o] = quad_at(q, 0u, q.k.x);
+    if (q.n > 1u) {
+        out[q.o + 1u] = q.m.y;
+        arg_out[q.o + 1u] = quad_at(q, 1u, q.k.y);
+    }
+    if (q.n > 2u) {
+        out[q.o + 2u] = q.m.z;
+        arg_out[q.o + 2u] = quad_at(q, 2u, q.k.z);
+    }
+    if (q.n > 3u) {
+        out[q.o + 3u] = q.m.w;
+        arg_out[q.o + 3u] = quad_at(q, 3u, q.k.w);
+    }
 }
 
 // out[o] = scale * sum over the window of output o (padding adds 0).
