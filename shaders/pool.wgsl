@@ -5,8 +5,9 @@
 //
 // Backward kernels gather: each input element sums the gradients of the windows that
 // cover it, in a fixed order, so no atomics are needed and results are deterministic.
-// Indexing (all entries): one invocation per output (forward) or per input element
-// (backward), linear index i = gid.x + gid.y * num_workgroups.x * 256.
+// Indexing (all entries): linear invocation index l = gid.x + gid.y * num_workgroups.x * 256;
+// forward: one output per invocation (four for the k2 s2 max pool: quad_max); backward:
+// four input elements of a row per invocation (row_run).
 
 struct Params {
     planes: u32,
@@ -16,8 +17,6 @@ struct Params {
     ow: u32,
     kh: u32,
     kw: u32,
-    sh: u32,
-    sw: u32,
     ph: u32,
     pw: u32,
     scale: f32,   // 1 / (kh * kw) for average pooling
@@ -45,6 +44,10 @@ override KW: u32 = 0u;
 fn kh() -> u32 { return select(p.kh, KH, KH > 0u); }
 fn kw() -> u32 { return select(p.kw, KW, KW > 0u); }
 
+// Strides are always pipeline constants: the backward's divisions by them become multiplies.
+override SH: u32 = 1u;
+override SW: u32 = 1u;
+
 // Input row (or column) of window offset k, clamped into the input. A padded position
 // becomes the nearest edge pixel, which lies in the same window and earlier or later in
 // window order than every other pixel of its row (column): max and first-argmax are
@@ -64,8 +67,8 @@ fn window_max(o: u32) -> WindowMax {
     let t = o / p.ow;
     let oy = t % p.oh;
     let base = (t / p.oh) * p.h * p.w;
-    let y0 = i32(oy * p.sh) - i32(p.ph);
-    let x0 = i32(ox * p.sw) - i32(p.pw);
+    let y0 = i32(oy * SH) - i32(p.ph);
+    let x0 = i32(ox * SW) - i32(p.pw);
     var best = clamp_in(y0, 0u, p.h) * p.w + clamp_in(x0, 0u, p.w);
     var m = x[base + best];
     for (var ky = 0u; ky < kh(); ky = ky + 1u) {
@@ -204,8 +207,8 @@ fn avg_pool2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let t = o / p.ow;
     let oy = t % p.oh;
     let base = (t / p.oh) * p.h * p.w;
-    let y0 = i32(oy * p.sh) - i32(p.ph);
-    let x0 = i32(ox * p.sw) - i32(p.pw);
+    let y0 = i32(oy * SH) - i32(p.ph);
+    let x0 = i32(ox * SW) - i32(p.pw);
     var s = 0.0;
     for (var ky = 0u; ky < kh(); ky = ky + 1u) {
         let iy = y0 + i32(ky);
@@ -222,7 +225,8 @@ fn avg_pool2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 }
 
 // Output rows (or columns) whose windows cover input row i: [lo, hi), for window k,
-// stride s, padding pad and n outputs.
+// stride s, padding pad and n outputs. With k and s pipeline constants the divisions
+// become multiplies.
 fn covering(i: u32, k: u32, s: u32, pad: u32, n: u32) -> vec2<u32> {
     let top = i + pad;                        // position in the padded input
     let lo = select(0u, (top + 1u - k + s - 1u) / s, top + 1u > k);
@@ -230,45 +234,103 @@ fn covering(i: u32, k: u32, s: u32, pad: u32, n: u32) -> vec2<u32> {
     return vec2<u32>(lo, hi);
 }
 
-// Gradient of max_pool2d: out[e] = sum of g[o] over the windows o covering input e whose
-// stored argmax is e.
-@compute @workgroup_size(256)
-fn max_pool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = linear(gid, nwg);
-    if (e >= p.planes * p.h * p.w) { return; }
-    let ix = e % p.w;
-    let t = e / p.w;
-    let iy = t % p.h;
-    let obase = (t / p.h) * p.oh * p.ow;
-    let at = iy * p.w + ix;
-    let ry = covering(iy, p.kh, p.sh, p.ph, p.oh);
-    let rx = covering(ix, p.kw, p.sw, p.pw, p.ow);
-    var s = 0.0;
-    for (var oy = ry.x; oy < ry.y; oy = oy + 1u) {
-        for (var ox = rx.x; ox < rx.y; ox = ox + 1u) {
-            let o = obase + oy * p.ow + ox;
-            if (arg_in[o] == at) { s = s + g[o]; }
-        }
-    }
-    out[e] = s;
+// When windows do not overlap (stride >= kernel, both pipeline constants) the one output
+// row (or column) whose window covers input row i, clamped into range, and whether it
+// really covers it.
+fn single(i: u32, k: u32, s: u32, pad: u32, n: u32) -> vec2<u32> {
+    let top = i + pad;
+    let o = top / s;
+    return vec2<u32>(min(o, n - 1u), u32(top - o * s < k && o < n));
 }
 
-// Gradient of avg_pool2d: out[e] = scale * sum of g[o] over the windows o covering input e.
+// Non-overlapping windows (the common pools): branch-free, no window loops.
+fn disjoint() -> bool {
+    return KH > 0u && KW > 0u && SH >= KH && SW >= KW;
+}
+
+struct RowRun {
+    row: u32,      // plane * H + iy
+    iy: u32,
+    ix0: u32,      // first of the (up to) four input columns
+    ry: vec2<u32>, // output rows covering input row iy
+    obase: u32,    // first output of the plane
+}
+
+// Backward indexing: invocation l = gid.x + gid.y * nwg.x * 256 owns input columns
+// ix0 + [0, 4), ix0 = 4 * (l % ceil(W / 4)), of input row l / ceil(W / 4), so the
+// per-lane integer divisions (slow on CPU adapters) are shared by four elements.
+fn row_run(l: u32) -> RowRun {
+    let qw = (p.w + 3u) / 4u;
+    let row = l / qw;
+    let plane = row / p.h;
+    let iy = row - plane * p.h;
+    return RowRun(row, iy, (l - row * qw) * 4u, covering(iy, kh(), SH, p.ph, p.oh),
+        plane * p.oh * p.ow);
+}
+
+// Gradient of max_pool2d: out[e] = sum of g[o] over the windows o covering input e whose
+// stored argmax is e. Indexing: row_run.
+@compute @workgroup_size(256)
+fn max_pool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let l = linear(gid, nwg);
+    if (l >= p.planes * p.h * ((p.w + 3u) / 4u)) { return; }
+    let r = row_run(l);
+    let at_row = r.iy * p.w;
+    if (disjoint()) {
+        let wy = single(r.iy, KH, SH, p.ph, p.oh);
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let ix = r.ix0 + j;
+            if (ix >= p.w) { break; }
+            let wx = single(ix, KW, SW, p.pw, p.ow);
+            let o = r.obase + wy.x * p.ow + wx.x;
+            let hit = (wy.y & wx.y) == 1u && arg_in[o] == at_row + ix;
+            out[r.row * p.w + ix] = select(0.0, g[o], hit);
+        }
+        return;
+    }
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        let ix = r.ix0 + j;
+        if (ix >= p.w) { break; }
+        let rx = covering(ix, kw(), SW, p.pw, p.ow);
+        var s = 0.0;
+        for (var oy = r.ry.x; oy < r.ry.y; oy = oy + 1u) {
+            for (var ox = rx.x; ox < rx.y; ox = ox + 1u) {
+                let o = r.obase + oy * p.ow + ox;
+                if (arg_in[o] == at_row + ix) { s = s + g[o]; }
+            }
+        }
+        out[r.row * p.w + ix] = s;
+    }
+}
+
+// Gradient of avg_pool2d: out[e] = scale * sum of g[o] over the windows o covering input
+// e. Indexing: row_run.
 @compute @workgroup_size(256)
 fn avg_pool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = linear(gid, nwg);
-    if (e >= p.planes * p.h * p.w) { return; }
-    let ix = e % p.w;
-    let t = e / p.w;
-    let iy = t % p.h;
-    let obase = (t / p.h) * p.oh * p.ow;
-    let ry = covering(iy, p.kh, p.sh, p.ph, p.oh);
-    let rx = covering(ix, p.kw, p.sw, p.pw, p.ow);
-    var s = 0.0;
-    for (var oy = ry.x; oy < ry.y; oy = oy + 1u) {
-        for (var ox = rx.x; ox < rx.y; ox = ox + 1u) {
-            s = s + g[obase + oy * p.ow + ox];
+    let l = linear(gid, nwg);
+    if (l >= p.planes * p.h * ((p.w + 3u) / 4u)) { return; }
+    let r = row_run(l);
+    if (disjoint()) {
+        let wy = single(r.iy, KH, SH, p.ph, p.oh);
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let ix = r.ix0 + j;
+            if (ix >= p.w) { break; }
+            let wx = single(ix, KW, SW, p.pw, p.ow);
+            let gv = g[r.obase + wy.x * p.ow + wx.x];
+            out[r.row * p.w + ix] = select(0.0, gv * p.scale, (wy.y & wx.y) == 1u);
         }
+        return;
     }
-    out[e] = s * p.scale;
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        let ix = r.ix0 + j;
+        if (ix >= p.w) { break; }
+        let rx = covering(ix, kw(), SW, p.pw, p.ow);
+        var s = 0.0;
+        for (var oy = r.ry.x; oy < r.ry.y; oy = oy + 1u) {
+            for (var ox = rx.x; ox < rx.y; ox = ox + 1u) {
+                s = s + g[r.obase + oy * p.ow + ox];
+            }
+        }
+        out[r.row * p.w + ix] = s * p.scale;
+    }
 }

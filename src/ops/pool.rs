@@ -81,14 +81,20 @@ impl Geom {
         vec![self.n, self.c, self.h, self.w]
     }
 
-    /// Window size as pipeline constants when small enough to unroll; 0 = from params.
-    fn window(&self) -> [(&'static str, f64); 2] {
+    /// Pipeline constants: the strides, and the window size when small enough to unroll
+    /// (0 = from the params).
+    fn window(&self) -> [(&'static str, f64); 4] {
         let (kh, kw) = if self.k.0 * self.k.1 <= MAX_UNROLL {
             self.k
         } else {
             (0, 0)
         };
-        [("KH", kh as f64), ("KW", kw as f64)]
+        [
+            ("KH", kh as f64),
+            ("KW", kw as f64),
+            ("SH", self.s.0 as f64),
+            ("SW", self.s.1 as f64),
+        ]
     }
 
     fn params(&self) -> Params {
@@ -100,8 +106,6 @@ impl Geom {
             .u32(self.ow as u32)
             .u32(self.k.0 as u32)
             .u32(self.k.1 as u32)
-            .u32(self.s.0 as u32)
-            .u32(self.s.1 as u32)
             .u32(self.pad.0 as u32)
             .u32(self.pad.1 as u32)
             .f32(1.0 / (self.k.0 * self.k.1) as f32)
@@ -225,7 +229,7 @@ fn pool_backward(
 ) -> Result<Tensor> {
     let ctx = g.ctx();
     let gx = alloc_like(g, &geo.in_shape(), DType::F32)?;
-    let k = ctx.kernel("pool", entry, &[])?;
+    let k = ctx.kernel("pool", entry, &geo.window())?;
     let mut bufs = vec![g.buffer()];
     if let Some(a) = arg {
         bufs.push(a.buffer());
@@ -235,7 +239,7 @@ fn pool_backward(
         &k,
         geo.params().bytes(),
         &bufs,
-        grid_1d(gx.numel() as u64, 256),
+        grid_1d((geo.n * geo.c * geo.h * geo.w.div_ceil(4)) as u64, 256),
     )?;
     Ok(gx)
 }
