@@ -130,8 +130,10 @@ pub fn max_pool2d(
     } else {
         None
     };
-    if geo.k == (2, 2) && geo.s == (2, 2) && geo.pad == (0, 0) {
-        // DeepMerge's pool: four outputs per invocation from vec4 loads.
+    // DeepMerge's pool: four outputs per invocation from vec4 loads (which need the buffer
+    // to hold whole vec4s; pooled buffers always do, below the binding-size cap).
+    let k2s2 = geo.k == (2, 2) && geo.s == (2, 2) && geo.pad == (0, 0);
+    if k2s2 && x.buffer().size().is_multiple_of(16) {
         let entry = if want_arg {
             "max_pool2d_k2s2_argmax"
         } else {
