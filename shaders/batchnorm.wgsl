@@ -91,13 +91,13 @@ fn bn_stats_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     part_out[t] = vec2<f32>(shift + s1 / fl, max(s2 - s1 * s1 / fl, 0.0));
 }
 
-// One invocation per channel c: combines the chunk statistics in order (Chan et al.),
-// writes (mean, 1/sqrt(var + eps)) of the batch, the forward coefficients
-// y = x * a + b (a = gamma / std, b = beta - mean * a), and updates the running
-// statistics in place with the unbiased variance.
+// One invocation per channel c = gid.x + gid.y * nwg.x * 64: combines the chunk
+// statistics in order (Chan et al.), writes (mean, 1/sqrt(var + eps)) of the batch, the
+// forward coefficients y = x * a + b (a = gamma / std, b = beta - mean * a), and updates
+// the running statistics in place with the unbiased variance.
 @compute @workgroup_size(64)
-fn bn_finalize_train(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let c = gid.x;
+fn bn_finalize_train(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = gid.x + gid.y * nwg.x * 64u;
     if (c >= p.c) { return; }
     var n = 0.0;
     var mean = 0.0;
@@ -121,11 +121,11 @@ fn bn_finalize_train(@builtin(global_invocation_id) gid: vec3<u32>) {
     running_var[c] = keep * running_var[c] + p.momentum * (m2 / (n - 1.0));
 }
 
-// One invocation per channel c: the eval-mode statistics and coefficients from the
-// running statistics (no update).
+// One invocation per channel c (indexed as bn_finalize_train): the eval-mode statistics
+// and coefficients from the running statistics (no update).
 @compute @workgroup_size(64)
-fn bn_finalize_eval(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let c = gid.x;
+fn bn_finalize_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = gid.x + gid.y * nwg.x * 64u;
     if (c >= p.c) { return; }
     let mean = running_mean_in[c];
     let inv_std = 1.0 / sqrt(running_var_in[c] + p.eps);
@@ -193,14 +193,14 @@ fn bn_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     part_out[t] = vec2<f32>(sg, sgx);
 }
 
-// One invocation per channel c: sums the chunks in order into dbeta = sum g and
-// dgamma = sum g * xhat (xhat = (x - mean) / std), and writes the input-gradient
-// coefficients dx = A g + B x + D. Training (batch statistics):
+// One invocation per channel c (indexed as bn_finalize_train): sums the chunks in order
+// into dbeta = sum g and dgamma = sum g * xhat (xhat = (x - mean) / std), and writes the
+// input-gradient coefficients dx = A g + B x + D. Training (batch statistics):
 //   dx = gamma / std * (g - mean(g) - xhat * mean(g * xhat));
 // eval (constant statistics): dx = gamma / std * g.
 @compute @workgroup_size(64)
-fn bn_finalize_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let c = gid.x;
+fn bn_finalize_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = gid.x + gid.y * nwg.x * 64u;
     if (c >= p.c) { return; }
     var sg = 0.0;
     var sgx = 0.0;

@@ -81,14 +81,20 @@ impl Geom {
         vec![self.n, self.c, self.h, self.w]
     }
 
-    /// Window size as pipeline constants when small enough to unroll; 0 = from params.
-    fn window(&self) -> [(&'static str, f64); 2] {
+    /// Pipeline constants: the strides, and the window size when small enough to unroll
+    /// (0 = from the params).
+    fn window(&self) -> [(&'static str, f64); 4] {
         let (kh, kw) = if self.k.0 * self.k.1 <= MAX_UNROLL {
             self.k
         } else {
             (0, 0)
         };
-        [("KH", kh as f64), ("KW", kw as f64)]
+        [
+            ("KH", kh as f64),
+            ("KW", kw as f64),
+            ("SH", self.s.0 as f64),
+            ("SW", self.s.1 as f64),
+        ]
     }
 
     fn params(&self) -> Params {
@@ -100,8 +106,6 @@ impl Geom {
             .u32(self.ow as u32)
             .u32(self.k.0 as u32)
             .u32(self.k.1 as u32)
-            .u32(self.s.0 as u32)
-            .u32(self.s.1 as u32)
             .u32(self.pad.0 as u32)
             .u32(self.pad.1 as u32)
             .f32(1.0 / (self.k.0 * self.k.1) as f32)
@@ -120,26 +124,38 @@ pub fn max_pool2d(
     let out = alloc_like(x, &geo.out_shape(), DType::F32)?;
     let n_out = out.numel() as u64;
     let p = geo.params();
-    let arg = if x.requires_grad() && is_grad_enabled() {
-        let arg = alloc_like(x, &geo.out_shape(), DType::U32)?;
-        let k = ctx.kernel("pool", "max_pool2d_argmax", &geo.window())?;
-        ctx.dispatch(
-            &k,
-            p.bytes(),
-            &[x.buffer(), out.buffer(), arg.buffer()],
-            grid_1d(n_out, 256),
-        )?;
-        Some(arg)
+    let want_arg = x.requires_grad() && is_grad_enabled();
+    let arg = if want_arg {
+        Some(alloc_like(x, &geo.out_shape(), DType::U32)?)
     } else {
-        let k = ctx.kernel("pool", "max_pool2d", &geo.window())?;
-        ctx.dispatch(
-            &k,
-            p.bytes(),
-            &[x.buffer(), out.buffer()],
-            grid_1d(n_out, 256),
-        )?;
         None
     };
+    // DeepMerge's pool: four outputs per invocation from vec4 loads (which need the buffer
+    // to hold whole vec4s; pooled buffers always do, below the binding-size cap).
+    let k2s2 = geo.k == (2, 2) && geo.s == (2, 2) && geo.pad == (0, 0);
+    if k2s2 && x.buffer().size().is_multiple_of(16) {
+        let entry = if want_arg {
+            "max_pool2d_k2s2_argmax"
+        } else {
+            "max_pool2d_k2s2"
+        };
+        let k = ctx.kernel("pool", entry, &[])?;
+        let mut bufs = vec![out.buffer()];
+        bufs.extend(arg.as_ref().map(|a| a.buffer()));
+        bufs.push(x.buffer());
+        let lanes = geo.n * geo.c * geo.oh * geo.ow.div_ceil(4);
+        ctx.dispatch(&k, p.bytes(), &bufs, grid_1d(lanes as u64, 256))?;
+    } else {
+        let entry = if want_arg {
+            "max_pool2d_argmax"
+        } else {
+            "max_pool2d"
+        };
+        let k = ctx.kernel("pool", entry, &geo.window())?;
+        let mut bufs = vec![x.buffer(), out.buffer()];
+        bufs.extend(arg.as_ref().map(|a| a.buffer()));
+        ctx.dispatch(&k, p.bytes(), &bufs, grid_1d(n_out, 256))?;
+    }
     Ok(make(
         storage(&out),
         geo.out_shape(),
@@ -215,7 +231,7 @@ fn pool_backward(
 ) -> Result<Tensor> {
     let ctx = g.ctx();
     let gx = alloc_like(g, &geo.in_shape(), DType::F32)?;
-    let k = ctx.kernel("pool", entry, &[])?;
+    let k = ctx.kernel("pool", entry, &geo.window())?;
     let mut bufs = vec![g.buffer()];
     if let Some(a) = arg {
         bufs.push(a.buffer());
@@ -225,7 +241,7 @@ fn pool_backward(
         &k,
         geo.params().bytes(),
         &bufs,
-        grid_1d(gx.numel() as u64, 256),
+        grid_1d((geo.n * geo.c * geo.h * geo.w.div_ceil(4)) as u64, 256),
     )?;
     Ok(gx)
 }
