@@ -280,6 +280,18 @@ fn npy_round_trip_for_images_and_every_label_type() {
     assert_eq!(ds.images, x);
     assert_eq!(ds.labels.as_deref(), Some(&[1u8, 0, 1][..]));
     assert_eq!(ds.label_counts(), Some((1, 2)));
+    // Streamed in batches of 2: the same values, in order.
+    let mut streamed = Vec::new();
+    let mut starts = Vec::new();
+    let shape = data::stream_images(&d.join("X.npy"), 2, Some([3, 75, 75]), |start, v| {
+        starts.push(start);
+        streamed.extend_from_slice(v);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(shape, [3, 3, 75, 75]);
+    assert_eq!(starts, vec![0, 2]);
+    assert_eq!(streamed, x);
     // float64 images.
     let x64: Vec<u8> = x.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect();
     write_raw_npy(&d.join("X64.npy"), "<f8", false, &[3, 3, 75, 75], &x64);

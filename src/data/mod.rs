@@ -158,6 +158,48 @@ pub fn load_with(
     })
 }
 
+/// Streams the images of a `.npy` file larger than memory in batches of up to `batch`
+/// images: `f(first_index, images)` gets B×C×H×W values, checked finite (an error names the
+/// file, image and pixel). Returns the shape (N, C, H, W). Memory use is one batch.
+pub fn stream_images(
+    path: &Path,
+    batch: usize,
+    expect: Option<[usize; 3]>,
+    mut f: impl FnMut(usize, &[f32]) -> Result<()>,
+) -> Result<[usize; 4]> {
+    let file = npy::NpyFile::open(path)?;
+    if !file.elem.is_float() {
+        return Err(data_err(
+            path,
+            format!(
+                "images have dtype {}: expected float32 or float64",
+                file.elem.name()
+            ),
+        ));
+    }
+    check_image_shape(path, &file.shape, expect)?;
+    let s = [file.shape[0], file.shape[1], file.shape[2], file.shape[3]];
+    let per = s[1] * s[2] * s[3];
+    file.for_each_chunk(per * batch.max(1), |start, vals| {
+        if let Some(bad) = vals.iter().position(|v| !v.is_finite()) {
+            let e = start + bad;
+            return Err(data_err(
+                path,
+                format!(
+                    "image {} has a non-finite pixel ({}) at channel {}, y {}, x {}: expected finite values",
+                    e / per,
+                    vals[bad],
+                    e % per / (s[2] * s[3]),
+                    e % (s[2] * s[3]) / s[3],
+                    e % s[3]
+                ),
+            ));
+        }
+        f(start / per, vals)
+    })?;
+    Ok(s)
+}
+
 fn check_image_shape(path: &Path, shape: &[usize], expect: Option<[usize; 3]>) -> Result<()> {
     let want = match expect {
         Some([c, h, w]) => format!("N×{c}×{h}×{w}"),

@@ -744,9 +744,7 @@ pub fn convolve(band: &[f32], psf: &Psf) -> Vec<f32> {
             out
         }
         Psf::Moffat { fwhm_px, beta } => {
-            // Scatter form: each source pixel spreads its light over the kernel; pixels with
-            // no light (most of the stamp far from galaxies is tiny, never exactly zero) are
-            // still handled, so the cost is the full 75² × kernel area.
+            // Direct 2-D gather: each output pixel sums the kernel over its neighbours.
             let (rad, k) = moffat_kernel(fwhm_px, beta);
             let rad = rad as i64;
             let side = 2 * rad + 1;
