@@ -80,6 +80,10 @@ enum DataCommand {
         /// Output folder (created if missing)
         #[arg(long)]
         out: PathBuf,
+        /// Surface-brightness limit in mag/arcsec² for every band (noisy and sdss only;
+        /// default: the preset's, 25 for noisy)
+        #[arg(long)]
+        sb_limit: Option<f32>,
     },
     /// Shape, dtype, per-channel min/max/mean/std, label counts and NaN/Inf counts of .npy or
     /// FITS files (streamed, so files larger than memory work)
@@ -126,7 +130,12 @@ fn data(cmd: &DataCommand) -> anyhow::Result<()> {
             n,
             seed,
             out,
+            sb_limit,
         } => {
+            let mut preset = domain.preset();
+            if let Some(mu) = sb_limit {
+                preset = preset.with_sb_limit(*mu)?;
+            }
             let threads = rayon::current_num_threads();
             println!(
                 "generating {n} {domain} images (seed {seed}) on {threads} thread(s) into {}",

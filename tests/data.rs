@@ -208,6 +208,16 @@ fn noise_matches_the_surface_brightness_limit_within_five_percent() {
             assert!(mean.abs() < 0.05 * want, "sky not subtracted: mean {mean}");
         }
     }
+    // A chosen limit: 24 mag/arcsec² is 10^0.4 × the noise of 25.
+    let p24 = noisy.with_sb_limit(24.0).unwrap();
+    let img = synth::observe(&vec![0.0f32; IMAGE_LEN], &p24, 5, 0);
+    let std = (img.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / img.len() as f64).sqrt();
+    assert!(
+        (std / (0.08 * 10f64.powf(0.4)) - 1.0).abs() < 0.05,
+        "σ at 24: {std}"
+    );
+    assert!(Domain::Pristine.preset().with_sb_limit(24.0).is_err());
+    assert!(noisy.with_sb_limit(f32::NAN).is_err());
     // In generated images: the robust spread (MAD × 1.4826) of the 10×10 corners.
     let g = synth::generate(Domain::Noisy, 100, 13, &|_| {});
     for b in 0..3 {
@@ -345,6 +355,39 @@ fn fits_round_trip_in_the_mast_layout() {
     assert_eq!(ds.labels.as_deref(), Some(&[1u8, 1][..]));
     let r = data::inspect(&p).unwrap();
     assert_eq!(r.shape, vec![2, 3, 75, 75]);
+
+    // HDU1 as a BINTABLE: an int32 label column followed by a float column.
+    let p = d.join("table.fits");
+    fits::write(&p, &[2, 3, 75, 75], &x, None).unwrap();
+    let mut bytes = std::fs::read(&p).unwrap();
+    let cards = [
+        "XTENSION= 'BINTABLE'",
+        "BITPIX  =                    8",
+        "NAXIS   =                    2",
+        "NAXIS1  =                    8",
+        "NAXIS2  =                    2",
+        "PCOUNT  =                    0",
+        "GCOUNT  =                    1",
+        "TFIELDS =                    2",
+        "TFORM1  = '1J      '           / merger label",
+        "TTYPE1  = 'label   '",
+        "TFORM2  = 'E       '",
+        "END",
+    ];
+    let mut hdu: Vec<u8> = cards
+        .iter()
+        .flat_map(|c| format!("{c:<80}").into_bytes())
+        .collect();
+    hdu.resize(2880, b' ');
+    for (label, other) in [(1i32, 0.5f32), (0, 2.0)] {
+        hdu.extend_from_slice(&label.to_be_bytes());
+        hdu.extend_from_slice(&other.to_be_bytes());
+    }
+    hdu.resize(2 * 2880, 0);
+    bytes.extend(hdu);
+    std::fs::write(&p, bytes).unwrap();
+    let ds = data::load(&p, None).unwrap();
+    assert_eq!(ds.labels.as_deref(), Some(&[1u8, 0][..]));
     let _ = std::fs::remove_dir_all(&d);
 }
 

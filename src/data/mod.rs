@@ -334,7 +334,20 @@ pub fn generate_to_dir(
     dir: &Path,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Sidecar> {
-    let g = synth::generate(domain, n, seed, progress);
+    generate_to_dir_with(&domain.preset(), n, seed, dir, progress)
+}
+
+/// [`generate_to_dir`] through any preset.
+pub fn generate_to_dir_with(
+    preset: &synth::Preset,
+    n: usize,
+    seed: u64,
+    dir: &Path,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Sidecar> {
+    let domain = preset.domain;
+    let preset = *preset;
+    let g = synth::generate_with(&preset, n, seed, progress);
     std::fs::create_dir_all(dir).map_err(|e| Error::Io {
         path: dir.display().to_string(),
         source: e,
@@ -348,7 +361,6 @@ pub fn generate_to_dir(
             .unwrap_or_default();
         *scene_kinds.entry(name).or_insert(0) += 1;
     }
-    let preset = domain.preset();
     let sidecar = Sidecar {
         generator: "tidal synthetic merging-galaxy benchmark",
         generator_version: synth::GENERATOR_VERSION,
