@@ -143,8 +143,9 @@ fn data(cmd: &DataCommand) -> anyhow::Result<()> {
             );
             let bar = data::progress_bar(*n as u64, "images");
             let t = std::time::Instant::now();
-            let side =
-                data::generate_to_dir(*domain, *n, *seed, out, &|d| bar.set_position(d as u64))?;
+            let side = data::generate_to_dir_with(&preset, *n, *seed, out, &|d| {
+                bar.set_position(d as u64)
+            })?;
             bar.finish_and_clear();
             println!(
                 "wrote X.npy ({n}×3×75×75 float32), y.npy ({} mergers, {} non-mergers), params.json in {:.1} s",
