@@ -421,15 +421,17 @@ pub fn cache_entry(cache_dir: &Path, domain: Domain, n: usize, seed: u64) -> Pat
 }
 
 /// Loads a generated set from the cache, generating it first (with a progress bar on
-/// stderr) if missing. Generation goes to a temporary folder renamed into place when
-/// complete, so an interrupted run leaves no half-written entry.
+/// stderr) if missing. Generation goes to a temporary folder (`NAME.partial-PID`) renamed
+/// into place when complete, so an interrupted run leaves no half-written entry.
 pub fn cached(cache_dir: &Path, domain: Domain, n: usize, seed: u64) -> Result<Dataset> {
     let dir = cache_entry(cache_dir, domain, n, seed);
     let complete = ["X.npy", "y.npy", "params.json"]
         .iter()
         .all(|f| dir.join(f).is_file());
     if !complete {
-        let tmp = dir.with_extension("partial");
+        // A per-process temporary folder, so two processes filling the cache at once do not
+        // write into each other's files; the first complete one is renamed into place.
+        let tmp = dir.with_extension(format!("partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         eprintln!(
             "generating {n} {} images (seed {seed}) into {}",
@@ -437,13 +439,24 @@ pub fn cached(cache_dir: &Path, domain: Domain, n: usize, seed: u64) -> Result<D
             dir.display()
         );
         let bar = progress_bar(n as u64, "images");
-        generate_to_dir(domain, n, seed, &tmp, &|d| bar.set_position(d as u64))?;
+        let made = generate_to_dir(domain, n, seed, &tmp, &|d| bar.set_position(d as u64));
         bar.finish_and_clear();
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&tmp, &dir).map_err(|e| Error::Io {
-            path: dir.display().to_string(),
-            source: e,
-        })?;
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        if dir.exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        if let Err(e) = std::fs::rename(&tmp, &dir) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            if !dir.join("params.json").is_file() {
+                return Err(Error::Io {
+                    path: dir.display().to_string(),
+                    source: e,
+                });
+            }
+        }
     }
     load(&dir.join("X.npy"), Some(&dir.join("y.npy")))
 }
