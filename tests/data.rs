@@ -650,3 +650,67 @@ fn preview_writes_a_png_grid_of_every_domain_and_class() {
     assert_eq!(h, 6 * (75 * 2 + 4) + 4);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn cli_generate_then_inspect_reports_shape_and_balance_and_bad_files_fail_in_one_line() {
+    let d = scratch("cli");
+    let exe = env!("CARGO_BIN_EXE_tidal");
+    let out = d.join("n");
+    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
+    let g = run(&[
+        "data",
+        "generate",
+        "--domain",
+        "noisy",
+        "--n",
+        "8",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    for f in ["X.npy", "y.npy", "params.json"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("params.json")).unwrap()).unwrap();
+    assert_eq!(side["domain"], "noisy");
+    assert_eq!(side["preset"]["noise"]["sb_limit"][0], 25.0);
+    let i = run(&[
+        "data",
+        "inspect",
+        out.join("X.npy").to_str().unwrap(),
+        out.join("y.npy").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&i.stdout);
+    assert!(i.status.success());
+    assert!(text.contains("shape 8×3×75×75  dtype float32"), "{text}");
+    assert!(text.contains("0: 4 (50.0%), 1: 4 (50.0%)"), "{text}");
+    assert!(text.contains("NaN 0  Inf 0"), "{text}");
+    // A truncated file: failure, one line on stderr naming the file.
+    let bytes = std::fs::read(out.join("X.npy")).unwrap();
+    let bad = d.join("cut.npy");
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    let b = run(&["data", "inspect", bad.to_str().unwrap()]);
+    assert!(!b.status.success());
+    let err = String::from_utf8_lossy(&b.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: ") && err.contains("cut.npy") && err.contains("truncated"));
+    // Generating into a path that is a file writes nothing.
+    let file = d.join("file");
+    std::fs::write(&file, "x").unwrap();
+    let f = run(&[
+        "data",
+        "generate",
+        "--domain",
+        "pristine",
+        "--n",
+        "2",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(!f.status.success());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    let _ = std::fs::remove_dir_all(&d);
+}
