@@ -404,11 +404,15 @@ pub const DEFAULT_N: usize = 3000;
 pub const DEFAULT_SOURCE_SEED: u64 = 1;
 pub const DEFAULT_TARGET_SEED: u64 = 2;
 
-/// The default cache directory, `data/cache` under the crate root.
+/// The default cache directory: `$TIDAL_DATA_CACHE` if set, else `data/cache` under the
+/// crate root (git-ignored).
 pub fn default_cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join("cache")
+    match std::env::var_os("TIDAL_DATA_CACHE") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("data")
+            .join("cache"),
+    }
 }
 
 /// The folder of a cached generated set.
