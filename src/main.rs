@@ -142,6 +142,10 @@ enum DataCommand {
         /// Output folder (created if missing)
         #[arg(long)]
         out: PathBuf,
+        /// Surface-brightness limit in mag/arcsec² for every band (noisy and sdss only;
+        /// default: the preset's, 25 for noisy)
+        #[arg(long)]
+        sb_limit: Option<f32>,
     },
     /// Shape, dtype, per-channel min/max/mean/std, label counts and NaN/Inf counts of .npy or
     /// FITS files (streamed, so files larger than memory work)
@@ -188,7 +192,12 @@ fn data(cmd: &DataCommand) -> anyhow::Result<()> {
             n,
             seed,
             out,
+            sb_limit,
         } => {
+            let mut preset = domain.preset();
+            if let Some(mu) = sb_limit {
+                preset = preset.with_sb_limit(*mu)?;
+            }
             let threads = rayon::current_num_threads();
             println!(
                 "generating {n} {domain} images (seed {seed}) on {threads} thread(s) into {}",
@@ -196,8 +205,9 @@ fn data(cmd: &DataCommand) -> anyhow::Result<()> {
             );
             let bar = data::progress_bar(*n as u64, "images");
             let t = std::time::Instant::now();
-            let side =
-                data::generate_to_dir(*domain, *n, *seed, out, &|d| bar.set_position(d as u64))?;
+            let side = data::generate_to_dir_with(&preset, *n, *seed, out, &|d| {
+                bar.set_position(d as u64)
+            })?;
             bar.finish_and_clear();
             println!(
                 "wrote X.npy ({n}×3×75×75 float32), y.npy ({} mergers, {} non-mergers), params.json in {:.1} s",

@@ -208,6 +208,16 @@ fn noise_matches_the_surface_brightness_limit_within_five_percent() {
             assert!(mean.abs() < 0.05 * want, "sky not subtracted: mean {mean}");
         }
     }
+    // A chosen limit: 24 mag/arcsec² is 10^0.4 × the noise of 25.
+    let p24 = noisy.with_sb_limit(24.0).unwrap();
+    let img = synth::observe(&vec![0.0f32; IMAGE_LEN], &p24, 5, 0);
+    let std = (img.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / img.len() as f64).sqrt();
+    assert!(
+        (std / (0.08 * 10f64.powf(0.4)) - 1.0).abs() < 0.05,
+        "σ at 24: {std}"
+    );
+    assert!(Domain::Pristine.preset().with_sb_limit(24.0).is_err());
+    assert!(noisy.with_sb_limit(f32::NAN).is_err());
     // In generated images: the robust spread (MAD × 1.4826) of the 10×10 corners.
     let g = synth::generate(Domain::Noisy, 100, 13, &|_| {});
     for b in 0..3 {
@@ -280,6 +290,18 @@ fn npy_round_trip_for_images_and_every_label_type() {
     assert_eq!(ds.images, x);
     assert_eq!(ds.labels.as_deref(), Some(&[1u8, 0, 1][..]));
     assert_eq!(ds.label_counts(), Some((1, 2)));
+    // Streamed in batches of 2: the same values, in order.
+    let mut streamed = Vec::new();
+    let mut starts = Vec::new();
+    let shape = data::stream_images(&d.join("X.npy"), 2, Some([3, 75, 75]), |start, v| {
+        starts.push(start);
+        streamed.extend_from_slice(v);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(shape, [3, 3, 75, 75]);
+    assert_eq!(starts, vec![0, 2]);
+    assert_eq!(streamed, x);
     // float64 images.
     let x64: Vec<u8> = x.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect();
     write_raw_npy(&d.join("X64.npy"), "<f8", false, &[3, 3, 75, 75], &x64);
@@ -333,6 +355,39 @@ fn fits_round_trip_in_the_mast_layout() {
     assert_eq!(ds.labels.as_deref(), Some(&[1u8, 1][..]));
     let r = data::inspect(&p).unwrap();
     assert_eq!(r.shape, vec![2, 3, 75, 75]);
+
+    // HDU1 as a BINTABLE: an int32 label column followed by a float column.
+    let p = d.join("table.fits");
+    fits::write(&p, &[2, 3, 75, 75], &x, None).unwrap();
+    let mut bytes = std::fs::read(&p).unwrap();
+    let cards = [
+        "XTENSION= 'BINTABLE'",
+        "BITPIX  =                    8",
+        "NAXIS   =                    2",
+        "NAXIS1  =                    8",
+        "NAXIS2  =                    2",
+        "PCOUNT  =                    0",
+        "GCOUNT  =                    1",
+        "TFIELDS =                    2",
+        "TFORM1  = '1J      '           / merger label",
+        "TTYPE1  = 'label   '",
+        "TFORM2  = 'E       '",
+        "END",
+    ];
+    let mut hdu: Vec<u8> = cards
+        .iter()
+        .flat_map(|c| format!("{c:<80}").into_bytes())
+        .collect();
+    hdu.resize(2880, b' ');
+    for (label, other) in [(1i32, 0.5f32), (0, 2.0)] {
+        hdu.extend_from_slice(&label.to_be_bytes());
+        hdu.extend_from_slice(&other.to_be_bytes());
+    }
+    hdu.resize(2 * 2880, 0);
+    bytes.extend(hdu);
+    std::fs::write(&p, bytes).unwrap();
+    let ds = data::load(&p, None).unwrap();
+    assert_eq!(ds.labels.as_deref(), Some(&[1u8, 0][..]));
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -554,7 +609,11 @@ fn cached_sets_are_generated_once_and_reused() {
     assert_eq!(t0, t1, "the cached file was rewritten");
     assert_eq!(a, b);
     assert_eq!(a.n, 6);
-    assert!(!entry.with_extension("partial").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -589,5 +648,69 @@ fn preview_writes_a_png_grid_of_every_domain_and_class() {
     let info = reader.info();
     assert_eq!((info.width as usize, info.height as usize), (w, h));
     assert_eq!(h, 6 * (75 * 2 + 4) + 4);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn cli_generate_then_inspect_reports_shape_and_balance_and_bad_files_fail_in_one_line() {
+    let d = scratch("cli");
+    let exe = env!("CARGO_BIN_EXE_tidal");
+    let out = d.join("n");
+    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
+    let g = run(&[
+        "data",
+        "generate",
+        "--domain",
+        "noisy",
+        "--n",
+        "8",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    for f in ["X.npy", "y.npy", "params.json"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let side: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("params.json")).unwrap()).unwrap();
+    assert_eq!(side["domain"], "noisy");
+    assert_eq!(side["preset"]["noise"]["sb_limit"][0], 25.0);
+    let i = run(&[
+        "data",
+        "inspect",
+        out.join("X.npy").to_str().unwrap(),
+        out.join("y.npy").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&i.stdout);
+    assert!(i.status.success());
+    assert!(text.contains("shape 8×3×75×75  dtype float32"), "{text}");
+    assert!(text.contains("0: 4 (50.0%), 1: 4 (50.0%)"), "{text}");
+    assert!(text.contains("NaN 0  Inf 0"), "{text}");
+    // A truncated file: failure, one line on stderr naming the file.
+    let bytes = std::fs::read(out.join("X.npy")).unwrap();
+    let bad = d.join("cut.npy");
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    let b = run(&["data", "inspect", bad.to_str().unwrap()]);
+    assert!(!b.status.success());
+    let err = String::from_utf8_lossy(&b.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: ") && err.contains("cut.npy") && err.contains("truncated"));
+    // Generating into a path that is a file writes nothing.
+    let file = d.join("file");
+    std::fs::write(&file, "x").unwrap();
+    let f = run(&[
+        "data",
+        "generate",
+        "--domain",
+        "pristine",
+        "--n",
+        "2",
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert!(!f.status.success());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -158,6 +158,48 @@ pub fn load_with(
     })
 }
 
+/// Streams the images of a `.npy` file larger than memory in batches of up to `batch`
+/// images: `f(first_index, images)` gets B×C×H×W values, checked finite (an error names the
+/// file, image and pixel). Returns the shape (N, C, H, W). Memory use is one batch.
+pub fn stream_images(
+    path: &Path,
+    batch: usize,
+    expect: Option<[usize; 3]>,
+    mut f: impl FnMut(usize, &[f32]) -> Result<()>,
+) -> Result<[usize; 4]> {
+    let file = npy::NpyFile::open(path)?;
+    if !file.elem.is_float() {
+        return Err(data_err(
+            path,
+            format!(
+                "images have dtype {}: expected float32 or float64",
+                file.elem.name()
+            ),
+        ));
+    }
+    check_image_shape(path, &file.shape, expect)?;
+    let s = [file.shape[0], file.shape[1], file.shape[2], file.shape[3]];
+    let per = s[1] * s[2] * s[3];
+    file.for_each_chunk(per * batch.max(1), |start, vals| {
+        if let Some(bad) = vals.iter().position(|v| !v.is_finite()) {
+            let e = start + bad;
+            return Err(data_err(
+                path,
+                format!(
+                    "image {} has a non-finite pixel ({}) at channel {}, y {}, x {}: expected finite values",
+                    e / per,
+                    vals[bad],
+                    e % per / (s[2] * s[3]),
+                    e % (s[2] * s[3]) / s[3],
+                    e % s[3]
+                ),
+            ));
+        }
+        f(start / per, vals)
+    })?;
+    Ok(s)
+}
+
 fn check_image_shape(path: &Path, shape: &[usize], expect: Option<[usize; 3]>) -> Result<()> {
     let want = match expect {
         Some([c, h, w]) => format!("N×{c}×{h}×{w}"),
@@ -292,7 +334,20 @@ pub fn generate_to_dir(
     dir: &Path,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Sidecar> {
-    let g = synth::generate(domain, n, seed, progress);
+    generate_to_dir_with(&domain.preset(), n, seed, dir, progress)
+}
+
+/// [`generate_to_dir`] through any preset.
+pub fn generate_to_dir_with(
+    preset: &synth::Preset,
+    n: usize,
+    seed: u64,
+    dir: &Path,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Sidecar> {
+    let domain = preset.domain;
+    let preset = *preset;
+    let g = synth::generate_with(&preset, n, seed, progress);
     std::fs::create_dir_all(dir).map_err(|e| Error::Io {
         path: dir.display().to_string(),
         source: e,
@@ -306,7 +361,6 @@ pub fn generate_to_dir(
             .unwrap_or_default();
         *scene_kinds.entry(name).or_insert(0) += 1;
     }
-    let preset = domain.preset();
     let sidecar = Sidecar {
         generator: "tidal synthetic merging-galaxy benchmark",
         generator_version: synth::GENERATOR_VERSION,
@@ -350,11 +404,15 @@ pub const DEFAULT_N: usize = 3000;
 pub const DEFAULT_SOURCE_SEED: u64 = 1;
 pub const DEFAULT_TARGET_SEED: u64 = 2;
 
-/// The default cache directory, `data/cache` under the crate root.
+/// The default cache directory: `$TIDAL_DATA_CACHE` if set, else `data/cache` under the
+/// crate root (git-ignored).
 pub fn default_cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join("cache")
+    match std::env::var_os("TIDAL_DATA_CACHE") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("data")
+            .join("cache"),
+    }
 }
 
 /// The folder of a cached generated set.
@@ -367,15 +425,17 @@ pub fn cache_entry(cache_dir: &Path, domain: Domain, n: usize, seed: u64) -> Pat
 }
 
 /// Loads a generated set from the cache, generating it first (with a progress bar on
-/// stderr) if missing. Generation goes to a temporary folder renamed into place when
-/// complete, so an interrupted run leaves no half-written entry.
+/// stderr) if missing. Generation goes to a temporary folder (`NAME.partial-PID`) renamed
+/// into place when complete, so an interrupted run leaves no half-written entry.
 pub fn cached(cache_dir: &Path, domain: Domain, n: usize, seed: u64) -> Result<Dataset> {
     let dir = cache_entry(cache_dir, domain, n, seed);
     let complete = ["X.npy", "y.npy", "params.json"]
         .iter()
         .all(|f| dir.join(f).is_file());
     if !complete {
-        let tmp = dir.with_extension("partial");
+        // A per-process temporary folder, so two processes filling the cache at once do not
+        // write into each other's files; the first complete one is renamed into place.
+        let tmp = dir.with_extension(format!("partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         eprintln!(
             "generating {n} {} images (seed {seed}) into {}",
@@ -383,13 +443,24 @@ pub fn cached(cache_dir: &Path, domain: Domain, n: usize, seed: u64) -> Result<D
             dir.display()
         );
         let bar = progress_bar(n as u64, "images");
-        generate_to_dir(domain, n, seed, &tmp, &|d| bar.set_position(d as u64))?;
+        let made = generate_to_dir(domain, n, seed, &tmp, &|d| bar.set_position(d as u64));
         bar.finish_and_clear();
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::rename(&tmp, &dir).map_err(|e| Error::Io {
-            path: dir.display().to_string(),
-            source: e,
-        })?;
+        if let Err(e) = made {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        if dir.exists() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        if let Err(e) = std::fs::rename(&tmp, &dir) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            if !dir.join("params.json").is_file() {
+                return Err(Error::Io {
+                    path: dir.display().to_string(),
+                    source: e,
+                });
+            }
+        }
     }
     load(&dir.join("X.npy"), Some(&dir.join("y.npy")))
 }

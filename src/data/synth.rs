@@ -173,6 +173,29 @@ pub struct Preset {
 }
 
 impl Preset {
+    /// The same preset with the surface-brightness limit of every band set to `mu`
+    /// (mag/arcsec²). The sky's surface brightness moves by the same amount, so the sky
+    /// counts per pixel (S²/σ²) and hence the shape of the Poisson noise stay as in the
+    /// preset. An error for a preset without noise (`pristine`) or a non-finite `mu`.
+    pub fn with_sb_limit(mut self, mu: f32) -> crate::Result<Preset> {
+        let name = self.domain.name();
+        match &mut self.noise {
+            None => Err(crate::Error::Invalid(format!(
+                "the {name} preset has no noise: a surface-brightness limit applies to noisy or sdss"
+            ))),
+            Some(_) if !mu.is_finite() => Err(crate::Error::Invalid(format!(
+                "surface-brightness limit {mu}: expected a finite value in mag/arcsec²"
+            ))),
+            Some(n) => {
+                for b in 0..3 {
+                    n.sky_sb[b] += mu - n.sb_limit[b];
+                    n.sb_limit[b] = mu;
+                }
+                Ok(self)
+            }
+        }
+    }
+
     /// The 1σ sky noise per pixel in band `b` (0 without noise).
     pub fn sigma_pixel(&self, b: usize) -> f32 {
         match &self.noise {
@@ -744,9 +767,7 @@ pub fn convolve(band: &[f32], psf: &Psf) -> Vec<f32> {
             out
         }
         Psf::Moffat { fwhm_px, beta } => {
-            // Scatter form: each source pixel spreads its light over the kernel; pixels with
-            // no light (most of the stamp far from galaxies is tiny, never exactly zero) are
-            // still handled, so the cost is the full 75² × kernel area.
+            // Direct 2-D gather: each output pixel sums the kernel over its neighbours.
             let (rad, k) = moffat_kernel(fwhm_px, beta);
             let rad = rad as i64;
             let side = 2 * rad + 1;
@@ -835,7 +856,17 @@ pub fn generate(
     seed: u64,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Generated {
-    let preset = domain.preset();
+    generate_with(&domain.preset(), n, seed, progress)
+}
+
+/// [`generate`] through any preset (e.g. `Domain::Noisy.preset().with_sb_limit(24.0)`).
+pub fn generate_with(
+    preset: &Preset,
+    n: usize,
+    seed: u64,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Generated {
+    let preset = *preset;
     let mut images = vec![0.0f32; n * IMAGE_LEN];
     let mut labels = vec![0u8; n];
     let mut kinds = vec![SceneKind::Isolated; n];
