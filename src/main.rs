@@ -56,6 +56,18 @@ enum Command {
         #[arg(long, default_value = "predictions.csv")]
         predictions: PathBuf,
     },
+    /// Train noDA, MMD, DANN, MMD+Fisher+entropy and DANN+Fisher+entropy with the same
+    /// seed and data, and print source and target test metrics side by side
+    Compare {
+        #[command(flatten)]
+        train: Box<TrainArgs>,
+        /// Methods to compare (comma-separated)
+        #[arg(long, default_value = "noda,mmd,dann,mmd+fisher+entropy,dann+fisher+entropy")]
+        methods: String,
+        /// Seeds per method (the table then shows mean ± std)
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+    },
     /// The foundation demo: an MLP learns two spirals with autodiff and SGD on the GPU
     Demo {
         #[command(flatten)]
@@ -301,7 +313,7 @@ fn info(args: &AdapterArgs, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn train(a: &TrainArgs) -> anyhow::Result<()> {
+fn train_config(a: &TrainArgs) -> anyhow::Result<tidal::train::TrainConfig> {
     use tidal::train::{config::ModelKind, TrainConfig};
     let mut cfg = match &a.config {
         Some(p) => TrainConfig::from_toml_file(p)?,
@@ -329,6 +341,49 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
         }
     }
     cfg.validate()?;
+    Ok(cfg)
+}
+
+fn compare(a: &TrainArgs, methods: &str, seeds: u64) -> anyhow::Result<()> {
+    let base = train_config(a)?;
+    let ctx = tidal::Context::new(&a.adapter.choice())?;
+    let root = if a.out.is_some() { base.out.clone() } else { "runs/compare".to_string() };
+    let mut rows = Vec::new();
+    for method in methods.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+        let mut row = tidal::train::CompareRow {
+            method: method.to_string(),
+            source: Vec::new(),
+            target: Vec::new(),
+        };
+        for k in 0..seeds.max(1) {
+            let mut cfg = base.clone();
+            cfg.method = method.to_string();
+            cfg.seed = base.seed + k;
+            cfg.out = format!("{root}/{}-seed{}", method.replace('+', "_"), cfg.seed);
+            cfg.validate()?;
+            eprintln!("compare: {method}, seed {} → {}", cfg.seed, cfg.out);
+            let s = tidal::train::train(&ctx, &cfg, |_, _, _, _| {})?;
+            println!(
+                "{method} seed {}: source acc {:.3}, target acc {}",
+                cfg.seed,
+                s.source_test.accuracy,
+                s.target_test.map(|t| format!("{:.3}", t.accuracy)).unwrap_or_else(|| "n/a".into())
+            );
+            row.source.push(s.source_test);
+            row.target.extend(s.target_test);
+        }
+        rows.push(row);
+    }
+    let table = tidal::train::compare_table(&rows);
+    println!("\n{table}");
+    std::fs::create_dir_all(&root)?;
+    std::fs::write(format!("{root}/compare.md"), &table)?;
+    std::fs::write(format!("{root}/compare.json"), serde_json::to_string_pretty(&rows)?)?;
+    Ok(())
+}
+
+fn train(a: &TrainArgs) -> anyhow::Result<()> {
+    let cfg = train_config(a)?;
     let ctx = tidal::Context::new(&a.adapter.choice())?;
     println!(
         "adapter: {} ({:?}); model {:?}, method {}, {} epochs, batch {} + {}, run directory {}",
@@ -429,6 +484,7 @@ fn main() -> ExitCode {
         Command::Info { adapter, json } => info(adapter, *json),
         Command::Data { command } => data(command),
         Command::Train(a) => train(a),
+        Command::Compare { train, methods, seeds } => compare(train, methods, *seeds),
         Command::Eval {
             adapter,
             checkpoint,
