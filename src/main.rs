@@ -62,7 +62,10 @@ enum Command {
         #[command(flatten)]
         train: Box<TrainArgs>,
         /// Methods to compare (comma-separated)
-        #[arg(long, default_value = "noda,mmd,dann,mmd+fisher+entropy,dann+fisher+entropy")]
+        #[arg(
+            long,
+            default_value = "noda,mmd,dann,mmd+fisher+entropy,dann+fisher+entropy"
+        )]
         methods: String,
         /// Seeds per method (the table then shows mean ± std)
         #[arg(long, default_value_t = 1)]
@@ -347,7 +350,11 @@ fn train_config(a: &TrainArgs) -> anyhow::Result<tidal::train::TrainConfig> {
 fn compare(a: &TrainArgs, methods: &str, seeds: u64) -> anyhow::Result<()> {
     let base = train_config(a)?;
     let ctx = tidal::Context::new(&a.adapter.choice())?;
-    let root = if a.out.is_some() { base.out.clone() } else { "runs/compare".to_string() };
+    let root = if a.out.is_some() {
+        base.out.clone()
+    } else {
+        "runs/compare".to_string()
+    };
     let mut rows = Vec::new();
     for method in methods.split(',').map(str::trim).filter(|m| !m.is_empty()) {
         let mut row = tidal::train::CompareRow {
@@ -367,7 +374,9 @@ fn compare(a: &TrainArgs, methods: &str, seeds: u64) -> anyhow::Result<()> {
                 "{method} seed {}: source acc {:.3}, target acc {}",
                 cfg.seed,
                 s.source_test.accuracy,
-                s.target_test.map(|t| format!("{:.3}", t.accuracy)).unwrap_or_else(|| "n/a".into())
+                s.target_test
+                    .map(|t| format!("{:.3}", t.accuracy))
+                    .unwrap_or_else(|| "n/a".into())
             );
             row.source.push(s.source_test);
             row.target.extend(s.target_test);
@@ -378,7 +387,10 @@ fn compare(a: &TrainArgs, methods: &str, seeds: u64) -> anyhow::Result<()> {
     println!("\n{table}");
     std::fs::create_dir_all(&root)?;
     std::fs::write(format!("{root}/compare.md"), &table)?;
-    std::fs::write(format!("{root}/compare.json"), serde_json::to_string_pretty(&rows)?)?;
+    std::fs::write(
+        format!("{root}/compare.json"),
+        serde_json::to_string_pretty(&rows)?,
+    )?;
     Ok(())
 }
 
@@ -404,8 +416,11 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
             }
             let b = indicatif::ProgressBar::new(steps as u64);
             b.set_style(
-                indicatif::ProgressStyle::with_template(&format!("epoch {:>3} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed}}]", epoch + 1))
-                    .expect("valid template"),
+                indicatif::ProgressStyle::with_template(&format!(
+                    "epoch {:>3} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed}}]",
+                    epoch + 1
+                ))
+                .expect("valid template"),
             );
             bar = Some((epoch, b));
         }
@@ -423,16 +438,31 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
     );
     print!(
         "{}",
-        tidal::train::metrics_table(&[("source", Some(&summary.source_test)), ("target", summary.target_test.as_ref())])
+        tidal::train::metrics_table(&[
+            ("source", Some(&summary.source_test)),
+            ("target", summary.target_test.as_ref())
+        ])
     );
     println!("run directory: {} (config.toml, metrics.jsonl, best/last.safetensors, summary.json, report.md)", cfg.out);
     Ok(())
 }
 
-fn eval(args: &AdapterArgs, checkpoint: &Path, data_path: &Path, labels: Option<&Path>, norm: &str, predictions: &Path) -> anyhow::Result<()> {
+fn eval(
+    args: &AdapterArgs,
+    checkpoint: &Path,
+    data_path: &Path,
+    labels: Option<&Path>,
+    norm: &str,
+    predictions: &Path,
+) -> anyhow::Result<()> {
     let ctx = tidal::Context::new(&args.choice())?;
-    let summary = tidal::train::eval::evaluate(&ctx, checkpoint, data_path, labels, norm, predictions)?;
-    println!("{} images; predictions written to {}", summary.n, predictions.display());
+    let summary =
+        tidal::train::eval::evaluate(&ctx, checkpoint, data_path, labels, norm, predictions)?;
+    println!(
+        "{} images; predictions written to {}",
+        summary.n,
+        predictions.display()
+    );
     if let Some(m) = summary.metrics {
         print!("{}", tidal::train::metrics_table(&[("data", Some(&m))]));
     }
@@ -484,7 +514,11 @@ fn main() -> ExitCode {
         Command::Info { adapter, json } => info(adapter, *json),
         Command::Data { command } => data(command),
         Command::Train(a) => train(a),
-        Command::Compare { train, methods, seeds } => compare(train, methods, *seeds),
+        Command::Compare {
+            train,
+            methods,
+            seeds,
+        } => compare(train, methods, *seeds),
         Command::Eval {
             adapter,
             checkpoint,
@@ -492,8 +526,20 @@ fn main() -> ExitCode {
             labels,
             norm,
             predictions,
-        } => eval(adapter, checkpoint, data, labels.as_deref(), norm, predictions),
-        Command::Demo { adapter, steps, lr, seed } => demo(adapter, *steps, *lr, *seed),
+        } => eval(
+            adapter,
+            checkpoint,
+            data,
+            labels.as_deref(),
+            norm,
+            predictions,
+        ),
+        Command::Demo {
+            adapter,
+            steps,
+            lr,
+            seed,
+        } => demo(adapter, *steps, *lr, *seed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -35,6 +35,9 @@ pub struct Case {
     pub gbps: Option<f64>,
     pub peak_fraction: Option<f64>,
     pub images_per_s: Option<f64>,
+    /// Extra per-case counters (e.g. dispatches and submits per training step).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub counters: std::collections::BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -155,10 +158,18 @@ impl Bench {
             gbps,
             peak_fraction: frac,
             images_per_s: ips,
+            counters: Default::default(),
         });
         let c = self.report.cases.last().unwrap();
         print_row(c);
         Ok(c)
+    }
+
+    /// Attaches a counter to the most recent case.
+    pub fn counter(&mut self, name: &str, value: f64) {
+        if let Some(c) = self.report.cases.last_mut() {
+            c.counters.insert(name.to_string(), value);
+        }
     }
 
     /// Measures the FMA and copy peaks of this adapter (run first: cases report fractions).

@@ -18,21 +18,33 @@ fn io(path: &Path, source: std::io::Error) -> Error {
 
 /// Writes `path` atomically (temporary file in the same folder, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
     std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }
 
-pub fn save(path: &Path, tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> Result<()> {
+pub fn save(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
     let refs: Vec<&Tensor> = tensors.iter().map(|(_, t)| t).collect();
     let values = Tensor::read_all(&refs)?;
-    let bytes: Vec<Vec<u8>> = values.iter().map(|v| bytemuck::cast_slice(v).to_vec()).collect();
+    let bytes: Vec<Vec<u8>> = values
+        .iter()
+        .map(|v| bytemuck::cast_slice(v).to_vec())
+        .collect();
     let mut views = Vec::with_capacity(tensors.len());
     for ((name, t), b) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, t.shape().to_vec(), b).map_err(|e| Error::Invalid(format!("checkpoint {name}: {e}")))?;
+        let view = TensorView::new(Dtype::F32, t.shape().to_vec(), b)
+            .map_err(|e| Error::Invalid(format!("checkpoint {name}: {e}")))?;
         views.push((name.clone(), view));
     }
-    let out = safetensors::serialize(views, Some(metadata)).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+    let out = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
     write_atomic(path, &out)
 }
 
@@ -43,15 +55,23 @@ pub struct Loaded {
 
 pub fn load(path: &Path) -> Result<Loaded> {
     let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
-    let bad = |e: String| Error::Invalid(format!("{}: not a tidal checkpoint: {e}", path.display()));
+    let bad =
+        |e: String| Error::Invalid(format!("{}: not a tidal checkpoint: {e}", path.display()));
     let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(bad(format!("tensor {name} is {:?}, expected F32", view.dtype())));
+            return Err(bad(format!(
+                "tensor {name} is {:?}, expected F32",
+                view.dtype()
+            )));
         }
-        let data: Vec<f32> = view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
         tensors.insert(name, (view.shape().to_vec(), data));
     }
     Ok(Loaded {
@@ -70,7 +90,11 @@ pub fn restore(loaded: &Loaded, targets: &[(String, Tensor)], path: &Path) -> Re
         if shape.as_slice() != t.shape() {
             return Err(Error::Shape {
                 op: "checkpoint",
-                detail: format!("{}: {name} is {shape:?}, the model expects {:?}", path.display(), t.shape()),
+                detail: format!(
+                    "{}: {name} is {shape:?}, the model expects {:?}",
+                    path.display(),
+                    t.shape()
+                ),
             });
         }
         t.write(data)?;

@@ -53,10 +53,18 @@ impl std::str::FromStr for Method {
             match p.as_str() {
                 "fisher" => fisher = true,
                 "entropy" => entropy = true,
-                _ => return Err(Error::Invalid(format!("unknown method term '+{p}' (expected +fisher or +entropy)"))),
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "unknown method term '+{p}' (expected +fisher or +entropy)"
+                    )))
+                }
             }
         }
-        Ok(Method { transfer, fisher, entropy })
+        Ok(Method {
+            transfer,
+            fisher,
+            entropy,
+        })
     }
 }
 
@@ -68,7 +76,12 @@ impl std::fmt::Display for Method {
             Transfer::Dann => "dann",
             Transfer::Coral => "coral",
         };
-        write!(f, "{t}{}{}", if self.fisher { "+fisher" } else { "" }, if self.entropy { "+entropy" } else { "" })
+        write!(
+            f,
+            "{t}{}{}",
+            if self.fisher { "+fisher" } else { "" },
+            if self.entropy { "+entropy" } else { "" }
+        )
     }
 }
 
@@ -231,7 +244,9 @@ impl TrainConfig {
             return Err(Error::Invalid("epochs and batch must be at least 1".into()));
         }
         if self.source.is_some() != self.target.is_some() {
-            return Err(Error::Invalid("give both --source and --target, or neither for the built-in data".into()));
+            return Err(Error::Invalid(
+                "give both --source and --target, or neither for the built-in data".into(),
+            ));
         }
         Ok(())
     }

@@ -14,21 +14,43 @@ pub struct EvalSummary {
     pub metrics: Option<Metrics>,
 }
 
-pub fn evaluate(ctx: &Rc<Context>, ckpt: &Path, images: &Path, labels: Option<&Path>, norm: &str, predictions: &Path) -> Result<EvalSummary> {
+pub fn evaluate(
+    ctx: &Rc<Context>,
+    ckpt: &Path,
+    images: &Path,
+    labels: Option<&Path>,
+    norm: &str,
+    predictions: &Path,
+) -> Result<EvalSummary> {
     let loaded = checkpoint::load(ckpt)?;
-    let bad = |what: &str| Error::Invalid(format!("{}: checkpoint metadata lacks {what}", ckpt.display()));
+    let bad = |what: &str| {
+        Error::Invalid(format!(
+            "{}: checkpoint metadata lacks {what}",
+            ckpt.display()
+        ))
+    };
     let model_kind = match loaded.metadata.get("model").map(String::as_str) {
         Some("deepmerge") => ModelKind::DeepMerge,
         Some("resnet18") => ModelKind::ResNet18,
         _ => return Err(bad("a known model")),
     };
-    let norms: serde_json::Value = serde_json::from_str(loaded.metadata.get("normalisation").ok_or_else(|| bad("normalisation"))?)
-        .map_err(|e| Error::Invalid(format!("{}: normalisation: {e}", ckpt.display())))?;
+    let norms: serde_json::Value = serde_json::from_str(
+        loaded
+            .metadata
+            .get("normalisation")
+            .ok_or_else(|| bad("normalisation"))?,
+    )
+    .map_err(|e| Error::Invalid(format!("{}: normalisation: {e}", ckpt.display())))?;
     let which = match norm {
         "source" | "target" => norm,
-        other => return Err(Error::Invalid(format!("--norm must be source or target, got '{other}'"))),
+        other => {
+            return Err(Error::Invalid(format!(
+                "--norm must be source or target, got '{other}'"
+            )))
+        }
     };
-    let norm: Normalisation = serde_json::from_value(norms[which].clone()).map_err(|e| Error::Invalid(format!("{}: normalisation: {e}", ckpt.display())))?;
+    let norm: Normalisation = serde_json::from_value(norms[which].clone())
+        .map_err(|e| Error::Invalid(format!("{}: normalisation: {e}", ckpt.display())))?;
 
     let mut ds = data::load(images, labels)?;
     ds.normalise(&norm);

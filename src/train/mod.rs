@@ -5,7 +5,10 @@
 pub mod checkpoint;
 pub mod config;
 pub mod eval;
+pub mod learner;
 pub mod metrics;
+
+pub use learner::Learner;
 
 pub use config::{Method, ModelKind, TrainConfig, Transfer};
 
@@ -14,11 +17,9 @@ use crate::data::split::{split_indices, Normalisation};
 use crate::data::{self, Dataset, Sampler};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::losses::{coral::coral, cross_entropy, domain_loss, entropy, fisher::fisher_loss, fisher::FisherConfig, mmd};
-use crate::models::{Classifier, DeepMerge, Discriminator, ResNet18};
-use crate::nn::Module;
+use crate::models::{Classifier, DeepMerge, ResNet18};
 use crate::ops::softmax::softmax;
-use crate::optim::{self, Optimizer, ParamGroup, Schedule};
+use crate::optim::Schedule;
 use crate::tensor::create::Rng;
 use crate::tensor::Tensor;
 use metrics::Metrics;
@@ -61,7 +62,11 @@ pub struct Summary {
     pub stopped_early: bool,
 }
 
-pub(crate) fn build_model(kind: ModelKind, ctx: &Rc<Context>, rng: &mut Rng) -> Result<Box<dyn Classifier>> {
+pub(crate) fn build_model(
+    kind: ModelKind,
+    ctx: &Rc<Context>,
+    rng: &mut Rng,
+) -> Result<Box<dyn Classifier>> {
     Ok(match kind {
         ModelKind::DeepMerge => Box::new(DeepMerge::new(ctx, rng)?),
         ModelKind::ResNet18 => Box::new(ResNet18::new(ctx, rng)?),
@@ -69,7 +74,12 @@ pub(crate) fn build_model(kind: ModelKind, ctx: &Rc<Context>, rng: &mut Rng) -> 
 }
 
 /// Merger probabilities of `indices` (eval mode, batches of 256).
-pub fn predict(model: &dyn Classifier, ctx: &Rc<Context>, data: &Dataset, indices: &[usize]) -> Result<Vec<f32>> {
+pub fn predict(
+    model: &dyn Classifier,
+    ctx: &Rc<Context>,
+    data: &Dataset,
+    indices: &[usize],
+) -> Result<Vec<f32>> {
     model.module().set_training(false);
     let mut buf = Vec::new();
     let mut probs = Vec::with_capacity(indices.len());
@@ -94,7 +104,11 @@ fn nll(p: &[f32], y: &[u32]) -> f64 {
     let eps = 1e-7f64;
     p.iter()
         .zip(y)
-        .map(|(&pi, &yi)| -(if yi == 1 { pi as f64 } else { 1.0 - pi as f64 }).max(eps).ln())
+        .map(|(&pi, &yi)| {
+            -(if yi == 1 { pi as f64 } else { 1.0 - pi as f64 })
+                .max(eps)
+                .ln()
+        })
         .sum::<f64>()
         / p.len().max(1) as f64
 }
@@ -105,7 +119,9 @@ fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset)> {
             let src = data::load(Path::new(s), cfg.source_labels.as_deref().map(Path::new))?;
             let tgt = data::load(Path::new(t), cfg.target_labels.as_deref().map(Path::new))?;
             if src.labels.is_none() {
-                return Err(Error::Invalid(format!("{s}: source images need labels (--source-labels)")));
+                return Err(Error::Invalid(format!(
+                    "{s}: source images need labels (--source-labels)"
+                )));
             }
             if (src.c, src.h, src.w) != (tgt.c, tgt.h, tgt.w) {
                 return Err(Error::Invalid(format!(
@@ -133,10 +149,16 @@ impl Run {
 }
 
 /// Trains as `cfg` says; `progress` receives (epoch, step in epoch, steps per epoch, message).
-pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usize, usize, usize, &str)) -> Result<Summary> {
+pub fn train(
+    ctx: &Rc<Context>,
+    cfg: &TrainConfig,
+    mut progress: impl FnMut(usize, usize, usize, &str),
+) -> Result<Summary> {
     cfg.validate()?;
     let method = cfg.method()?;
-    let run = Run { dir: PathBuf::from(&cfg.out) };
+    let run = Run {
+        dir: PathBuf::from(&cfg.out),
+    };
     std::fs::create_dir_all(&run.dir).map_err(|source| Error::Io {
         path: run.dir.display().to_string(),
         source,
@@ -152,35 +174,20 @@ pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usiz
     tgt.normalise(&t_norm);
     let norm_json = serde_json::json!({ "source": s_norm, "target": t_norm }).to_string();
 
-    let mut rng = Rng::new(cfg.seed);
-    let model = build_model(cfg.model, ctx, &mut rng)?;
-    let feat = model.feature_dim();
-    let disc = if method.transfer == Transfer::Dann {
-        Some(Discriminator::new(ctx, &mut rng, feat, 1024)?)
-    } else {
-        None
-    };
-    let centres = if method.fisher {
-        Some(rng.normal(ctx, &[2, feat], 0.0, 0.01)?.requires_grad_())
-    } else {
-        None
-    };
-    let mut groups = vec![ParamGroup::new(model.module().parameters())];
-    if let Some(d) = &disc {
-        groups.push(ParamGroup::new(d.parameters()));
-    }
-    if let Some(c) = &centres {
-        groups.push(ParamGroup::new(vec![c.clone()]).lr_mult(cfg.centre_lr_mult));
-    }
-    let mut opt = Optimizer::new(optim::Method::reference_adam(), groups)?;
-
+    let mut learner = Learner::new(ctx, cfg)?;
     let lr = cfg.resolved_lr()?;
     let steps_per_epoch = s_train.len().div_ceil(cfg.batch).max(1);
     let total_steps = (steps_per_epoch * cfg.epochs) as u64;
     let schedule = match cfg.schedule {
         config::ScheduleKind::Constant => Schedule::Constant { lr },
-        config::ScheduleKind::OneCycle => Schedule::reference_one_cycle(lr, cfg.cycle_length, steps_per_epoch as u64),
-        config::ScheduleKind::InverseDecay => Schedule::InverseDecay { lr, a: 0.001, b: 0.75 },
+        config::ScheduleKind::OneCycle => {
+            Schedule::reference_one_cycle(lr, cfg.cycle_length, steps_per_epoch as u64)
+        }
+        config::ScheduleKind::InverseDecay => Schedule::InverseDecay {
+            lr,
+            a: 0.001,
+            b: 0.75,
+        },
         config::ScheduleKind::Cosine => Schedule::Cosine {
             lr,
             min_lr: lr * 0.01,
@@ -189,28 +196,10 @@ pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usiz
         },
     };
     let grl = cfg.grl();
-    let mmd_cfg = cfg.mmd();
-    let fisher_cfg = FisherConfig {
-        form: cfg.fisher_form,
-        intra: cfg.fisher_intra,
-        inter: cfg.fisher_inter,
-    };
-    let entropy_w = cfg.resolved_entropy_weight()?;
     let mut sampler = Sampler::new(cfg.seed);
 
-    // Everything a checkpoint holds, by name.
-    let mut state = Vec::new();
-    model.module().named_state("", &mut state);
-    if let Some(d) = &disc {
-        d.named_state("discriminator", &mut state);
-    }
-    if let Some(c) = &centres {
-        state.push(("fisher.centres".into(), c.clone()));
-    }
-    let (m, v, _) = opt.state();
-    let mut ckpt = state.clone();
-    ckpt.push(("optimizer.m".into(), m.clone()));
-    ckpt.push(("optimizer.v".into(), v.clone()));
+    let state = learner.state();
+    let ckpt = learner.checkpoint_tensors();
     let meta = |epoch: usize, step: u64| -> HashMap<String, String> {
         HashMap::from([
             ("format".into(), "tidal-checkpoint-1".into()),
@@ -224,10 +213,11 @@ pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usiz
         ])
     };
 
-    let mut metrics_file = std::fs::File::create(run.path("metrics.jsonl")).map_err(|source| Error::Io {
-        path: run.path("metrics.jsonl").display().to_string(),
-        source,
-    })?;
+    let mut metrics_file =
+        std::fs::File::create(run.path("metrics.jsonl")).map_err(|source| Error::Io {
+            path: run.path("metrics.jsonl").display().to_string(),
+            source,
+        })?;
     let b = cfg.batch;
     let (mut xs, mut xt) = (Vec::new(), Vec::new());
     let started = Instant::now();
@@ -240,10 +230,7 @@ pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usiz
     let mut last_msg = String::new();
     for epoch in 0..cfg.epochs {
         let t_epoch = Instant::now();
-        model.module().set_training(true);
-        if let Some(d) = &disc {
-            d.set_training(true);
-        }
+        learner.set_training(true);
         let mut logged: Vec<[Tensor; 5]> = Vec::with_capacity(steps_per_epoch);
         let mut domain_logits: Vec<Tensor> = Vec::new();
         let (mut cur_lr, mut cur_lambda) = (lr, 0.0);
@@ -257,33 +244,9 @@ pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usiz
             let x = Tensor::from_slice(ctx, &xs, &[2 * b, src.c, src.h, src.w])?;
             let y = Tensor::from_u32(ctx, &labels_of(&src, &si), &[b])?;
 
-            opt.zero_grad();
-            let out = model.run(&x)?;
-            let (fs, ft) = (out.features.slice_rows(0, b)?, out.features.slice_rows(b, 2 * b)?);
-            let ce = cross_entropy(&out.logits.slice_rows(0, b)?, &y, None)?;
-            let zero = || Tensor::zeros(ctx, &[]);
-            let transfer = match method.transfer {
-                Transfer::NoDa => zero()?,
-                Transfer::Mmd => mmd(&fs, &ft, &mmd_cfg)?,
-                Transfer::Coral => coral(&fs, &ft)?,
-                Transfer::Dann => {
-                    let d = disc.as_ref().expect("DANN has a discriminator");
-                    d.grl.set_lambda(cur_lambda);
-                    let logits = d.forward(&out.features)?;
-                    domain_logits.push(logits.detach());
-                    domain_loss(&logits.slice_rows(0, b)?, &logits.slice_rows(b, 2 * b)?)?
-                }
-            };
-            let fisher = match &centres {
-                Some(c) => fisher_loss(&fs, &y, c, &fisher_cfg)?,
-                None => zero()?,
-            };
-            let ent = if method.entropy { entropy(&out.logits)?.scale(entropy_w)? } else { zero()? };
-            let total = ce.add(&transfer.scale(cfg.transfer_weight)?)?.add(&fisher)?.add(&ent)?;
-            total.backward()?;
-            opt.step(cur_lr)?;
-            ctx.submit();
-            logged.push([ce.detach(), transfer.detach(), fisher.detach(), ent.detach(), total.detach()]);
+            let out = learner.step(&x, &y, cur_lr, cur_lambda)?;
+            domain_logits.extend(out.domain_logits);
+            logged.push(out.terms);
             step += 1;
             // A readback every few steps keeps the bar's numbers fresh without a stall per step.
             if s % 4 == 3 || s + 1 == steps_per_epoch {
@@ -329,12 +292,12 @@ pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usiz
             Some((cs as f64 / n, ct as f64 / n))
         };
 
-        let ps = predict(model.as_ref(), ctx, &src, &s_val)?;
+        let ps = predict(learner.model.as_ref(), ctx, &src, &s_val)?;
         let ys = labels_of(&src, &s_val);
         let source_val = metrics::compute(&ps, &ys);
         let source_val_loss = nll(&ps, &ys);
         let target_val = if tgt.labels.is_some() && !t_val.is_empty() {
-            let pt = predict(model.as_ref(), ctx, &tgt, &t_val)?;
+            let pt = predict(learner.model.as_ref(), ctx, &tgt, &t_val)?;
             Some(metrics::compute(&pt, &labels_of(&tgt, &t_val)))
         } else {
             None
@@ -351,18 +314,24 @@ pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usiz
             discriminator_accuracy,
             seconds: t_epoch.elapsed().as_secs_f64(),
         };
-        writeln!(metrics_file, "{}", serde_json::to_string(&log).expect("log serialises"))
-            .and_then(|_| metrics_file.flush())
-            .map_err(|source| Error::Io {
-                path: run.path("metrics.jsonl").display().to_string(),
-                source,
-            })?;
+        writeln!(
+            metrics_file,
+            "{}",
+            serde_json::to_string(&log).expect("log serialises")
+        )
+        .and_then(|_| metrics_file.flush())
+        .map_err(|source| Error::Io {
+            path: run.path("metrics.jsonl").display().to_string(),
+            source,
+        })?;
         epochs_run = epoch + 1;
         checkpoint::save(&run.path("last.safetensors"), &ckpt, meta(epoch, step))?;
         // Model selection on source validation accuracy only (ties: lower loss).
         let better = match best {
             None => true,
-            Some((acc, loss, _)) => source_val.accuracy > acc || (source_val.accuracy == acc && source_val_loss < loss),
+            Some((acc, loss, _)) => {
+                source_val.accuracy > acc || (source_val.accuracy == acc && source_val_loss < loss)
+            }
         };
         if better {
             best = Some((source_val.accuracy, source_val_loss, epoch));
@@ -384,10 +353,10 @@ pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usiz
     // Test with the kept (best on source validation) model.
     let best_path = run.path("best.safetensors");
     checkpoint::restore(&checkpoint::load(&best_path)?, &state, &best_path)?;
-    let ps = predict(model.as_ref(), ctx, &src, &s_test)?;
+    let ps = predict(learner.model.as_ref(), ctx, &src, &s_test)?;
     let source_test = metrics::compute(&ps, &labels_of(&src, &s_test));
     let target_test = if tgt.labels.is_some() && !t_test.is_empty() {
-        let pt = predict(model.as_ref(), ctx, &tgt, &t_test)?;
+        let pt = predict(learner.model.as_ref(), ctx, &tgt, &t_test)?;
         Some(metrics::compute(&pt, &labels_of(&tgt, &t_test)))
     } else {
         None
@@ -404,7 +373,10 @@ pub fn train(ctx: &Rc<Context>, cfg: &TrainConfig, mut progress: impl FnMut(usiz
         target_test,
         stopped_early,
     };
-    run.write("summary.json", &serde_json::to_string_pretty(&summary).expect("summary serialises"))?;
+    run.write(
+        "summary.json",
+        &serde_json::to_string_pretty(&summary).expect("summary serialises"),
+    )?;
     run.write("report.md", &report(&summary))?;
     Ok(summary)
 }
@@ -436,7 +408,10 @@ fn report(s: &Summary) -> String {
         s.best_epoch,
         if s.stopped_early { ", stopped early on source validation loss" } else { "" }
     );
-    r.push_str(&metrics_table(&[("source", Some(&s.source_test)), ("target", s.target_test.as_ref())]));
+    r.push_str(&metrics_table(&[
+        ("source", Some(&s.source_test)),
+        ("target", s.target_test.as_ref()),
+    ]));
     if let Some(t) = &s.target_test {
         r.push_str(&format!(
             "\nSource → target accuracy drop: {:.1} points.\n",
@@ -458,7 +433,11 @@ pub struct CompareRow {
 fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len().max(1) as f64;
     let m = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 { v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
     (m, var.sqrt())
 }
 
@@ -484,10 +463,19 @@ pub fn compare_table(rows: &[CompareRow]) -> String {
         let su: Vec<f64> = r.source.iter().map(|m| m.auc).collect();
         let tu: Vec<f64> = r.target.iter().map(|m| m.auc).collect();
         let note = match noda {
-            Some(n) if r.method != "noda" && !ta.is_empty() && mean_std(&ta).0 < n => "negative transfer (target below noDA)",
+            Some(n) if r.method != "noda" && !ta.is_empty() && mean_std(&ta).0 < n => {
+                "negative transfer (target below noDA)"
+            }
             _ => "",
         };
-        s.push_str(&format!("| {} | {} | {} | {} | {} | {note} |\n", r.method, fmt(&sa), fmt(&ta), fmt(&su), fmt(&tu)));
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {note} |\n",
+            r.method,
+            fmt(&sa),
+            fmt(&ta),
+            fmt(&su),
+            fmt(&tu)
+        ));
     }
     s
 }

@@ -1,0 +1,162 @@
+//! One training step of a method: the model, the DANN discriminator and the Fisher
+//! centres when the method has them, the optimizer, and the loss of
+//! `CE(source) + w·transfer + fisher + λ_e·entropy`. Shared by the trainer and the
+//! training-step benchmark.
+
+use super::build_model;
+use super::config::{Method, TrainConfig, Transfer};
+use crate::error::Result;
+use crate::gpu::Context;
+use crate::losses::fisher::{fisher_loss, FisherConfig};
+use crate::losses::{coral::coral, cross_entropy, domain_loss, entropy, mmd, MmdConfig};
+use crate::models::{Classifier, Discriminator};
+use crate::nn::Module;
+use crate::optim::{self, Optimizer, ParamGroup};
+use crate::tensor::create::Rng;
+use crate::tensor::Tensor;
+use std::rc::Rc;
+
+pub struct Learner {
+    pub model: Box<dyn Classifier>,
+    pub disc: Option<Discriminator>,
+    pub centres: Option<Tensor>,
+    pub opt: Optimizer,
+    pub method: Method,
+    ctx: Rc<Context>,
+    mmd: MmdConfig,
+    fisher: FisherConfig,
+    entropy_weight: f32,
+    transfer_weight: f32,
+}
+
+/// What a step leaves on the GPU: the loss terms (ce, transfer, fisher, entropy, total;
+/// detached scalars) and, for DANN, the domain logits of the batch.
+pub struct StepOut {
+    pub terms: [Tensor; 5],
+    pub domain_logits: Option<Tensor>,
+}
+
+impl Learner {
+    pub fn new(ctx: &Rc<Context>, cfg: &TrainConfig) -> Result<Learner> {
+        let method = cfg.method()?;
+        let mut rng = Rng::new(cfg.seed);
+        let model = build_model(cfg.model, ctx, &mut rng)?;
+        let feat = model.feature_dim();
+        let disc = if method.transfer == Transfer::Dann {
+            Some(Discriminator::new(ctx, &mut rng, feat, 1024)?)
+        } else {
+            None
+        };
+        let centres = if method.fisher {
+            Some(rng.normal(ctx, &[2, feat], 0.0, 0.01)?.requires_grad_())
+        } else {
+            None
+        };
+        let mut groups = vec![ParamGroup::new(model.module().parameters())];
+        if let Some(d) = &disc {
+            groups.push(ParamGroup::new(d.parameters()));
+        }
+        if let Some(c) = &centres {
+            groups.push(ParamGroup::new(vec![c.clone()]).lr_mult(cfg.centre_lr_mult));
+        }
+        Ok(Learner {
+            model,
+            disc,
+            centres,
+            opt: Optimizer::new(optim::Method::reference_adam(), groups)?,
+            method,
+            ctx: ctx.clone(),
+            mmd: cfg.mmd(),
+            fisher: FisherConfig {
+                form: cfg.fisher_form,
+                intra: cfg.fisher_intra,
+                inter: cfg.fisher_inter,
+            },
+            entropy_weight: cfg.resolved_entropy_weight()?,
+            transfer_weight: cfg.transfer_weight,
+        })
+    }
+
+    pub fn set_training(&self, on: bool) {
+        self.model.module().set_training(on);
+        if let Some(d) = &self.disc {
+            d.set_training(on);
+        }
+    }
+
+    /// Model, discriminator and centre tensors by checkpoint name.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut state = Vec::new();
+        self.model.module().named_state("", &mut state);
+        if let Some(d) = &self.disc {
+            d.named_state("discriminator", &mut state);
+        }
+        if let Some(c) = &self.centres {
+            state.push(("fisher.centres".into(), c.clone()));
+        }
+        state
+    }
+
+    /// `state()` plus the optimizer's moments.
+    pub fn checkpoint_tensors(&self) -> Vec<(String, Tensor)> {
+        let mut t = self.state();
+        let (m, v, _) = self.opt.state();
+        t.push(("optimizer.m".into(), m.clone()));
+        t.push(("optimizer.v".into(), v.clone()));
+        t
+    }
+
+    /// One step on x = [source; target] (2B images) with source labels y (B): forward,
+    /// backward and the update, recorded and submitted as one submission.
+    pub fn step(&mut self, x: &Tensor, y: &Tensor, lr: f32, lambda: f32) -> Result<StepOut> {
+        let ctx = self.ctx.clone();
+        let b = y.shape()[0];
+        self.opt.zero_grad();
+        let out = self.model.run(x)?;
+        let (fs, ft) = (
+            out.features.slice_rows(0, b)?,
+            out.features.slice_rows(b, 2 * b)?,
+        );
+        let ce = cross_entropy(&out.logits.slice_rows(0, b)?, y, None)?;
+        let zero = || Tensor::zeros(&ctx, &[]);
+        let mut domain_logits = None;
+        let transfer = match self.method.transfer {
+            Transfer::NoDa => zero()?,
+            Transfer::Mmd => mmd(&fs, &ft, &self.mmd)?,
+            Transfer::Coral => coral(&fs, &ft)?,
+            Transfer::Dann => {
+                let d = self.disc.as_ref().expect("DANN has a discriminator");
+                d.grl.set_lambda(lambda);
+                let logits = d.forward(&out.features)?;
+                domain_logits = Some(logits.detach());
+                domain_loss(&logits.slice_rows(0, b)?, &logits.slice_rows(b, 2 * b)?)?
+            }
+        };
+        let fisher = match &self.centres {
+            Some(c) => fisher_loss(&fs, y, c, &self.fisher)?,
+            None => zero()?,
+        };
+        let ent = if self.method.entropy {
+            entropy(&out.logits)?.scale(self.entropy_weight)?
+        } else {
+            zero()?
+        };
+        let total = ce
+            .add(&transfer.scale(self.transfer_weight)?)?
+            .add(&fisher)?
+            .add(&ent)?;
+        total.backward()?;
+        self.opt.step(lr)?;
+        ctx.submit();
+        Ok(StepOut {
+            terms: [
+                ce.detach(),
+                transfer.detach(),
+                fisher.detach(),
+                ent.detach(),
+                total.detach(),
+            ],
+            domain_logits,
+        })
+    }
+}
