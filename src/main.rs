@@ -396,6 +396,7 @@ fn compare(a: &TrainArgs, methods: &str, seeds: u64) -> anyhow::Result<()> {
 
 fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let cfg = train_config(a)?;
+    tidal::train::install_interrupt_handler();
     let ctx = tidal::Context::new(&a.adapter.choice())?;
     println!(
         "adapter: {} ({:?}); model {:?}, method {}, {} epochs, batch {} + {}, run directory {}",

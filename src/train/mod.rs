@@ -30,6 +30,14 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes Ctrl-C stop training after the current step with `last.safetensors` written,
+/// instead of killing the process mid-write. Call once (the CLI does).
+pub fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
+}
+
 /// Names of the loss terms, in the order they are logged.
 pub const TERMS: [&str; 5] = ["ce", "transfer", "fisher", "entropy", "total"];
 
@@ -259,6 +267,13 @@ pub fn train(
                 );
             }
             progress(epoch, s + 1, steps_per_epoch, &last_msg);
+            if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                checkpoint::save(&run.path("last.safetensors"), &ckpt, meta(epoch, step))?;
+                return Err(Error::Invalid(format!(
+                    "interrupted at step {step} (epoch {epoch}); {} written",
+                    run.path("last.safetensors").display()
+                )));
+            }
         }
         // Epoch means of every term, read in one bulk readback; stop on NaN/Inf.
         let flat: Vec<&Tensor> = logged.iter().flat_map(|t| t.iter()).collect();
