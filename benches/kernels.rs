@@ -3,6 +3,7 @@
 //! `cargo bench --bench kernels [-- --quick]`
 
 use tidal::bench::{print_header, Bench, Work};
+use tidal::ops::conv::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
 use tidal::{Context, Rng, Tensor};
 
 fn main() -> tidal::Result<()> {
@@ -66,6 +67,39 @@ fn main() -> tidal::Result<()> {
         Work::Bytes(4.0 * (1 << 22) as f64),
         || r.sum_axis(0, false).map(|_| ()),
     )?;
+
+    // Convolution layers of the model zoo: (name, batch, in, out, kernel, stride, padding,
+    // image side). FLOPs = 2·N·O·OH·OW·C·KH·KW for each of the three kernels.
+    let layers: &[(&str, usize, usize, usize, usize, usize, usize, usize)] = &[
+        ("deepmerge_conv1", 256, 3, 8, 5, 1, 2, 75),
+        ("deepmerge_conv2", 256, 8, 16, 3, 1, 1, 37),
+        ("deepmerge_conv3", 256, 16, 32, 3, 1, 1, 18),
+        ("resnet_stem", 64, 3, 64, 7, 2, 3, 75),
+        ("resnet_l2_3x3", 64, 128, 128, 3, 1, 1, 10),
+        ("resnet_l4_3x3", 64, 512, 512, 3, 1, 1, 3),
+    ];
+    for &(layer, n, c, o, k, s, pad, hw) in layers {
+        let p = Conv2dParams {
+            stride: (s, s),
+            padding: (pad, pad),
+            ..Conv2dParams::default()
+        };
+        let x = rng.normal(&ctx, &[n, c, hw, hw], 0.0, 1.0)?;
+        let w = rng.normal(&ctx, &[o, c, k, k], 0.0, 0.1)?;
+        let ohw = (hw + 2 * pad - k) / s + 1;
+        let g = rng.normal(&ctx, &[n, o, ohw, ohw], 0.0, 1.0)?;
+        let flops = Work::Flops(2.0 * (n * o * ohw * ohw * c * k * k) as f64);
+        let shape = [n, c, hw, hw, o, k, k];
+        b.case(&format!("conv2d_fwd/{layer}"), &shape, flops, || {
+            conv2d(&x, &w, None, p).map(|_| ())
+        })?;
+        b.case(&format!("conv2d_bwd_input/{layer}"), &shape, flops, || {
+            conv2d_grad_input(&g, &w, x.shape(), p).map(|_| ())
+        })?;
+        b.case(&format!("conv2d_bwd_weight/{layer}"), &shape, flops, || {
+            conv2d_grad_weight(&g, &x, w.shape(), p).map(|_| ())
+        })?;
+    }
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/kernels.json");
     b.write(&path)?;

@@ -8,6 +8,7 @@ use crate::autograd::make;
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
 use crate::tensor::{DType, Tensor};
+use std::cell::Cell;
 
 /// Stride, zero padding and dilation per spatial axis (height, width), and whether the
 /// bias + ReLU epilogue is fused into the forward kernel.
@@ -27,6 +28,40 @@ impl Default for Conv2dParams {
             dilation: (1, 1),
             relu: false,
         }
+    }
+}
+
+/// How the forward and grad-input kernels assign pixels to lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// 8 consecutive pixels of the flattened [N, rows, cols] space per lane: any shape.
+    Flat,
+    /// 8 pixels of one row per lane, each loaded window value reused across the kernel
+    /// columns (`*_rows` entry points): needs SW == DW (forward) or SW == DW == 1 (grad
+    /// input), and wastes lanes on rows much narrower than 8.
+    Rows,
+}
+
+thread_local! {
+    static FORCED_LAYOUT: Cell<Option<Layout>> = const { Cell::new(None) };
+}
+
+/// Pins the layout for convolutions issued from this thread wherever the shape allows it
+/// (tests run both), or restores the automatic choice with `None`.
+pub fn force_layout(layout: Option<Layout>) {
+    FORCED_LAYOUT.with(|f| f.set(layout));
+}
+
+/// Rows where the window allows it and, unless forced, rows of `cols` pixels leave at most
+/// a quarter of the 8-pixel blocks empty.
+fn layout(cols: usize, rows_ok: bool) -> Layout {
+    if !rows_ok {
+        return Layout::Flat;
+    }
+    match FORCED_LAYOUT.with(|f| f.get()) {
+        Some(l) => l,
+        None if cols.div_ceil(8) * 8 * 3 <= cols * 4 => Layout::Rows,
+        None => Layout::Flat,
     }
 }
 
@@ -131,9 +166,35 @@ impl Geom {
 
 /// Groups for a kernel whose lanes each own 8 pixels of `pixels` (x, folded into y) and
 /// whose workgroup z picks a block of 8 channels out of `channels`.
-fn pixel_channel_grid(pixels: usize, channels: usize) -> [u32; 3] {
-    let [gx, gy, _] = grid_1d(pixels.div_ceil(8) as u64, 64);
+/// With `Layout::Rows` the lanes own 8 pixels of one row of `cols` each.
+fn pixel_channel_grid(layout: Layout, pixels: usize, cols: usize, channels: usize) -> [u32; 3] {
+    let lanes = match layout {
+        Layout::Flat => pixels.div_ceil(8),
+        Layout::Rows => pixels / cols * cols.div_ceil(8),
+    };
+    let [gx, gy, _] = grid_1d(lanes as u64, 64);
     [gx, gy, channels.div_ceil(8) as u32]
+}
+
+/// w repacked by `conv2d_pack` for the forward (rows (c, ky, kx), columns o) or the grad
+/// input kernel (rows (o, ky, kx), columns c), columns zero-padded to a multiple of 8.
+fn pack_weights(w: &Tensor, geo: &Geom, p: &Conv2dParams, for_grad_input: bool) -> Result<Tensor> {
+    let (rows, cols) = if for_grad_input {
+        (geo.o, geo.c)
+    } else {
+        (geo.c, geo.o)
+    };
+    let len = rows * geo.kh * geo.kw * cols.div_ceil(8) * 8;
+    let out = alloc_like(w, &[len], DType::F32)?;
+    let ctx = w.ctx();
+    let k = ctx.kernel("conv2d", "conv2d_pack", &geo.constants(p))?;
+    ctx.dispatch(
+        &k,
+        geo.params(p, (for_grad_input as u32) << 2, 0, 0).bytes(),
+        &[w.buffer(), out.buffer()],
+        grid_1d(len as u64, 256),
+    )?;
+    Ok(out)
 }
 
 fn expect_shape(op: &'static str, what: &str, t: &Tensor, want: &[usize]) -> Result<()> {
@@ -163,14 +224,20 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
     let out = alloc_like(x, &shape, DType::F32)?;
     let flags = bias.is_some() as u32 | (p.relu as u32) << 1;
     let ctx = x.ctx();
-    let k = ctx.kernel("conv2d", "conv2d_fwd", &geo.constants(&p))?;
+    let lay = layout(geo.ow, p.stride.1 == p.dilation.1);
+    let entry = match lay {
+        Layout::Flat => "conv2d_fwd",
+        Layout::Rows => "conv2d_fwd_rows",
+    };
+    let k = ctx.kernel("conv2d", entry, &geo.constants(&p))?;
+    let packed = pack_weights(w, &geo, &p, false)?;
     // Without a bias the kernel never reads its bias binding; w stands in for it.
     let b_buf = bias.map_or(w.buffer(), |b| b.buffer());
     ctx.dispatch(
         &k,
         geo.params(&p, flags, 0, 0).bytes(),
-        &[x.buffer(), w.buffer(), b_buf, out.buffer()],
-        pixel_channel_grid(geo.n * geo.oh * geo.ow, geo.o),
+        &[x.buffer(), b_buf, out.buffer(), packed.buffer()],
+        pixel_channel_grid(lay, geo.n * geo.oh * geo.ow, geo.ow, geo.o),
     )?;
 
     let mut inputs = vec![x, w];
@@ -227,12 +294,18 @@ pub fn conv2d_grad_input(
     expect_shape(OP, "g", g, &geo.y_shape())?;
     let out = alloc_like(g, &geo.x_shape(), DType::F32)?;
     let ctx = g.ctx();
-    let k = ctx.kernel("conv2d", "conv2d_grad_input", &geo.constants(&p))?;
+    let lay = layout(geo.w, p.stride.1 == 1 && p.dilation.1 == 1);
+    let entry = match lay {
+        Layout::Flat => "conv2d_grad_input",
+        Layout::Rows => "conv2d_grad_input_rows",
+    };
+    let k = ctx.kernel("conv2d", entry, &geo.constants(&p))?;
+    let packed = pack_weights(w, &geo, &p, true)?;
     ctx.dispatch(
         &k,
         geo.params(&p, 0, 0, 0).bytes(),
-        &[w.buffer(), g.buffer(), out.buffer()],
-        pixel_channel_grid(geo.n * geo.h * geo.w, geo.c),
+        &[g.buffer(), out.buffer(), packed.buffer()],
+        pixel_channel_grid(lay, geo.n * geo.h * geo.w, geo.w, geo.c),
     )?;
     Ok(out)
 }
