@@ -6,6 +6,18 @@ use tidal::bench::{print_header, Bench, Work};
 use tidal::ops::conv::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
 use tidal::{Context, Rng, Tensor};
 
+/// (name, batch, in channels, out channels, kernel side, stride, padding, image side)
+type ConvLayer = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
+
 fn main() -> tidal::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let ctx = Context::from_env()?;
@@ -68,9 +80,9 @@ fn main() -> tidal::Result<()> {
         || r.sum_axis(0, false).map(|_| ()),
     )?;
 
-    // Convolution layers of the model zoo: (name, batch, in, out, kernel, stride, padding,
-    // image side). FLOPs = 2·N·O·OH·OW·C·KH·KW for each of the three kernels.
-    let layers: &[(&str, usize, usize, usize, usize, usize, usize, usize)] = &[
+    // Convolution layers of the model zoo. FLOPs = 2·N·O·OH·OW·C·KH·KW for each of the
+    // three kernels.
+    let layers: &[ConvLayer] = &[
         ("deepmerge_conv1", 256, 3, 8, 5, 1, 2, 75),
         ("deepmerge_conv2", 256, 8, 16, 3, 1, 1, 37),
         ("deepmerge_conv3", 256, 16, 32, 3, 1, 1, 18),

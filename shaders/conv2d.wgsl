@@ -10,11 +10,12 @@
 // u32 and may wrap below zero; a wrapped value is >= H (or W), so one comparison checks
 // both ends of the image.
 //
-// All three kernels are register-blocked the way matmul_register is (lavapipe pays per
-// load instruction, far more than per FMA): each invocation owns an 8 x 8 block of
-// outputs held in 16 named vec4 accumulators, so each loaded value feeds 8 FMAs. Where a
-// block index comes from workgroup_id only, the weight loads are uniform over the
-// workgroup.
+// All kernels are register-blocked the way matmul_register is (lavapipe pays per load
+// instruction, far more than per FMA): each invocation owns a block of 8 pixels x 8 (or 4,
+// see CB) channels held in named vec4 accumulators, so each loaded value feeds several
+// FMAs. Where a block index comes from workgroup_id only, the weight loads are uniform
+// over the workgroup. The `*_rows` variants also reuse each loaded window value across
+// the kernel columns.
 
 struct Params {
     n: u32,
@@ -37,6 +38,9 @@ override SH: u32 = 1u;
 override SW: u32 = 1u;
 override DH: u32 = 1u;
 override DW: u32 = 1u;
+// Channels per lane in the forward and grad-input kernels: 8, or 4 where the channel
+// count would leave most of a last block of 8 empty (e.g. C = 3 for grad input).
+override CB: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -58,8 +62,9 @@ fn ldg(i: u32, ok: bool) -> f32 {
 
 // ---------------------------------------------------------------------------------------
 // Forward. Invocation: output pixels q0 .. q0+7 of the flattened [N, OH, OW] space,
-// q0 = (gid.x + gid.y * nwg.x * 64) * 8, and output channels o0 .. o0+7, o0 = wid.z * 8
-// (uniform, so the 8 weight loads per step are shared by the workgroup).
+// q0 = (gid.x + gid.y * nwg.x * 64) * 8, and output channels o0 .. o0+CB-1, o0 = wid.z * CB
+// (uniform, so the weight loads, two vec4s from the repacked weights, are shared by the
+// workgroup).
 // Reduction over (c, ky, kx) in that order.
 
 // Pixel cursors: (n, row, col) of a flattened [N, rows, cols] index. Only a lane's first
@@ -125,7 +130,7 @@ fn fwd_store8(v0: vec3<u32>, valid: u32, o: u32, a: vec4<f32>, b: vec4<f32>) {
 fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let q0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
     if (q0 >= p.n * p.oh * p.ow) { return; }
-    let o0 = wid.z * 8u;
+    let o0 = wid.z * CB;
     let v0 = cursor(q0, p.oh, p.ow);
     let v1 = step(v0, p.oh, p.ow);
     let v2 = step(v1, p.oh, p.ow);
@@ -148,7 +153,7 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     // Rows past O re-read the last row; their results are dropped at the store.
     // Packed rows hold ceil(O / 8) * 2 vec4s; this lane's 8 channels are two of them.
     let wq = (p.o + 7u) / 8u * 2u;
-    let wl = wid.z * 2u;
+    let wl = wid.z * (CB / 4u);
     var a0 = vec4<f32>(0.0);
     var b0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
@@ -200,7 +205,6 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
                     ldx(r7 + kxd, y7 < p.h && s7.z + kxd < p.w));
                 let wi = wk + kx;
                 let wv = wt4[wi * wq + wl];
-                let wu = wt4[wi * wq + wl + 1u];
                 let v0 = vec4<f32>(wv.x);
                 a0 = fma(v0, xa, a0);
                 b0 = fma(v0, xb, b0);
@@ -213,18 +217,21 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
                 let v3 = vec4<f32>(wv.w);
                 a3 = fma(v3, xa, a3);
                 b3 = fma(v3, xb, b3);
-                let v4 = vec4<f32>(wu.x);
-                a4 = fma(v4, xa, a4);
-                b4 = fma(v4, xb, b4);
-                let v5 = vec4<f32>(wu.y);
-                a5 = fma(v5, xa, a5);
-                b5 = fma(v5, xb, b5);
-                let v6 = vec4<f32>(wu.z);
-                a6 = fma(v6, xa, a6);
-                b6 = fma(v6, xb, b6);
-                let v7 = vec4<f32>(wu.w);
-                a7 = fma(v7, xa, a7);
-                b7 = fma(v7, xb, b7);
+                if (CB == 8u) {
+                    let wu = wt4[wi * wq + wl + 1u];
+                    let v4 = vec4<f32>(wu.x);
+                    a4 = fma(v4, xa, a4);
+                    b4 = fma(v4, xb, b4);
+                    let v5 = vec4<f32>(wu.y);
+                    a5 = fma(v5, xa, a5);
+                    b5 = fma(v5, xb, b5);
+                    let v6 = vec4<f32>(wu.z);
+                    a6 = fma(v6, xa, a6);
+                    b6 = fma(v6, xb, b6);
+                    let v7 = vec4<f32>(wu.w);
+                    a7 = fma(v7, xa, a7);
+                    b7 = fma(v7, xb, b7);
+                }
             }
         }
     }
@@ -233,17 +240,19 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     fwd_store8(v0, valid, o0 + 1u, a1, b1);
     fwd_store8(v0, valid, o0 + 2u, a2, b2);
     fwd_store8(v0, valid, o0 + 3u, a3, b3);
-    fwd_store8(v0, valid, o0 + 4u, a4, b4);
-    fwd_store8(v0, valid, o0 + 5u, a5, b5);
-    fwd_store8(v0, valid, o0 + 6u, a6, b6);
-    fwd_store8(v0, valid, o0 + 7u, a7, b7);
+    if (CB == 8u) {
+        fwd_store8(v0, valid, o0 + 4u, a4, b4);
+        fwd_store8(v0, valid, o0 + 5u, a5, b5);
+        fwd_store8(v0, valid, o0 + 6u, a6, b6);
+        fwd_store8(v0, valid, o0 + 7u, a7, b7);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // Forward, row variant, for SW == DW (ops/conv.rs picks it when rows are wide enough to
 // fill most of the 8-pixel blocks). Invocation: output pixels ox0 .. ox0+7 of one output
 // row, i = gid.x + gid.y * nwg.x * 64 = (n * OH + oy) * B + ox0 / 8 with B = ceil(OW / 8),
-// and output channels o0 .. o0+7, o0 = wid.z * 8. Pixel j at tap kx reads input column
+// and output channels o0 .. o0+CB-1, o0 = wid.z * CB. Pixel j at tap kx reads input column
 // ix0 + (j + kx) * SW, so pixel j at kx + 1 reads what pixel j + 1 read at kx: each window
 // row is loaded once (8 + KW - 1 loads instead of 8 * KW) and shifted through x0 .. x7.
 // Reduction over (c, ky, kx) in that order, as in conv2d_fwd.
@@ -268,7 +277,7 @@ fn conv2d_fwd_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     let row = i / nb;
     let n = row / p.oh;
     let oy = row % p.oh;
-    let o0 = wid.z * 8u;
+    let o0 = wid.z * CB;
     let hw = p.h * p.w;
     let kk = KH * KW;
     let ckk = p.c * kk;
@@ -277,7 +286,7 @@ fn conv2d_fwd_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     let ix0 = ox0 * SW - p.pw;
     // Packed rows hold ceil(O / 8) * 2 vec4s; this lane's 8 channels are two of them.
     let wq = (p.o + 7u) / 8u * 2u;
-    let wl = wid.z * 2u;
+    let wl = wid.z * (CB / 4u);
     var a0 = vec4<f32>(0.0);
     var b0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
@@ -313,7 +322,6 @@ fn conv2d_fwd_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
                 let xb = vec4<f32>(x4, x5, x6, x7);
                 let wi = wk + kx;
                 let wv = wt4[wi * wq + wl];
-                let wu = wt4[wi * wq + wl + 1u];
                 let v0 = vec4<f32>(wv.x);
                 a0 = fma(v0, xa, a0);
                 b0 = fma(v0, xb, b0);
@@ -326,18 +334,21 @@ fn conv2d_fwd_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
                 let v3 = vec4<f32>(wv.w);
                 a3 = fma(v3, xa, a3);
                 b3 = fma(v3, xb, b3);
-                let v4 = vec4<f32>(wu.x);
-                a4 = fma(v4, xa, a4);
-                b4 = fma(v4, xb, b4);
-                let v5 = vec4<f32>(wu.y);
-                a5 = fma(v5, xa, a5);
-                b5 = fma(v5, xb, b5);
-                let v6 = vec4<f32>(wu.z);
-                a6 = fma(v6, xa, a6);
-                b6 = fma(v6, xb, b6);
-                let v7 = vec4<f32>(wu.w);
-                a7 = fma(v7, xa, a7);
-                b7 = fma(v7, xb, b7);
+                if (CB == 8u) {
+                    let wu = wt4[wi * wq + wl + 1u];
+                    let v4 = vec4<f32>(wu.x);
+                    a4 = fma(v4, xa, a4);
+                    b4 = fma(v4, xb, b4);
+                    let v5 = vec4<f32>(wu.y);
+                    a5 = fma(v5, xa, a5);
+                    b5 = fma(v5, xb, b5);
+                    let v6 = vec4<f32>(wu.z);
+                    a6 = fma(v6, xa, a6);
+                    b6 = fma(v6, xb, b6);
+                    let v7 = vec4<f32>(wu.w);
+                    a7 = fma(v7, xa, a7);
+                    b7 = fma(v7, xb, b7);
+                }
                 if (kx + 1u < KW) {
                     let nx = ix0 + (8u + kx) * SW;
                     x0 = x1;
@@ -358,16 +369,18 @@ fn conv2d_fwd_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     fwd_store8_row(base, valid, o0 + 1u, a1, b1);
     fwd_store8_row(base, valid, o0 + 2u, a2, b2);
     fwd_store8_row(base, valid, o0 + 3u, a3, b3);
-    fwd_store8_row(base, valid, o0 + 4u, a4, b4);
-    fwd_store8_row(base, valid, o0 + 5u, a5, b5);
-    fwd_store8_row(base, valid, o0 + 6u, a6, b6);
-    fwd_store8_row(base, valid, o0 + 7u, a7, b7);
+    if (CB == 8u) {
+        fwd_store8_row(base, valid, o0 + 4u, a4, b4);
+        fwd_store8_row(base, valid, o0 + 5u, a5, b5);
+        fwd_store8_row(base, valid, o0 + 6u, a6, b6);
+        fwd_store8_row(base, valid, o0 + 7u, a7, b7);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // Grad input (the transposed convolution). Invocation: input pixels r0 .. r0+7 of the
 // flattened [N, H, W] space, r0 = (gid.x + gid.y * nwg.x * 64) * 8, and input channels
-// c0 .. c0+7, c0 = wid.z * 8 (uniform weight loads).
+// c0 .. c0+CB-1, c0 = wid.z * CB (uniform weight loads).
 //   dx[n, c, iy, ix] = sum_{o, ky, kx} g[n, o, oy, ox] * w[o, c, ky, kx]
 // over the (ky, kx) with iy + PH - ky*DH = oy*SH and ix + PW - kx*DW = ox*SW for some
 // in-range oy, ox (the divisibility checks handle stride and dilation). Order: o, ky, kx.
@@ -422,7 +435,7 @@ fn gin_load(goff: u32, row: vec2<u32>, t: u32, kxd: u32) -> f32 {
 fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let r0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
     if (r0 >= p.n * p.h * p.w) { return; }
-    let c0 = wid.z * 8u;
+    let c0 = wid.z * CB;
     let v0 = cursor(r0, p.h, p.w);
     let v1 = step(v0, p.h, p.w);
     let v2 = step(v1, p.h, p.w);
@@ -444,7 +457,7 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let ckk = p.c * kk;
     // Packed rows hold ceil(C / 8) * 2 vec4s; this lane's 8 channels are two of them.
     let wq = (p.c + 7u) / 8u * 2u;
-    let wl = wid.z * 2u;
+    let wl = wid.z * (CB / 4u);
     var a0 = vec4<f32>(0.0);
     var b0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
@@ -488,7 +501,6 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
                     gin_load(s7.x + go, t7, s7.z, kxd));
                 let wi = wk + kx;
                 let wv = wt4[wi * wq + wl];
-                let wu = wt4[wi * wq + wl + 1u];
                 let v0 = vec4<f32>(wv.x);
                 a0 = fma(v0, ga, a0);
                 b0 = fma(v0, gb, b0);
@@ -501,18 +513,21 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
                 let v3 = vec4<f32>(wv.w);
                 a3 = fma(v3, ga, a3);
                 b3 = fma(v3, gb, b3);
-                let v4 = vec4<f32>(wu.x);
-                a4 = fma(v4, ga, a4);
-                b4 = fma(v4, gb, b4);
-                let v5 = vec4<f32>(wu.y);
-                a5 = fma(v5, ga, a5);
-                b5 = fma(v5, gb, b5);
-                let v6 = vec4<f32>(wu.z);
-                a6 = fma(v6, ga, a6);
-                b6 = fma(v6, gb, b6);
-                let v7 = vec4<f32>(wu.w);
-                a7 = fma(v7, ga, a7);
-                b7 = fma(v7, gb, b7);
+                if (CB == 8u) {
+                    let wu = wt4[wi * wq + wl + 1u];
+                    let v4 = vec4<f32>(wu.x);
+                    a4 = fma(v4, ga, a4);
+                    b4 = fma(v4, gb, b4);
+                    let v5 = vec4<f32>(wu.y);
+                    a5 = fma(v5, ga, a5);
+                    b5 = fma(v5, gb, b5);
+                    let v6 = vec4<f32>(wu.z);
+                    a6 = fma(v6, ga, a6);
+                    b6 = fma(v6, gb, b6);
+                    let v7 = vec4<f32>(wu.w);
+                    a7 = fma(v7, ga, a7);
+                    b7 = fma(v7, gb, b7);
+                }
             }
         }
     }
@@ -521,17 +536,19 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     gin_store8(v0, valid, c0 + 1u, a1, b1);
     gin_store8(v0, valid, c0 + 2u, a2, b2);
     gin_store8(v0, valid, c0 + 3u, a3, b3);
-    gin_store8(v0, valid, c0 + 4u, a4, b4);
-    gin_store8(v0, valid, c0 + 5u, a5, b5);
-    gin_store8(v0, valid, c0 + 6u, a6, b6);
-    gin_store8(v0, valid, c0 + 7u, a7, b7);
+    if (CB == 8u) {
+        gin_store8(v0, valid, c0 + 4u, a4, b4);
+        gin_store8(v0, valid, c0 + 5u, a5, b5);
+        gin_store8(v0, valid, c0 + 6u, a6, b6);
+        gin_store8(v0, valid, c0 + 7u, a7, b7);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // Grad input, row variant, for SW == DW == 1 (ops/conv.rs picks it when rows are wide
 // enough). Invocation: input pixels ix0 .. ix0+7 of one input row,
 // i = gid.x + gid.y * nwg.x * 64 = (n * H + iy) * B + ix0 / 8 with B = ceil(W / 8), and
-// input channels c0 .. c0+7, c0 = wid.z * 8. Pixel j at tap kx reads g column
+// input channels c0 .. c0+CB-1, c0 = wid.z * CB. Pixel j at tap kx reads g column
 // ix0 + PW + j - kx, so pixel j at kx + 1 reads what pixel j - 1 read at kx: one new load
 // per tap, the rest shifted through g0 .. g7. Order: o, ky, kx, as in conv2d_grad_input.
 
@@ -557,7 +574,7 @@ fn conv2d_grad_input_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builti
     let row = i / nb;
     let n = row / p.h;
     let iy = row % p.h;
-    let c0 = wid.z * 8u;
+    let c0 = wid.z * CB;
     let ohw = p.oh * p.ow;
     let kk = KH * KW;
     let ckk = p.c * kk;
@@ -566,7 +583,7 @@ fn conv2d_grad_input_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builti
     let tx = ix0 + p.pw;
     // Packed rows hold ceil(C / 8) * 2 vec4s; this lane's 8 channels are two of them.
     let wq = (p.c + 7u) / 8u * 2u;
-    let wl = wid.z * 2u;
+    let wl = wid.z * (CB / 4u);
     var a0 = vec4<f32>(0.0);
     var b0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
@@ -602,7 +619,6 @@ fn conv2d_grad_input_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builti
                 let gb = vec4<f32>(g4, g5, g6, g7);
                 let wi = wk + kx;
                 let wv = wt4[wi * wq + wl];
-                let wu = wt4[wi * wq + wl + 1u];
                 let v0 = vec4<f32>(wv.x);
                 a0 = fma(v0, ga, a0);
                 b0 = fma(v0, gb, b0);
@@ -615,18 +631,21 @@ fn conv2d_grad_input_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builti
                 let v3 = vec4<f32>(wv.w);
                 a3 = fma(v3, ga, a3);
                 b3 = fma(v3, gb, b3);
-                let v4 = vec4<f32>(wu.x);
-                a4 = fma(v4, ga, a4);
-                b4 = fma(v4, gb, b4);
-                let v5 = vec4<f32>(wu.y);
-                a5 = fma(v5, ga, a5);
-                b5 = fma(v5, gb, b5);
-                let v6 = vec4<f32>(wu.z);
-                a6 = fma(v6, ga, a6);
-                b6 = fma(v6, gb, b6);
-                let v7 = vec4<f32>(wu.w);
-                a7 = fma(v7, ga, a7);
-                b7 = fma(v7, gb, b7);
+                if (CB == 8u) {
+                    let wu = wt4[wi * wq + wl + 1u];
+                    let v4 = vec4<f32>(wu.x);
+                    a4 = fma(v4, ga, a4);
+                    b4 = fma(v4, gb, b4);
+                    let v5 = vec4<f32>(wu.y);
+                    a5 = fma(v5, ga, a5);
+                    b5 = fma(v5, gb, b5);
+                    let v6 = vec4<f32>(wu.z);
+                    a6 = fma(v6, ga, a6);
+                    b6 = fma(v6, gb, b6);
+                    let v7 = vec4<f32>(wu.w);
+                    a7 = fma(v7, ga, a7);
+                    b7 = fma(v7, gb, b7);
+                }
                 if (kx + 1u < KW) {
                     // Column tx - kx - 1 wraps below zero to a value >= OW.
                     let nx = tx - kx - 1u;
@@ -648,10 +667,12 @@ fn conv2d_grad_input_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builti
     gin_store8_row(base, valid, c0 + 1u, a1, b1);
     gin_store8_row(base, valid, c0 + 2u, a2, b2);
     gin_store8_row(base, valid, c0 + 3u, a3, b3);
-    gin_store8_row(base, valid, c0 + 4u, a4, b4);
-    gin_store8_row(base, valid, c0 + 5u, a5, b5);
-    gin_store8_row(base, valid, c0 + 6u, a6, b6);
-    gin_store8_row(base, valid, c0 + 7u, a7, b7);
+    if (CB == 8u) {
+        gin_store8_row(base, valid, c0 + 4u, a4, b4);
+        gin_store8_row(base, valid, c0 + 5u, a5, b5);
+        gin_store8_row(base, valid, c0 + 6u, a6, b6);
+        gin_store8_row(base, valid, c0 + 7u, a7, b7);
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -166,14 +166,33 @@ impl Geom {
 
 /// Groups for a kernel whose lanes each own 8 pixels of `pixels` (x, folded into y) and
 /// whose workgroup z picks a block of 8 channels out of `channels`.
-/// With `Layout::Rows` the lanes own 8 pixels of one row of `cols` each.
-fn pixel_channel_grid(layout: Layout, pixels: usize, cols: usize, channels: usize) -> [u32; 3] {
+/// Channels per lane (the `CB` override): 4 where blocks of 8 would carry more padding.
+fn channel_block(channels: usize) -> usize {
+    if channels.div_ceil(4) * 4 < channels.div_ceil(8) * 8 {
+        4
+    } else {
+        8
+    }
+}
+
+/// Looks up a forward or grad-input kernel, whose lanes own 8 pixels and a block of
+/// `channels`, and its grid: with `Layout::Rows` the 8 pixels lie in one row of `cols`.
+fn pixel_channel_kernel(
+    ctx: &crate::gpu::Context,
+    entry: &'static str,
+    consts: [(&'static str, f64); 6],
+    (layout, pixels, cols, channels): (Layout, usize, usize, usize),
+) -> Result<(std::rc::Rc<crate::gpu::Kernel>, [u32; 3])> {
+    let cb = channel_block(channels);
+    let mut all = consts.to_vec();
+    all.push(("CB", cb as f64));
+    let kernel = ctx.kernel("conv2d", entry, &all)?;
     let lanes = match layout {
         Layout::Flat => pixels.div_ceil(8),
         Layout::Rows => pixels / cols * cols.div_ceil(8),
     };
     let [gx, gy, _] = grid_1d(lanes as u64, 64);
-    [gx, gy, channels.div_ceil(8) as u32]
+    Ok((kernel, [gx, gy, channels.div_ceil(cb) as u32]))
 }
 
 /// w repacked by `conv2d_pack` for the forward (rows (c, ky, kx), columns o) or the grad
@@ -229,7 +248,12 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
         Layout::Flat => "conv2d_fwd",
         Layout::Rows => "conv2d_fwd_rows",
     };
-    let k = ctx.kernel("conv2d", entry, &geo.constants(&p))?;
+    let (k, grid) = pixel_channel_kernel(
+        ctx,
+        entry,
+        geo.constants(&p),
+        (lay, geo.n * geo.oh * geo.ow, geo.ow, geo.o),
+    )?;
     let packed = pack_weights(w, &geo, &p, false)?;
     // Without a bias the kernel never reads its bias binding; w stands in for it.
     let b_buf = bias.map_or(w.buffer(), |b| b.buffer());
@@ -237,7 +261,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
         &k,
         geo.params(&p, flags, 0, 0).bytes(),
         &[x.buffer(), b_buf, out.buffer(), packed.buffer()],
-        pixel_channel_grid(lay, geo.n * geo.oh * geo.ow, geo.ow, geo.o),
+        grid,
     )?;
 
     let mut inputs = vec![x, w];
@@ -299,13 +323,18 @@ pub fn conv2d_grad_input(
         Layout::Flat => "conv2d_grad_input",
         Layout::Rows => "conv2d_grad_input_rows",
     };
-    let k = ctx.kernel("conv2d", entry, &geo.constants(&p))?;
+    let (k, grid) = pixel_channel_kernel(
+        ctx,
+        entry,
+        geo.constants(&p),
+        (lay, geo.n * geo.h * geo.w, geo.w, geo.c),
+    )?;
     let packed = pack_weights(w, &geo, &p, true)?;
     ctx.dispatch(
         &k,
         geo.params(&p, 0, 0, 0).bytes(),
         &[g.buffer(), out.buffer(), packed.buffer()],
-        pixel_channel_grid(lay, geo.n * geo.h * geo.w, geo.w, geo.c),
+        grid,
     )?;
     Ok(out)
 }
