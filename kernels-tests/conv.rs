@@ -1,7 +1,5 @@
 use crate::common::*;
-use tidal::ops::conv::{
-    conv2d, conv2d_grad_input, conv2d_grad_weight, force_layout, Conv2dParams, Layout,
-};
+use tidal::ops::conv::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
 
 /// One convolution case: x [n, c, h, w], w [o, c, kh, kw].
 #[derive(Clone, Copy, Debug)]
@@ -278,24 +276,12 @@ fn check_backward(name: &str, cs: Case, seed: u64, rtol: f32, atol: f32) {
     );
 }
 
-/// Runs `f` with each pixel layout pinned (where a shape does not allow the row layout the
-/// kernels fall back to the flat one), then restores the automatic choice.
-fn for_each_layout(f: impl Fn(Layout)) {
-    for lay in [Layout::Flat, Layout::Rows] {
-        force_layout(Some(lay));
-        f(lay);
-    }
-    force_layout(None);
-}
-
 #[test]
 fn conv2d_forward_matches_cpu_on_odd_shapes_with_and_without_bias_relu() {
     // f32 sums of at most 5*49 products of |v| < 1: 1e-5 relative and absolute.
-    for_each_layout(|lay| {
-        for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
-            check_forward(&format!("{name} {lay:?}"), cs, 10 * i as u64 + 1, 1e-5);
-        }
-    });
+    for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
+        check_forward(name, cs, 10 * i as u64 + 1, 1e-5);
+    }
 }
 
 #[test]
@@ -310,17 +296,9 @@ fn conv2d_forward_matches_cpu_on_deepmerge_layers_at_batch_3_and_5() {
 #[test]
 fn conv2d_grad_input_weight_bias_match_cpu_on_odd_shapes() {
     // grad weight sums up to n*oh*ow = 2*8*8 products: 2e-5.
-    for_each_layout(|lay| {
-        for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
-            check_backward(
-                &format!("{name} {lay:?}"),
-                cs,
-                20 * i as u64 + 7,
-                2e-5,
-                2e-5,
-            );
-        }
-    });
+    for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
+        check_backward(name, cs, 20 * i as u64 + 7, 2e-5, 2e-5);
+    }
 }
 
 #[test]

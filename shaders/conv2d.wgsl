@@ -5,8 +5,8 @@
 //   x [N, C, H, W], w [O, C, KH, KW], y [N, O, OH, OW]
 //   y[n, o, oy, ox] = sum_{c, ky, kx} x[n, c, oy*SH - PH + ky*DH, ox*SW - PW + kx*DW] * w[o, c, ky, kx]
 //
-// Kernel size, stride and dilation are override constants: loops over the kernel window
-// get constant trip counts and divisions by the stride become multiplies. Coordinates are
+// Kernel size, stride and dilation are override constants, so the index arithmetic on
+// them folds (divisions by the stride become multiplies). Coordinates are
 // u32 and may wrap below zero; a wrapped value is >= H (or W), so one comparison checks
 // both ends of the image.
 //
@@ -14,8 +14,10 @@
 // instruction, far more than per FMA): each invocation owns a block of 8 pixels x 8 (or 4,
 // see CB) channels held in named vec4 accumulators, so each loaded value feeds several
 // FMAs. Where a block index comes from workgroup_id only, the weight loads are uniform
-// over the workgroup. The `*_rows` variants also reuse each loaded window value across
-// the kernel columns.
+// over the workgroup.
+//
+// Each kernel walks its taps in one flat loop with (ky, kx) counters: on lavapipe nested
+// loops measured about twice as slow as the same work in a single loop.
 
 struct Params {
     n: u32,
@@ -151,7 +153,7 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let kk = KH * KW;
     let ckk = p.c * kk;
     // Rows past O re-read the last row; their results are dropped at the store.
-    // Packed rows hold ceil(O / 8) * 2 vec4s; this lane's 8 channels are two of them.
+    // Packed rows hold ceil(O / 8) * 2 vec4s; this lane's CB channels are CB / 4 of them.
     let wq = (p.o + 7u) / 8u * 2u;
     let wl = wid.z * (CB / 4u);
     var a0 = vec4<f32>(0.0);
@@ -170,68 +172,57 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     var b6 = vec4<f32>(0.0);
     var a7 = vec4<f32>(0.0);
     var b7 = vec4<f32>(0.0);
-    for (var c = 0u; c < p.c; c = c + 1u) {
-        let xc = c * hw;
-        for (var ky = 0u; ky < KH; ky = ky + 1u) {
-            let kyd = ky * DH;
-            let y0 = s0.y + kyd;
-            let y1 = s1.y + kyd;
-            let y2 = s2.y + kyd;
-            let y3 = s3.y + kyd;
-            let y4 = s4.y + kyd;
-            let y5 = s5.y + kyd;
-            let y6 = s6.y + kyd;
-            let y7 = s7.y + kyd;
-            let r0 = s0.x + xc + y0 * p.w + s0.z;
-            let r1 = s1.x + xc + y1 * p.w + s1.z;
-            let r2 = s2.x + xc + y2 * p.w + s2.z;
-            let r3 = s3.x + xc + y3 * p.w + s3.z;
-            let r4 = s4.x + xc + y4 * p.w + s4.z;
-            let r5 = s5.x + xc + y5 * p.w + s5.z;
-            let r6 = s6.x + xc + y6 * p.w + s6.z;
-            let r7 = s7.x + xc + y7 * p.w + s7.z;
-            let wk = c * kk + ky * KW;
-            for (var kx = 0u; kx < KW; kx = kx + 1u) {
-                let kxd = kx * DW;
-                let xa = vec4<f32>(
-                    ldx(r0 + kxd, y0 < p.h && s0.z + kxd < p.w),
-                    ldx(r1 + kxd, y1 < p.h && s1.z + kxd < p.w),
-                    ldx(r2 + kxd, y2 < p.h && s2.z + kxd < p.w),
-                    ldx(r3 + kxd, y3 < p.h && s3.z + kxd < p.w));
-                let xb = vec4<f32>(
-                    ldx(r4 + kxd, y4 < p.h && s4.z + kxd < p.w),
-                    ldx(r5 + kxd, y5 < p.h && s5.z + kxd < p.w),
-                    ldx(r6 + kxd, y6 < p.h && s6.z + kxd < p.w),
-                    ldx(r7 + kxd, y7 < p.h && s7.z + kxd < p.w));
-                let wi = wk + kx;
-                let wv = wt4[wi * wq + wl];
-                let v0 = vec4<f32>(wv.x);
-                a0 = fma(v0, xa, a0);
-                b0 = fma(v0, xb, b0);
-                let v1 = vec4<f32>(wv.y);
-                a1 = fma(v1, xa, a1);
-                b1 = fma(v1, xb, b1);
-                let v2 = vec4<f32>(wv.z);
-                a2 = fma(v2, xa, a2);
-                b2 = fma(v2, xb, b2);
-                let v3 = vec4<f32>(wv.w);
-                a3 = fma(v3, xa, a3);
-                b3 = fma(v3, xb, b3);
-                if (CB == 8u) {
-                    let wu = wt4[wi * wq + wl + 1u];
-                    let v4 = vec4<f32>(wu.x);
-                    a4 = fma(v4, xa, a4);
-                    b4 = fma(v4, xb, b4);
-                    let v5 = vec4<f32>(wu.y);
-                    a5 = fma(v5, xa, a5);
-                    b5 = fma(v5, xb, b5);
-                    let v6 = vec4<f32>(wu.z);
-                    a6 = fma(v6, xa, a6);
-                    b6 = fma(v6, xb, b6);
-                    let v7 = vec4<f32>(wu.w);
-                    a7 = fma(v7, xa, a7);
-                    b7 = fma(v7, xb, b7);
-                }
+    var xc = 0u;
+    var ky = 0u;
+    var kx = 0u;
+    for (var wi = 0u; wi < ckk; wi = wi + 1u) {
+        let kyd = ky * DH;
+        let kxd = kx * DW;
+        let xa = vec4<f32>(
+            ldx(s0.x + xc + (s0.y + kyd) * p.w + s0.z + kxd, s0.y + kyd < p.h && s0.z + kxd < p.w),
+            ldx(s1.x + xc + (s1.y + kyd) * p.w + s1.z + kxd, s1.y + kyd < p.h && s1.z + kxd < p.w),
+            ldx(s2.x + xc + (s2.y + kyd) * p.w + s2.z + kxd, s2.y + kyd < p.h && s2.z + kxd < p.w),
+            ldx(s3.x + xc + (s3.y + kyd) * p.w + s3.z + kxd, s3.y + kyd < p.h && s3.z + kxd < p.w));
+        let xb = vec4<f32>(
+            ldx(s4.x + xc + (s4.y + kyd) * p.w + s4.z + kxd, s4.y + kyd < p.h && s4.z + kxd < p.w),
+            ldx(s5.x + xc + (s5.y + kyd) * p.w + s5.z + kxd, s5.y + kyd < p.h && s5.z + kxd < p.w),
+            ldx(s6.x + xc + (s6.y + kyd) * p.w + s6.z + kxd, s6.y + kyd < p.h && s6.z + kxd < p.w),
+            ldx(s7.x + xc + (s7.y + kyd) * p.w + s7.z + kxd, s7.y + kyd < p.h && s7.z + kxd < p.w));
+        let wv = wt4[wi * wq + wl];
+        let v0 = vec4<f32>(wv.x);
+        a0 = fma(v0, xa, a0);
+        b0 = fma(v0, xb, b0);
+        let v1 = vec4<f32>(wv.y);
+        a1 = fma(v1, xa, a1);
+        b1 = fma(v1, xb, b1);
+        let v2 = vec4<f32>(wv.z);
+        a2 = fma(v2, xa, a2);
+        b2 = fma(v2, xb, b2);
+        let v3 = vec4<f32>(wv.w);
+        a3 = fma(v3, xa, a3);
+        b3 = fma(v3, xb, b3);
+        if (CB == 8u) {
+            let wu = wt4[wi * wq + wl + 1u];
+            let v4 = vec4<f32>(wu.x);
+            a4 = fma(v4, xa, a4);
+            b4 = fma(v4, xb, b4);
+            let v5 = vec4<f32>(wu.y);
+            a5 = fma(v5, xa, a5);
+            b5 = fma(v5, xb, b5);
+            let v6 = vec4<f32>(wu.z);
+            a6 = fma(v6, xa, a6);
+            b6 = fma(v6, xb, b6);
+            let v7 = vec4<f32>(wu.w);
+            a7 = fma(v7, xa, a7);
+            b7 = fma(v7, xb, b7);
+        }
+        kx = kx + 1u;
+        if (kx == KW) {
+            kx = 0u;
+            ky = ky + 1u;
+            if (ky == KH) {
+                ky = 0u;
+                xc = xc + hw;
             }
         }
     }
@@ -245,135 +236,6 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
         fwd_store8(v0, valid, o0 + 5u, a5, b5);
         fwd_store8(v0, valid, o0 + 6u, a6, b6);
         fwd_store8(v0, valid, o0 + 7u, a7, b7);
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Forward, row variant, for SW == DW (ops/conv.rs picks it when rows are wide enough to
-// fill most of the 8-pixel blocks). Invocation: output pixels ox0 .. ox0+7 of one output
-// row, i = gid.x + gid.y * nwg.x * 64 = (n * OH + oy) * B + ox0 / 8 with B = ceil(OW / 8),
-// and output channels o0 .. o0+CB-1, o0 = wid.z * CB. Pixel j at tap kx reads input column
-// ix0 + (j + kx) * SW, so pixel j at kx + 1 reads what pixel j + 1 read at kx: each window
-// row is loaded once (8 + KW - 1 loads instead of 8 * KW) and shifted through x0 .. x7.
-// Reduction over (c, ky, kx) in that order, as in conv2d_fwd.
-
-fn fwd_store8_row(base: u32, valid: u32, o: u32, a: vec4<f32>, b: vec4<f32>) {
-    fwd_store(0u < valid, base, o, a.x);
-    fwd_store(1u < valid, base + 1u, o, a.y);
-    fwd_store(2u < valid, base + 2u, o, a.z);
-    fwd_store(3u < valid, base + 3u, o, a.w);
-    fwd_store(4u < valid, base + 4u, o, b.x);
-    fwd_store(5u < valid, base + 5u, o, b.y);
-    fwd_store(6u < valid, base + 6u, o, b.z);
-    fwd_store(7u < valid, base + 7u, o, b.w);
-}
-
-@compute @workgroup_size(64)
-fn conv2d_fwd_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 64u;
-    let nb = (p.ow + 7u) / 8u;
-    if (i >= p.n * p.oh * nb) { return; }
-    let ox0 = (i % nb) * 8u;
-    let row = i / nb;
-    let n = row / p.oh;
-    let oy = row % p.oh;
-    let o0 = wid.z * CB;
-    let hw = p.h * p.w;
-    let kk = KH * KW;
-    let ckk = p.c * kk;
-    let xn = n * p.c * hw;
-    let iy0 = oy * SH - p.ph;
-    let ix0 = ox0 * SW - p.pw;
-    // Packed rows hold ceil(O / 8) * 2 vec4s; this lane's 8 channels are two of them.
-    let wq = (p.o + 7u) / 8u * 2u;
-    let wl = wid.z * (CB / 4u);
-    var a0 = vec4<f32>(0.0);
-    var b0 = vec4<f32>(0.0);
-    var a1 = vec4<f32>(0.0);
-    var b1 = vec4<f32>(0.0);
-    var a2 = vec4<f32>(0.0);
-    var b2 = vec4<f32>(0.0);
-    var a3 = vec4<f32>(0.0);
-    var b3 = vec4<f32>(0.0);
-    var a4 = vec4<f32>(0.0);
-    var b4 = vec4<f32>(0.0);
-    var a5 = vec4<f32>(0.0);
-    var b5 = vec4<f32>(0.0);
-    var a6 = vec4<f32>(0.0);
-    var b6 = vec4<f32>(0.0);
-    var a7 = vec4<f32>(0.0);
-    var b7 = vec4<f32>(0.0);
-    for (var c = 0u; c < p.c; c = c + 1u) {
-        for (var ky = 0u; ky < KH; ky = ky + 1u) {
-            let iy = iy0 + ky * DH;
-            let rv = iy < p.h;
-            let rb = xn + c * hw + iy * p.w;
-            var x0 = ldx(rb + ix0 + 0u * SW, rv && ix0 + 0u * SW < p.w);
-            var x1 = ldx(rb + ix0 + 1u * SW, rv && ix0 + 1u * SW < p.w);
-            var x2 = ldx(rb + ix0 + 2u * SW, rv && ix0 + 2u * SW < p.w);
-            var x3 = ldx(rb + ix0 + 3u * SW, rv && ix0 + 3u * SW < p.w);
-            var x4 = ldx(rb + ix0 + 4u * SW, rv && ix0 + 4u * SW < p.w);
-            var x5 = ldx(rb + ix0 + 5u * SW, rv && ix0 + 5u * SW < p.w);
-            var x6 = ldx(rb + ix0 + 6u * SW, rv && ix0 + 6u * SW < p.w);
-            var x7 = ldx(rb + ix0 + 7u * SW, rv && ix0 + 7u * SW < p.w);
-            let wk = c * kk + ky * KW;
-            for (var kx = 0u; kx < KW; kx = kx + 1u) {
-                let xa = vec4<f32>(x0, x1, x2, x3);
-                let xb = vec4<f32>(x4, x5, x6, x7);
-                let wi = wk + kx;
-                let wv = wt4[wi * wq + wl];
-                let v0 = vec4<f32>(wv.x);
-                a0 = fma(v0, xa, a0);
-                b0 = fma(v0, xb, b0);
-                let v1 = vec4<f32>(wv.y);
-                a1 = fma(v1, xa, a1);
-                b1 = fma(v1, xb, b1);
-                let v2 = vec4<f32>(wv.z);
-                a2 = fma(v2, xa, a2);
-                b2 = fma(v2, xb, b2);
-                let v3 = vec4<f32>(wv.w);
-                a3 = fma(v3, xa, a3);
-                b3 = fma(v3, xb, b3);
-                if (CB == 8u) {
-                    let wu = wt4[wi * wq + wl + 1u];
-                    let v4 = vec4<f32>(wu.x);
-                    a4 = fma(v4, xa, a4);
-                    b4 = fma(v4, xb, b4);
-                    let v5 = vec4<f32>(wu.y);
-                    a5 = fma(v5, xa, a5);
-                    b5 = fma(v5, xb, b5);
-                    let v6 = vec4<f32>(wu.z);
-                    a6 = fma(v6, xa, a6);
-                    b6 = fma(v6, xb, b6);
-                    let v7 = vec4<f32>(wu.w);
-                    a7 = fma(v7, xa, a7);
-                    b7 = fma(v7, xb, b7);
-                }
-                if (kx + 1u < KW) {
-                    let nx = ix0 + (8u + kx) * SW;
-                    x0 = x1;
-                    x1 = x2;
-                    x2 = x3;
-                    x3 = x4;
-                    x4 = x5;
-                    x5 = x6;
-                    x6 = x7;
-                    x7 = ldx(rb + nx, rv && nx < p.w);
-                }
-            }
-        }
-    }
-    let base = ((n * p.o) * p.oh + oy) * p.ow + ox0;
-    let valid = p.ow - ox0;
-    fwd_store8_row(base, valid, o0 + 0u, a0, b0);
-    fwd_store8_row(base, valid, o0 + 1u, a1, b1);
-    fwd_store8_row(base, valid, o0 + 2u, a2, b2);
-    fwd_store8_row(base, valid, o0 + 3u, a3, b3);
-    if (CB == 8u) {
-        fwd_store8_row(base, valid, o0 + 4u, a4, b4);
-        fwd_store8_row(base, valid, o0 + 5u, a5, b5);
-        fwd_store8_row(base, valid, o0 + 6u, a6, b6);
-        fwd_store8_row(base, valid, o0 + 7u, a7, b7);
     }
 }
 
@@ -454,8 +316,7 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let s7 = gin_taps(v7);
     let ohw = p.oh * p.ow;
     let kk = KH * KW;
-    let ckk = p.c * kk;
-    // Packed rows hold ceil(C / 8) * 2 vec4s; this lane's 8 channels are two of them.
+    // Packed rows hold ceil(C / 8) * 2 vec4s; this lane's CB channels are CB / 4 of them.
     let wq = (p.c + 7u) / 8u * 2u;
     let wl = wid.z * (CB / 4u);
     var a0 = vec4<f32>(0.0);
@@ -474,60 +335,58 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     var b6 = vec4<f32>(0.0);
     var a7 = vec4<f32>(0.0);
     var b7 = vec4<f32>(0.0);
-    for (var o = 0u; o < p.o; o = o + 1u) {
-        let go = o * ohw;
-        for (var ky = 0u; ky < KH; ky = ky + 1u) {
-            let kyd = ky * DH;
-            let t0 = gin_row(s0.y, kyd);
-            let t1 = gin_row(s1.y, kyd);
-            let t2 = gin_row(s2.y, kyd);
-            let t3 = gin_row(s3.y, kyd);
-            let t4 = gin_row(s4.y, kyd);
-            let t5 = gin_row(s5.y, kyd);
-            let t6 = gin_row(s6.y, kyd);
-            let t7 = gin_row(s7.y, kyd);
-            let wk = (o * KH + ky) * KW;
-            for (var kx = 0u; kx < KW; kx = kx + 1u) {
-                let kxd = kx * DW;
-                let ga = vec4<f32>(
-                    gin_load(s0.x + go, t0, s0.z, kxd),
-                    gin_load(s1.x + go, t1, s1.z, kxd),
-                    gin_load(s2.x + go, t2, s2.z, kxd),
-                    gin_load(s3.x + go, t3, s3.z, kxd));
-                let gb = vec4<f32>(
-                    gin_load(s4.x + go, t4, s4.z, kxd),
-                    gin_load(s5.x + go, t5, s5.z, kxd),
-                    gin_load(s6.x + go, t6, s6.z, kxd),
-                    gin_load(s7.x + go, t7, s7.z, kxd));
-                let wi = wk + kx;
-                let wv = wt4[wi * wq + wl];
-                let v0 = vec4<f32>(wv.x);
-                a0 = fma(v0, ga, a0);
-                b0 = fma(v0, gb, b0);
-                let v1 = vec4<f32>(wv.y);
-                a1 = fma(v1, ga, a1);
-                b1 = fma(v1, gb, b1);
-                let v2 = vec4<f32>(wv.z);
-                a2 = fma(v2, ga, a2);
-                b2 = fma(v2, gb, b2);
-                let v3 = vec4<f32>(wv.w);
-                a3 = fma(v3, ga, a3);
-                b3 = fma(v3, gb, b3);
-                if (CB == 8u) {
-                    let wu = wt4[wi * wq + wl + 1u];
-                    let v4 = vec4<f32>(wu.x);
-                    a4 = fma(v4, ga, a4);
-                    b4 = fma(v4, gb, b4);
-                    let v5 = vec4<f32>(wu.y);
-                    a5 = fma(v5, ga, a5);
-                    b5 = fma(v5, gb, b5);
-                    let v6 = vec4<f32>(wu.z);
-                    a6 = fma(v6, ga, a6);
-                    b6 = fma(v6, gb, b6);
-                    let v7 = vec4<f32>(wu.w);
-                    a7 = fma(v7, ga, a7);
-                    b7 = fma(v7, gb, b7);
-                }
+    // One flat loop over the taps (o, ky, kx): nested loops cost far more on lavapipe.
+    var go = 0u;
+    var ky = 0u;
+    var kx = 0u;
+    for (var wi = 0u; wi < p.o * kk; wi = wi + 1u) {
+        let kyd = ky * DH;
+        let kxd = kx * DW;
+        let ga = vec4<f32>(
+            gin_load(s0.x + go, gin_row(s0.y, kyd), s0.z, kxd),
+            gin_load(s1.x + go, gin_row(s1.y, kyd), s1.z, kxd),
+            gin_load(s2.x + go, gin_row(s2.y, kyd), s2.z, kxd),
+            gin_load(s3.x + go, gin_row(s3.y, kyd), s3.z, kxd));
+        let gb = vec4<f32>(
+            gin_load(s4.x + go, gin_row(s4.y, kyd), s4.z, kxd),
+            gin_load(s5.x + go, gin_row(s5.y, kyd), s5.z, kxd),
+            gin_load(s6.x + go, gin_row(s6.y, kyd), s6.z, kxd),
+            gin_load(s7.x + go, gin_row(s7.y, kyd), s7.z, kxd));
+        let wv = wt4[wi * wq + wl];
+        let v0 = vec4<f32>(wv.x);
+        a0 = fma(v0, ga, a0);
+        b0 = fma(v0, gb, b0);
+        let v1 = vec4<f32>(wv.y);
+        a1 = fma(v1, ga, a1);
+        b1 = fma(v1, gb, b1);
+        let v2 = vec4<f32>(wv.z);
+        a2 = fma(v2, ga, a2);
+        b2 = fma(v2, gb, b2);
+        let v3 = vec4<f32>(wv.w);
+        a3 = fma(v3, ga, a3);
+        b3 = fma(v3, gb, b3);
+        if (CB == 8u) {
+            let wu = wt4[wi * wq + wl + 1u];
+            let v4 = vec4<f32>(wu.x);
+            a4 = fma(v4, ga, a4);
+            b4 = fma(v4, gb, b4);
+            let v5 = vec4<f32>(wu.y);
+            a5 = fma(v5, ga, a5);
+            b5 = fma(v5, gb, b5);
+            let v6 = vec4<f32>(wu.z);
+            a6 = fma(v6, ga, a6);
+            b6 = fma(v6, gb, b6);
+            let v7 = vec4<f32>(wu.w);
+            a7 = fma(v7, ga, a7);
+            b7 = fma(v7, gb, b7);
+        }
+        kx = kx + 1u;
+        if (kx == KW) {
+            kx = 0u;
+            ky = ky + 1u;
+            if (ky == KH) {
+                ky = 0u;
+                go = go + ohw;
             }
         }
     }
@@ -541,137 +400,6 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
         gin_store8(v0, valid, c0 + 5u, a5, b5);
         gin_store8(v0, valid, c0 + 6u, a6, b6);
         gin_store8(v0, valid, c0 + 7u, a7, b7);
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Grad input, row variant, for SW == DW == 1 (ops/conv.rs picks it when rows are wide
-// enough). Invocation: input pixels ix0 .. ix0+7 of one input row,
-// i = gid.x + gid.y * nwg.x * 64 = (n * H + iy) * B + ix0 / 8 with B = ceil(W / 8), and
-// input channels c0 .. c0+CB-1, c0 = wid.z * CB. Pixel j at tap kx reads g column
-// ix0 + PW + j - kx, so pixel j at kx + 1 reads what pixel j - 1 read at kx: one new load
-// per tap, the rest shifted through g0 .. g7. Order: o, ky, kx, as in conv2d_grad_input.
-
-fn gin_store8_row(base: u32, valid: u32, c: u32, a: vec4<f32>, b: vec4<f32>) {
-    if (c >= p.c) { return; }
-    let off = base + c * p.h * p.w;
-    if (0u < valid) { out[off] = a.x; }
-    if (1u < valid) { out[off + 1u] = a.y; }
-    if (2u < valid) { out[off + 2u] = a.z; }
-    if (3u < valid) { out[off + 3u] = a.w; }
-    if (4u < valid) { out[off + 4u] = b.x; }
-    if (5u < valid) { out[off + 5u] = b.y; }
-    if (6u < valid) { out[off + 6u] = b.z; }
-    if (7u < valid) { out[off + 7u] = b.w; }
-}
-
-@compute @workgroup_size(64)
-fn conv2d_grad_input_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 64u;
-    let nb = (p.w + 7u) / 8u;
-    if (i >= p.n * p.h * nb) { return; }
-    let ix0 = (i % nb) * 8u;
-    let row = i / nb;
-    let n = row / p.h;
-    let iy = row % p.h;
-    let c0 = wid.z * CB;
-    let ohw = p.oh * p.ow;
-    let kk = KH * KW;
-    let ckk = p.c * kk;
-    let gn = n * p.o * ohw;
-    let ty = iy + p.ph;
-    let tx = ix0 + p.pw;
-    // Packed rows hold ceil(C / 8) * 2 vec4s; this lane's 8 channels are two of them.
-    let wq = (p.c + 7u) / 8u * 2u;
-    let wl = wid.z * (CB / 4u);
-    var a0 = vec4<f32>(0.0);
-    var b0 = vec4<f32>(0.0);
-    var a1 = vec4<f32>(0.0);
-    var b1 = vec4<f32>(0.0);
-    var a2 = vec4<f32>(0.0);
-    var b2 = vec4<f32>(0.0);
-    var a3 = vec4<f32>(0.0);
-    var b3 = vec4<f32>(0.0);
-    var a4 = vec4<f32>(0.0);
-    var b4 = vec4<f32>(0.0);
-    var a5 = vec4<f32>(0.0);
-    var b5 = vec4<f32>(0.0);
-    var a6 = vec4<f32>(0.0);
-    var b6 = vec4<f32>(0.0);
-    var a7 = vec4<f32>(0.0);
-    var b7 = vec4<f32>(0.0);
-    for (var o = 0u; o < p.o; o = o + 1u) {
-        for (var ky = 0u; ky < KH; ky = ky + 1u) {
-            let r = gin_row(ty, ky * DH);
-            let rv = r.y == 1u;
-            let rb = gn + o * ohw + r.x;
-            var g0 = ldg(rb + tx + 0u, rv && tx + 0u < p.ow);
-            var g1 = ldg(rb + tx + 1u, rv && tx + 1u < p.ow);
-            var g2 = ldg(rb + tx + 2u, rv && tx + 2u < p.ow);
-            var g3 = ldg(rb + tx + 3u, rv && tx + 3u < p.ow);
-            var g4 = ldg(rb + tx + 4u, rv && tx + 4u < p.ow);
-            var g5 = ldg(rb + tx + 5u, rv && tx + 5u < p.ow);
-            var g6 = ldg(rb + tx + 6u, rv && tx + 6u < p.ow);
-            var g7 = ldg(rb + tx + 7u, rv && tx + 7u < p.ow);
-            let wk = (o * KH + ky) * KW;
-            for (var kx = 0u; kx < KW; kx = kx + 1u) {
-                let ga = vec4<f32>(g0, g1, g2, g3);
-                let gb = vec4<f32>(g4, g5, g6, g7);
-                let wi = wk + kx;
-                let wv = wt4[wi * wq + wl];
-                let v0 = vec4<f32>(wv.x);
-                a0 = fma(v0, ga, a0);
-                b0 = fma(v0, gb, b0);
-                let v1 = vec4<f32>(wv.y);
-                a1 = fma(v1, ga, a1);
-                b1 = fma(v1, gb, b1);
-                let v2 = vec4<f32>(wv.z);
-                a2 = fma(v2, ga, a2);
-                b2 = fma(v2, gb, b2);
-                let v3 = vec4<f32>(wv.w);
-                a3 = fma(v3, ga, a3);
-                b3 = fma(v3, gb, b3);
-                if (CB == 8u) {
-                    let wu = wt4[wi * wq + wl + 1u];
-                    let v4 = vec4<f32>(wu.x);
-                    a4 = fma(v4, ga, a4);
-                    b4 = fma(v4, gb, b4);
-                    let v5 = vec4<f32>(wu.y);
-                    a5 = fma(v5, ga, a5);
-                    b5 = fma(v5, gb, b5);
-                    let v6 = vec4<f32>(wu.z);
-                    a6 = fma(v6, ga, a6);
-                    b6 = fma(v6, gb, b6);
-                    let v7 = vec4<f32>(wu.w);
-                    a7 = fma(v7, ga, a7);
-                    b7 = fma(v7, gb, b7);
-                }
-                if (kx + 1u < KW) {
-                    // Column tx - kx - 1 wraps below zero to a value >= OW.
-                    let nx = tx - kx - 1u;
-                    g7 = g6;
-                    g6 = g5;
-                    g5 = g4;
-                    g4 = g3;
-                    g3 = g2;
-                    g2 = g1;
-                    g1 = g0;
-                    g0 = ldg(rb + nx, rv && nx < p.ow);
-                }
-            }
-        }
-    }
-    let base = (n * p.c * p.h + iy) * p.w + ix0;
-    let valid = p.w - ix0;
-    gin_store8_row(base, valid, c0 + 0u, a0, b0);
-    gin_store8_row(base, valid, c0 + 1u, a1, b1);
-    gin_store8_row(base, valid, c0 + 2u, a2, b2);
-    gin_store8_row(base, valid, c0 + 3u, a3, b3);
-    if (CB == 8u) {
-        gin_store8_row(base, valid, c0 + 4u, a4, b4);
-        gin_store8_row(base, valid, c0 + 5u, a5, b5);
-        gin_store8_row(base, valid, c0 + 6u, a6, b6);
-        gin_store8_row(base, valid, c0 + 7u, a7, b7);
     }
 }
 

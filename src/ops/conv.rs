@@ -8,7 +8,6 @@ use crate::autograd::make;
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
 use crate::tensor::{DType, Tensor};
-use std::cell::Cell;
 
 /// Stride, zero padding and dilation per spatial axis (height, width), and whether the
 /// bias + ReLU epilogue is fused into the forward kernel.
@@ -28,40 +27,6 @@ impl Default for Conv2dParams {
             dilation: (1, 1),
             relu: false,
         }
-    }
-}
-
-/// How the forward and grad-input kernels assign pixels to lanes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// 8 consecutive pixels of the flattened [N, rows, cols] space per lane: any shape.
-    Flat,
-    /// 8 pixels of one row per lane, each loaded window value reused across the kernel
-    /// columns (`*_rows` entry points): needs SW == DW (forward) or SW == DW == 1 (grad
-    /// input), and wastes lanes on rows much narrower than 8.
-    Rows,
-}
-
-thread_local! {
-    static FORCED_LAYOUT: Cell<Option<Layout>> = const { Cell::new(None) };
-}
-
-/// Pins the layout for convolutions issued from this thread wherever the shape allows it
-/// (tests run both), or restores the automatic choice with `None`.
-pub fn force_layout(layout: Option<Layout>) {
-    FORCED_LAYOUT.with(|f| f.set(layout));
-}
-
-/// Rows where the window allows it and, unless forced, rows of `cols` pixels leave at most
-/// a quarter of the 8-pixel blocks empty.
-fn layout(cols: usize, rows_ok: bool) -> Layout {
-    if !rows_ok {
-        return Layout::Flat;
-    }
-    match FORCED_LAYOUT.with(|f| f.get()) {
-        Some(l) => l,
-        None if cols.div_ceil(8) * 8 * 3 <= cols * 4 => Layout::Rows,
-        None => Layout::Flat,
     }
 }
 
@@ -175,23 +140,20 @@ fn channel_block(channels: usize) -> usize {
     }
 }
 
-/// Looks up a forward or grad-input kernel, whose lanes own 8 pixels and a block of
-/// `channels`, and its grid: with `Layout::Rows` the 8 pixels lie in one row of `cols`.
+/// Looks up a forward or grad-input kernel, whose lanes own 8 pixels (flattened over
+/// `pixels`) and a block of `channels`, and its grid.
 fn pixel_channel_kernel(
     ctx: &crate::gpu::Context,
     entry: &'static str,
     consts: [(&'static str, f64); 6],
-    (layout, pixels, cols, channels): (Layout, usize, usize, usize),
+    pixels: usize,
+    channels: usize,
 ) -> Result<(std::rc::Rc<crate::gpu::Kernel>, [u32; 3])> {
     let cb = channel_block(channels);
     let mut all = consts.to_vec();
     all.push(("CB", cb as f64));
     let kernel = ctx.kernel("conv2d", entry, &all)?;
-    let lanes = match layout {
-        Layout::Flat => pixels.div_ceil(8),
-        Layout::Rows => pixels / cols * cols.div_ceil(8),
-    };
-    let [gx, gy, _] = grid_1d(lanes as u64, 64);
+    let [gx, gy, _] = grid_1d(pixels.div_ceil(8) as u64, 64);
     Ok((kernel, [gx, gy, channels.div_ceil(cb) as u32]))
 }
 
@@ -243,16 +205,12 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
     let out = alloc_like(x, &shape, DType::F32)?;
     let flags = bias.is_some() as u32 | (p.relu as u32) << 1;
     let ctx = x.ctx();
-    let lay = layout(geo.ow, p.stride.1 == p.dilation.1);
-    let entry = match lay {
-        Layout::Flat => "conv2d_fwd",
-        Layout::Rows => "conv2d_fwd_rows",
-    };
     let (k, grid) = pixel_channel_kernel(
         ctx,
-        entry,
+        "conv2d_fwd",
         geo.constants(&p),
-        (lay, geo.n * geo.oh * geo.ow, geo.ow, geo.o),
+        geo.n * geo.oh * geo.ow,
+        geo.o,
     )?;
     let packed = pack_weights(w, &geo, &p, false)?;
     // Without a bias the kernel never reads its bias binding; w stands in for it.
@@ -318,16 +276,12 @@ pub fn conv2d_grad_input(
     expect_shape(OP, "g", g, &geo.y_shape())?;
     let out = alloc_like(g, &geo.x_shape(), DType::F32)?;
     let ctx = g.ctx();
-    let lay = layout(geo.w, p.stride.1 == 1 && p.dilation.1 == 1);
-    let entry = match lay {
-        Layout::Flat => "conv2d_grad_input",
-        Layout::Rows => "conv2d_grad_input_rows",
-    };
     let (k, grid) = pixel_channel_kernel(
         ctx,
-        entry,
+        "conv2d_grad_input",
         geo.constants(&p),
-        (lay, geo.n * geo.h * geo.w, geo.w, geo.c),
+        geo.n * geo.h * geo.w,
+        geo.c,
     )?;
     let packed = pack_weights(w, &geo, &p, true)?;
     ctx.dispatch(
