@@ -7,10 +7,23 @@ use tidal::losses::cross_entropy;
 use tidal::losses::fisher::{fisher_loss, FisherConfig};
 use tidal::losses::mmd::{mmd, MmdConfig};
 use tidal::ops::batchnorm::batch_norm;
+use tidal::ops::conv::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
 use tidal::ops::pool::max_pool2d;
 use tidal::ops::softmax::softmax;
 use tidal::optim::{Method, Optimizer, ParamGroup};
 use tidal::{Context, Rng, Tensor};
+
+/// (name, batch, in channels, out channels, kernel side, stride, padding, image side)
+type ConvLayer = (
+    &'static str,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+    usize,
+);
 
 fn main() -> tidal::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -222,6 +235,38 @@ fn main() -> tidal::Result<()> {
             y.backward_with(&g)
         },
     )?;
+    // Convolution layers of the model zoo. FLOPs = 2·N·O·OH·OW·C·KH·KW for each of the
+    // three kernels.
+    let layers: &[ConvLayer] = &[
+        ("deepmerge_conv1", 256, 3, 8, 5, 1, 2, 75),
+        ("deepmerge_conv2", 256, 8, 16, 3, 1, 1, 37),
+        ("deepmerge_conv3", 256, 16, 32, 3, 1, 1, 18),
+        ("resnet_stem", 64, 3, 64, 7, 2, 3, 75),
+        ("resnet_l2_3x3", 64, 128, 128, 3, 1, 1, 10),
+        ("resnet_l4_3x3", 64, 512, 512, 3, 1, 1, 3),
+    ];
+    for &(layer, n, c, o, k, s, pad, hw) in layers {
+        let p = Conv2dParams {
+            stride: (s, s),
+            padding: (pad, pad),
+            ..Conv2dParams::default()
+        };
+        let x = rng.normal(&ctx, &[n, c, hw, hw], 0.0, 1.0)?;
+        let w = rng.normal(&ctx, &[o, c, k, k], 0.0, 0.1)?;
+        let ohw = (hw + 2 * pad - k) / s + 1;
+        let g = rng.normal(&ctx, &[n, o, ohw, ohw], 0.0, 1.0)?;
+        let flops = Work::Flops(2.0 * (n * o * ohw * ohw * c * k * k) as f64);
+        let shape = [n, c, hw, hw, o, k, k];
+        b.case(&format!("conv2d_fwd/{layer}"), &shape, flops, || {
+            conv2d(&x, &w, None, p).map(|_| ())
+        })?;
+        b.case(&format!("conv2d_bwd_input/{layer}"), &shape, flops, || {
+            conv2d_grad_input(&g, &w, x.shape(), p).map(|_| ())
+        })?;
+        b.case(&format!("conv2d_bwd_weight/{layer}"), &shape, flops, || {
+            conv2d_grad_weight(&g, &x, w.shape(), p).map(|_| ())
+        })?;
+    }
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench/kernels.json");
     b.write(&path)?;

@@ -150,6 +150,10 @@ fn odd_cases() -> Vec<(&'static str, Case)> {
             case(2, 4, 9, 10, 5, 3, params(1, 2, 2, false)),
         ),
         (
+            "3x3 stride 2 dilation 2",
+            case(1, 3, 12, 13, 5, 3, params(2, 2, 2, false)),
+        ),
+        (
             "stem 7x7 s2 p3",
             case(2, 3, 17, 15, 10, 7, params(2, 3, 1, false)),
         ),

@@ -5,16 +5,19 @@
 //   x [N, C, H, W], w [O, C, KH, KW], y [N, O, OH, OW]
 //   y[n, o, oy, ox] = sum_{c, ky, kx} x[n, c, oy*SH - PH + ky*DH, ox*SW - PW + kx*DW] * w[o, c, ky, kx]
 //
-// Kernel size, stride and dilation are override constants: loops over the kernel window
-// get constant trip counts and divisions by the stride become multiplies. Coordinates are
+// Kernel size, stride and dilation are override constants, so the index arithmetic on
+// them folds (divisions by the stride become multiplies). Coordinates are
 // u32 and may wrap below zero; a wrapped value is >= H (or W), so one comparison checks
 // both ends of the image.
 //
-// All three kernels are register-blocked the way matmul_register is (lavapipe pays per
-// load instruction, far more than per FMA): each invocation owns an 8 x 8 block of
-// outputs held in 16 named vec4 accumulators, so each loaded value feeds 8 FMAs. Where a
-// block index comes from workgroup_id only, the weight loads are uniform over the
-// workgroup.
+// All kernels are register-blocked the way matmul_register is (lavapipe pays per load
+// instruction, far more than per FMA): each invocation owns a block of 8 pixels x 8 (or 4,
+// see CB) channels held in named vec4 accumulators, so each loaded value feeds several
+// FMAs. Where a block index comes from workgroup_id only, the weight loads are uniform
+// over the workgroup.
+//
+// Each kernel walks its taps in one flat loop with (ky, kx) counters: on lavapipe nested
+// loops measured about twice as slow as the same work in a single loop.
 
 struct Params {
     n: u32,
@@ -37,6 +40,9 @@ override SH: u32 = 1u;
 override SW: u32 = 1u;
 override DH: u32 = 1u;
 override DW: u32 = 1u;
+// Channels per lane in the forward and grad-input kernels: 8, or 4 where the channel
+// count would leave most of a last block of 8 empty (e.g. C = 3 for grad input).
+override CB: u32 = 8u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -44,6 +50,8 @@ override DW: u32 = 1u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> g: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
+// Weights repacked by conv2d_pack (below): one aligned vec4 load fetches 4 channels.
+@group(0) @binding(6) var<storage, read> wt4: array<vec4<f32>>;
 
 // x[i] where ok, else 0 (the load stays in bounds either way).
 fn ldx(i: u32, ok: bool) -> f32 {
@@ -56,63 +64,98 @@ fn ldg(i: u32, ok: bool) -> f32 {
 
 // ---------------------------------------------------------------------------------------
 // Forward. Invocation: output pixels q0 .. q0+7 of the flattened [N, OH, OW] space,
-// q0 = (gid.x + gid.y * nwg.x * 64) * 8, and output channels o0 .. o0+7, o0 = wid.z * 8
-// (uniform, so the 8 weight loads per step are shared by the workgroup).
+// q0 = (gid.x + gid.y * nwg.x * 64) * 8, and output channels o0 .. o0+CB-1, o0 = wid.z * CB
+// (uniform, so the weight loads, two vec4s from the repacked weights, are shared by the
+// workgroup).
 // Reduction over (c, ky, kx) in that order.
 
-// For output pixel q: (offset of image n in x, oy*SH - PH, ox*SW - PW).
-fn fwd_pixel(q: u32) -> vec3<u32> {
-    let ohw = p.oh * p.ow;
-    let qq = min(q, p.n * ohw - 1u);
-    let r = qq % ohw;
-    return vec3<u32>((qq / ohw) * p.c * p.h * p.w, (r / p.ow) * SH - p.ph, (r % p.ow) * SW - p.pw);
+// Pixel cursors: (n, row, col) of a flattened [N, rows, cols] index. Only a lane's first
+// pixel is found by division (a per-lane integer division is scalarised on CPUs and costs
+// more than the FMAs it feeds); the next seven step along the row and wrap.
+fn cursor(i: u32, rows: u32, cols: u32) -> vec3<u32> {
+    let m = i % (rows * cols);
+    return vec3<u32>(i / (rows * cols), m / cols, m % cols);
 }
 
-fn fwd_store(q: u32, o: u32, v: f32) {
-    let ohw = p.oh * p.ow;
-    if (q >= p.n * ohw || o >= p.o) { return; }
+// The next pixel; past the last image the cursor stays on the last pixel (whose results
+// are dropped at the store) so its loads stay in bounds.
+fn step(v: vec3<u32>, rows: u32, cols: u32) -> vec3<u32> {
+    let wrap_col = v.z + 1u == cols;
+    let col = select(v.z + 1u, 0u, wrap_col);
+    let row0 = select(v.y, v.y + 1u, wrap_col);
+    let wrap_row = row0 == rows;
+    let row = select(row0, 0u, wrap_row);
+    let n = select(v.x, v.x + 1u, wrap_row);
+    return select(vec3<u32>(n, row, col), v, n == p.n);
+}
+
+// x-side view of output pixel v = (n, oy, ox): (offset of image n in x, oy*SH - PH, ox*SW - PW).
+fn fwd_taps(v: vec3<u32>) -> vec3<u32> {
+    return vec3<u32>(v.x * p.c * p.h * p.w, v.y * SH - p.ph, v.z * SW - p.pw);
+}
+
+// Output offset of pixel v at channel 0.
+fn fwd_offset(v: vec3<u32>) -> u32 {
+    return (v.x * p.o * p.oh + v.y) * p.ow + v.z;
+}
+
+fn fwd_store(ok: bool, off: u32, o: u32, v: f32) {
+    if (!ok || o >= p.o) { return; }
     var y = v;
     if ((p.flags & 1u) != 0u) { y = y + bias[o]; }
     if ((p.flags & 2u) != 0u) { y = max(y, 0.0); }
-    out[(q / ohw) * p.o * ohw + o * ohw + q % ohw] = y;
+    out[off + o * p.oh * p.ow] = y;
 }
 
-fn fwd_store8(q0: u32, o: u32, a: vec4<f32>, b: vec4<f32>) {
-    fwd_store(q0, o, a.x);
-    fwd_store(q0 + 1u, o, a.y);
-    fwd_store(q0 + 2u, o, a.z);
-    fwd_store(q0 + 3u, o, a.w);
-    fwd_store(q0 + 4u, o, b.x);
-    fwd_store(q0 + 5u, o, b.y);
-    fwd_store(q0 + 6u, o, b.z);
-    fwd_store(q0 + 7u, o, b.w);
+// Stores the 8 pixels x 1 channel column a (pixels 0-3), b (pixels 4-7) of accumulators;
+// pixels from `valid` on do not exist.
+fn fwd_store8(v0: vec3<u32>, valid: u32, o: u32, a: vec4<f32>, b: vec4<f32>) {
+    var v = v0;
+    fwd_store(0u < valid, fwd_offset(v), o, a.x);
+    v = step(v, p.oh, p.ow);
+    fwd_store(1u < valid, fwd_offset(v), o, a.y);
+    v = step(v, p.oh, p.ow);
+    fwd_store(2u < valid, fwd_offset(v), o, a.z);
+    v = step(v, p.oh, p.ow);
+    fwd_store(3u < valid, fwd_offset(v), o, a.w);
+    v = step(v, p.oh, p.ow);
+    fwd_store(4u < valid, fwd_offset(v), o, b.x);
+    v = step(v, p.oh, p.ow);
+    fwd_store(5u < valid, fwd_offset(v), o, b.y);
+    v = step(v, p.oh, p.ow);
+    fwd_store(6u < valid, fwd_offset(v), o, b.z);
+    v = step(v, p.oh, p.ow);
+    fwd_store(7u < valid, fwd_offset(v), o, b.w);
 }
 
 @compute @workgroup_size(64)
 fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let q0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
     if (q0 >= p.n * p.oh * p.ow) { return; }
-    let o0 = wid.z * 8u;
-    let s0 = fwd_pixel(q0);
-    let s1 = fwd_pixel(q0 + 1u);
-    let s2 = fwd_pixel(q0 + 2u);
-    let s3 = fwd_pixel(q0 + 3u);
-    let s4 = fwd_pixel(q0 + 4u);
-    let s5 = fwd_pixel(q0 + 5u);
-    let s6 = fwd_pixel(q0 + 6u);
-    let s7 = fwd_pixel(q0 + 7u);
+    let o0 = wid.z * CB;
+    let v0 = cursor(q0, p.oh, p.ow);
+    let v1 = step(v0, p.oh, p.ow);
+    let v2 = step(v1, p.oh, p.ow);
+    let v3 = step(v2, p.oh, p.ow);
+    let v4 = step(v3, p.oh, p.ow);
+    let v5 = step(v4, p.oh, p.ow);
+    let v6 = step(v5, p.oh, p.ow);
+    let v7 = step(v6, p.oh, p.ow);
+    let s0 = fwd_taps(v0);
+    let s1 = fwd_taps(v1);
+    let s2 = fwd_taps(v2);
+    let s3 = fwd_taps(v3);
+    let s4 = fwd_taps(v4);
+    let s5 = fwd_taps(v5);
+    let s6 = fwd_taps(v6);
+    let s7 = fwd_taps(v7);
     let hw = p.h * p.w;
     let kk = KH * KW;
     let ckk = p.c * kk;
     // Rows past O re-read the last row; their results are dropped at the store.
-    let w0 = min(o0 + 0u, p.o - 1u) * ckk;
-    let w1 = min(o0 + 1u, p.o - 1u) * ckk;
-    let w2 = min(o0 + 2u, p.o - 1u) * ckk;
-    let w3 = min(o0 + 3u, p.o - 1u) * ckk;
-    let w4 = min(o0 + 4u, p.o - 1u) * ckk;
-    let w5 = min(o0 + 5u, p.o - 1u) * ckk;
-    let w6 = min(o0 + 6u, p.o - 1u) * ckk;
-    let w7 = min(o0 + 7u, p.o - 1u) * ckk;
+    // Packed rows hold ceil(O / 8) * 2 vec4s; this lane's CB channels are CB / 4 of them.
+    let wq = (p.o + 7u) / 8u * 2u;
+    let wl = wid.z * (CB / 4u);
     var a0 = vec4<f32>(0.0);
     var b0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
@@ -129,108 +172,108 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     var b6 = vec4<f32>(0.0);
     var a7 = vec4<f32>(0.0);
     var b7 = vec4<f32>(0.0);
-    for (var c = 0u; c < p.c; c = c + 1u) {
-        let xc = c * hw;
-        for (var ky = 0u; ky < KH; ky = ky + 1u) {
-            let kyd = ky * DH;
-            let y0 = s0.y + kyd;
-            let y1 = s1.y + kyd;
-            let y2 = s2.y + kyd;
-            let y3 = s3.y + kyd;
-            let y4 = s4.y + kyd;
-            let y5 = s5.y + kyd;
-            let y6 = s6.y + kyd;
-            let y7 = s7.y + kyd;
-            let r0 = s0.x + xc + y0 * p.w + s0.z;
-            let r1 = s1.x + xc + y1 * p.w + s1.z;
-            let r2 = s2.x + xc + y2 * p.w + s2.z;
-            let r3 = s3.x + xc + y3 * p.w + s3.z;
-            let r4 = s4.x + xc + y4 * p.w + s4.z;
-            let r5 = s5.x + xc + y5 * p.w + s5.z;
-            let r6 = s6.x + xc + y6 * p.w + s6.z;
-            let r7 = s7.x + xc + y7 * p.w + s7.z;
-            let wk = c * kk + ky * KW;
-            for (var kx = 0u; kx < KW; kx = kx + 1u) {
-                let kxd = kx * DW;
-                let xa = vec4<f32>(
-                    ldx(r0 + kxd, y0 < p.h && s0.z + kxd < p.w),
-                    ldx(r1 + kxd, y1 < p.h && s1.z + kxd < p.w),
-                    ldx(r2 + kxd, y2 < p.h && s2.z + kxd < p.w),
-                    ldx(r3 + kxd, y3 < p.h && s3.z + kxd < p.w));
-                let xb = vec4<f32>(
-                    ldx(r4 + kxd, y4 < p.h && s4.z + kxd < p.w),
-                    ldx(r5 + kxd, y5 < p.h && s5.z + kxd < p.w),
-                    ldx(r6 + kxd, y6 < p.h && s6.z + kxd < p.w),
-                    ldx(r7 + kxd, y7 < p.h && s7.z + kxd < p.w));
-                let wi = wk + kx;
-                let v0 = vec4<f32>(wt[w0 + wi]);
-                a0 = fma(v0, xa, a0);
-                b0 = fma(v0, xb, b0);
-                let v1 = vec4<f32>(wt[w1 + wi]);
-                a1 = fma(v1, xa, a1);
-                b1 = fma(v1, xb, b1);
-                let v2 = vec4<f32>(wt[w2 + wi]);
-                a2 = fma(v2, xa, a2);
-                b2 = fma(v2, xb, b2);
-                let v3 = vec4<f32>(wt[w3 + wi]);
-                a3 = fma(v3, xa, a3);
-                b3 = fma(v3, xb, b3);
-                let v4 = vec4<f32>(wt[w4 + wi]);
-                a4 = fma(v4, xa, a4);
-                b4 = fma(v4, xb, b4);
-                let v5 = vec4<f32>(wt[w5 + wi]);
-                a5 = fma(v5, xa, a5);
-                b5 = fma(v5, xb, b5);
-                let v6 = vec4<f32>(wt[w6 + wi]);
-                a6 = fma(v6, xa, a6);
-                b6 = fma(v6, xb, b6);
-                let v7 = vec4<f32>(wt[w7 + wi]);
-                a7 = fma(v7, xa, a7);
-                b7 = fma(v7, xb, b7);
+    var xc = 0u;
+    var ky = 0u;
+    var kx = 0u;
+    for (var wi = 0u; wi < ckk; wi = wi + 1u) {
+        let kyd = ky * DH;
+        let kxd = kx * DW;
+        let xa = vec4<f32>(
+            ldx(s0.x + xc + (s0.y + kyd) * p.w + s0.z + kxd, s0.y + kyd < p.h && s0.z + kxd < p.w),
+            ldx(s1.x + xc + (s1.y + kyd) * p.w + s1.z + kxd, s1.y + kyd < p.h && s1.z + kxd < p.w),
+            ldx(s2.x + xc + (s2.y + kyd) * p.w + s2.z + kxd, s2.y + kyd < p.h && s2.z + kxd < p.w),
+            ldx(s3.x + xc + (s3.y + kyd) * p.w + s3.z + kxd, s3.y + kyd < p.h && s3.z + kxd < p.w));
+        let xb = vec4<f32>(
+            ldx(s4.x + xc + (s4.y + kyd) * p.w + s4.z + kxd, s4.y + kyd < p.h && s4.z + kxd < p.w),
+            ldx(s5.x + xc + (s5.y + kyd) * p.w + s5.z + kxd, s5.y + kyd < p.h && s5.z + kxd < p.w),
+            ldx(s6.x + xc + (s6.y + kyd) * p.w + s6.z + kxd, s6.y + kyd < p.h && s6.z + kxd < p.w),
+            ldx(s7.x + xc + (s7.y + kyd) * p.w + s7.z + kxd, s7.y + kyd < p.h && s7.z + kxd < p.w));
+        let wv = wt4[wi * wq + wl];
+        let v0 = vec4<f32>(wv.x);
+        a0 = fma(v0, xa, a0);
+        b0 = fma(v0, xb, b0);
+        let v1 = vec4<f32>(wv.y);
+        a1 = fma(v1, xa, a1);
+        b1 = fma(v1, xb, b1);
+        let v2 = vec4<f32>(wv.z);
+        a2 = fma(v2, xa, a2);
+        b2 = fma(v2, xb, b2);
+        let v3 = vec4<f32>(wv.w);
+        a3 = fma(v3, xa, a3);
+        b3 = fma(v3, xb, b3);
+        if (CB == 8u) {
+            let wu = wt4[wi * wq + wl + 1u];
+            let v4 = vec4<f32>(wu.x);
+            a4 = fma(v4, xa, a4);
+            b4 = fma(v4, xb, b4);
+            let v5 = vec4<f32>(wu.y);
+            a5 = fma(v5, xa, a5);
+            b5 = fma(v5, xb, b5);
+            let v6 = vec4<f32>(wu.z);
+            a6 = fma(v6, xa, a6);
+            b6 = fma(v6, xb, b6);
+            let v7 = vec4<f32>(wu.w);
+            a7 = fma(v7, xa, a7);
+            b7 = fma(v7, xb, b7);
+        }
+        kx = kx + 1u;
+        if (kx == KW) {
+            kx = 0u;
+            ky = ky + 1u;
+            if (ky == KH) {
+                ky = 0u;
+                xc = xc + hw;
             }
         }
     }
-    fwd_store8(q0, o0 + 0u, a0, b0);
-    fwd_store8(q0, o0 + 1u, a1, b1);
-    fwd_store8(q0, o0 + 2u, a2, b2);
-    fwd_store8(q0, o0 + 3u, a3, b3);
-    fwd_store8(q0, o0 + 4u, a4, b4);
-    fwd_store8(q0, o0 + 5u, a5, b5);
-    fwd_store8(q0, o0 + 6u, a6, b6);
-    fwd_store8(q0, o0 + 7u, a7, b7);
+    let valid = p.n * p.oh * p.ow - q0;
+    fwd_store8(v0, valid, o0 + 0u, a0, b0);
+    fwd_store8(v0, valid, o0 + 1u, a1, b1);
+    fwd_store8(v0, valid, o0 + 2u, a2, b2);
+    fwd_store8(v0, valid, o0 + 3u, a3, b3);
+    if (CB == 8u) {
+        fwd_store8(v0, valid, o0 + 4u, a4, b4);
+        fwd_store8(v0, valid, o0 + 5u, a5, b5);
+        fwd_store8(v0, valid, o0 + 6u, a6, b6);
+        fwd_store8(v0, valid, o0 + 7u, a7, b7);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
 // Grad input (the transposed convolution). Invocation: input pixels r0 .. r0+7 of the
 // flattened [N, H, W] space, r0 = (gid.x + gid.y * nwg.x * 64) * 8, and input channels
-// c0 .. c0+7, c0 = wid.z * 8 (uniform weight loads).
+// c0 .. c0+CB-1, c0 = wid.z * CB (uniform weight loads).
 //   dx[n, c, iy, ix] = sum_{o, ky, kx} g[n, o, oy, ox] * w[o, c, ky, kx]
 // over the (ky, kx) with iy + PH - ky*DH = oy*SH and ix + PW - kx*DW = ox*SW for some
 // in-range oy, ox (the divisibility checks handle stride and dilation). Order: o, ky, kx.
 
-// For input pixel r: (offset of image n in g, iy + PH, ix + PW).
-fn gin_pixel(r: u32) -> vec3<u32> {
-    let hw = p.h * p.w;
-    let rr = min(r, p.n * hw - 1u);
-    let m = rr % hw;
-    return vec3<u32>((rr / hw) * p.o * p.oh * p.ow, m / p.w + p.ph, m % p.w + p.pw);
+// g-side view of input pixel v = (n, iy, ix): (offset of image n in g, iy + PH, ix + PW).
+fn gin_taps(v: vec3<u32>) -> vec3<u32> {
+    return vec3<u32>(v.x * p.o * p.oh * p.ow, v.y + p.ph, v.z + p.pw);
 }
 
-fn gin_store(r: u32, c: u32, v: f32) {
-    let hw = p.h * p.w;
-    if (r >= p.n * hw || c >= p.c) { return; }
-    out[(r / hw) * p.c * hw + c * hw + r % hw] = v;
+fn gin_store(ok: bool, v: vec3<u32>, c: u32, val: f32) {
+    if (!ok || c >= p.c) { return; }
+    out[((v.x * p.c + c) * p.h + v.y) * p.w + v.z] = val;
 }
 
-fn gin_store8(r0: u32, c: u32, a: vec4<f32>, b: vec4<f32>) {
-    gin_store(r0, c, a.x);
-    gin_store(r0 + 1u, c, a.y);
-    gin_store(r0 + 2u, c, a.z);
-    gin_store(r0 + 3u, c, a.w);
-    gin_store(r0 + 4u, c, b.x);
-    gin_store(r0 + 5u, c, b.y);
-    gin_store(r0 + 6u, c, b.z);
-    gin_store(r0 + 7u, c, b.w);
+fn gin_store8(v0: vec3<u32>, valid: u32, c: u32, a: vec4<f32>, b: vec4<f32>) {
+    var v = v0;
+    gin_store(0u < valid, v, c, a.x);
+    v = step(v, p.h, p.w);
+    gin_store(1u < valid, v, c, a.y);
+    v = step(v, p.h, p.w);
+    gin_store(2u < valid, v, c, a.z);
+    v = step(v, p.h, p.w);
+    gin_store(3u < valid, v, c, a.w);
+    v = step(v, p.h, p.w);
+    gin_store(4u < valid, v, c, b.x);
+    v = step(v, p.h, p.w);
+    gin_store(5u < valid, v, c, b.y);
+    v = step(v, p.h, p.w);
+    gin_store(6u < valid, v, c, b.z);
+    v = step(v, p.h, p.w);
+    gin_store(7u < valid, v, c, b.w);
 }
 
 // Output row offset (oy * OW) for the padded input row t at kernel row offset kyd, and
@@ -254,26 +297,28 @@ fn gin_load(goff: u32, row: vec2<u32>, t: u32, kxd: u32) -> f32 {
 fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
     let r0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
     if (r0 >= p.n * p.h * p.w) { return; }
-    let c0 = wid.z * 8u;
-    let s0 = gin_pixel(r0);
-    let s1 = gin_pixel(r0 + 1u);
-    let s2 = gin_pixel(r0 + 2u);
-    let s3 = gin_pixel(r0 + 3u);
-    let s4 = gin_pixel(r0 + 4u);
-    let s5 = gin_pixel(r0 + 5u);
-    let s6 = gin_pixel(r0 + 6u);
-    let s7 = gin_pixel(r0 + 7u);
+    let c0 = wid.z * CB;
+    let v0 = cursor(r0, p.h, p.w);
+    let v1 = step(v0, p.h, p.w);
+    let v2 = step(v1, p.h, p.w);
+    let v3 = step(v2, p.h, p.w);
+    let v4 = step(v3, p.h, p.w);
+    let v5 = step(v4, p.h, p.w);
+    let v6 = step(v5, p.h, p.w);
+    let v7 = step(v6, p.h, p.w);
+    let s0 = gin_taps(v0);
+    let s1 = gin_taps(v1);
+    let s2 = gin_taps(v2);
+    let s3 = gin_taps(v3);
+    let s4 = gin_taps(v4);
+    let s5 = gin_taps(v5);
+    let s6 = gin_taps(v6);
+    let s7 = gin_taps(v7);
     let ohw = p.oh * p.ow;
     let kk = KH * KW;
-    let ckk = p.c * kk;
-    let w0 = min(c0 + 0u, p.c - 1u) * kk;
-    let w1 = min(c0 + 1u, p.c - 1u) * kk;
-    let w2 = min(c0 + 2u, p.c - 1u) * kk;
-    let w3 = min(c0 + 3u, p.c - 1u) * kk;
-    let w4 = min(c0 + 4u, p.c - 1u) * kk;
-    let w5 = min(c0 + 5u, p.c - 1u) * kk;
-    let w6 = min(c0 + 6u, p.c - 1u) * kk;
-    let w7 = min(c0 + 7u, p.c - 1u) * kk;
+    // Packed rows hold ceil(C / 8) * 2 vec4s; this lane's CB channels are CB / 4 of them.
+    let wq = (p.c + 7u) / 8u * 2u;
+    let wl = wid.z * (CB / 4u);
     var a0 = vec4<f32>(0.0);
     var b0 = vec4<f32>(0.0);
     var a1 = vec4<f32>(0.0);
@@ -290,67 +335,72 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     var b6 = vec4<f32>(0.0);
     var a7 = vec4<f32>(0.0);
     var b7 = vec4<f32>(0.0);
-    for (var o = 0u; o < p.o; o = o + 1u) {
-        let go = o * ohw;
-        for (var ky = 0u; ky < KH; ky = ky + 1u) {
-            let kyd = ky * DH;
-            let t0 = gin_row(s0.y, kyd);
-            let t1 = gin_row(s1.y, kyd);
-            let t2 = gin_row(s2.y, kyd);
-            let t3 = gin_row(s3.y, kyd);
-            let t4 = gin_row(s4.y, kyd);
-            let t5 = gin_row(s5.y, kyd);
-            let t6 = gin_row(s6.y, kyd);
-            let t7 = gin_row(s7.y, kyd);
-            let wk = o * ckk + ky * KW;
-            for (var kx = 0u; kx < KW; kx = kx + 1u) {
-                let kxd = kx * DW;
-                let ga = vec4<f32>(
-                    gin_load(s0.x + go, t0, s0.z, kxd),
-                    gin_load(s1.x + go, t1, s1.z, kxd),
-                    gin_load(s2.x + go, t2, s2.z, kxd),
-                    gin_load(s3.x + go, t3, s3.z, kxd));
-                let gb = vec4<f32>(
-                    gin_load(s4.x + go, t4, s4.z, kxd),
-                    gin_load(s5.x + go, t5, s5.z, kxd),
-                    gin_load(s6.x + go, t6, s6.z, kxd),
-                    gin_load(s7.x + go, t7, s7.z, kxd));
-                let wi = wk + kx;
-                let v0 = vec4<f32>(wt[w0 + wi]);
-                a0 = fma(v0, ga, a0);
-                b0 = fma(v0, gb, b0);
-                let v1 = vec4<f32>(wt[w1 + wi]);
-                a1 = fma(v1, ga, a1);
-                b1 = fma(v1, gb, b1);
-                let v2 = vec4<f32>(wt[w2 + wi]);
-                a2 = fma(v2, ga, a2);
-                b2 = fma(v2, gb, b2);
-                let v3 = vec4<f32>(wt[w3 + wi]);
-                a3 = fma(v3, ga, a3);
-                b3 = fma(v3, gb, b3);
-                let v4 = vec4<f32>(wt[w4 + wi]);
-                a4 = fma(v4, ga, a4);
-                b4 = fma(v4, gb, b4);
-                let v5 = vec4<f32>(wt[w5 + wi]);
-                a5 = fma(v5, ga, a5);
-                b5 = fma(v5, gb, b5);
-                let v6 = vec4<f32>(wt[w6 + wi]);
-                a6 = fma(v6, ga, a6);
-                b6 = fma(v6, gb, b6);
-                let v7 = vec4<f32>(wt[w7 + wi]);
-                a7 = fma(v7, ga, a7);
-                b7 = fma(v7, gb, b7);
+    // One flat loop over the taps (o, ky, kx): nested loops cost far more on lavapipe.
+    var go = 0u;
+    var ky = 0u;
+    var kx = 0u;
+    for (var wi = 0u; wi < p.o * kk; wi = wi + 1u) {
+        let kyd = ky * DH;
+        let kxd = kx * DW;
+        let ga = vec4<f32>(
+            gin_load(s0.x + go, gin_row(s0.y, kyd), s0.z, kxd),
+            gin_load(s1.x + go, gin_row(s1.y, kyd), s1.z, kxd),
+            gin_load(s2.x + go, gin_row(s2.y, kyd), s2.z, kxd),
+            gin_load(s3.x + go, gin_row(s3.y, kyd), s3.z, kxd));
+        let gb = vec4<f32>(
+            gin_load(s4.x + go, gin_row(s4.y, kyd), s4.z, kxd),
+            gin_load(s5.x + go, gin_row(s5.y, kyd), s5.z, kxd),
+            gin_load(s6.x + go, gin_row(s6.y, kyd), s6.z, kxd),
+            gin_load(s7.x + go, gin_row(s7.y, kyd), s7.z, kxd));
+        let wv = wt4[wi * wq + wl];
+        let v0 = vec4<f32>(wv.x);
+        a0 = fma(v0, ga, a0);
+        b0 = fma(v0, gb, b0);
+        let v1 = vec4<f32>(wv.y);
+        a1 = fma(v1, ga, a1);
+        b1 = fma(v1, gb, b1);
+        let v2 = vec4<f32>(wv.z);
+        a2 = fma(v2, ga, a2);
+        b2 = fma(v2, gb, b2);
+        let v3 = vec4<f32>(wv.w);
+        a3 = fma(v3, ga, a3);
+        b3 = fma(v3, gb, b3);
+        if (CB == 8u) {
+            let wu = wt4[wi * wq + wl + 1u];
+            let v4 = vec4<f32>(wu.x);
+            a4 = fma(v4, ga, a4);
+            b4 = fma(v4, gb, b4);
+            let v5 = vec4<f32>(wu.y);
+            a5 = fma(v5, ga, a5);
+            b5 = fma(v5, gb, b5);
+            let v6 = vec4<f32>(wu.z);
+            a6 = fma(v6, ga, a6);
+            b6 = fma(v6, gb, b6);
+            let v7 = vec4<f32>(wu.w);
+            a7 = fma(v7, ga, a7);
+            b7 = fma(v7, gb, b7);
+        }
+        kx = kx + 1u;
+        if (kx == KW) {
+            kx = 0u;
+            ky = ky + 1u;
+            if (ky == KH) {
+                ky = 0u;
+                go = go + ohw;
             }
         }
     }
-    gin_store8(r0, c0 + 0u, a0, b0);
-    gin_store8(r0, c0 + 1u, a1, b1);
-    gin_store8(r0, c0 + 2u, a2, b2);
-    gin_store8(r0, c0 + 3u, a3, b3);
-    gin_store8(r0, c0 + 4u, a4, b4);
-    gin_store8(r0, c0 + 5u, a5, b5);
-    gin_store8(r0, c0 + 6u, a6, b6);
-    gin_store8(r0, c0 + 7u, a7, b7);
+    let valid = p.n * p.h * p.w - r0;
+    gin_store8(v0, valid, c0 + 0u, a0, b0);
+    gin_store8(v0, valid, c0 + 1u, a1, b1);
+    gin_store8(v0, valid, c0 + 2u, a2, b2);
+    gin_store8(v0, valid, c0 + 3u, a3, b3);
+    if (CB == 8u) {
+        gin_store8(v0, valid, c0 + 4u, a4, b4);
+        gin_store8(v0, valid, c0 + 5u, a5, b5);
+        gin_store8(v0, valid, c0 + 6u, a6, b6);
+        gin_store8(v0, valid, c0 + 7u, a7, b7);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -492,4 +542,26 @@ fn conv2d_grad_weight(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     gw_store8(base, o0 + 5u, e0, a5, b5);
     gw_store8(base, o0 + 6u, e0, a6, b6);
     gw_store8(base, o0 + 7u, e0, a7, b7);
+}
+
+// ---------------------------------------------------------------------------------------
+// Weight repacking for the forward and grad-input kernels, so the 8 channels a lane
+// multiplies by at one tap are two aligned, workgroup-uniform vec4 loads instead of 8
+// scalar ones. Columns are padded with zeros to a multiple of 8.
+//   flags bit 2 clear (forward):   pk[e * O8 + o] = w[o, e],  e = (c * KH + ky) * KW + kx
+//   flags bit 2 set (grad input):  pk[t * C8 + c] = w[o, c, ky, kx],  t = (o * KH + ky) * KW + kx
+// Invocation: element i = gid.x + gid.y * nwg.x * 256 of pk.
+@compute @workgroup_size(256)
+fn conv2d_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    let kk = KH * KW;
+    let for_gin = (p.flags & 4u) != 0u;
+    let cols = select(p.o, p.c, for_gin);
+    let cols8 = (cols + 7u) / 8u * 8u;
+    let rows = select(p.c, p.o, for_gin) * kk;
+    if (i >= rows * cols8) { return; }
+    let r = i / cols8;
+    let col = i % cols8;
+    let src = select(col * p.c * kk + r, ((r / kk) * p.c + col) * kk + r % kk, for_gin);
+    out[i] = select(0.0, wt[select(0u, src, col < cols)], col < cols);
 }

@@ -131,9 +131,51 @@ impl Geom {
 
 /// Groups for a kernel whose lanes each own 8 pixels of `pixels` (x, folded into y) and
 /// whose workgroup z picks a block of 8 channels out of `channels`.
-fn pixel_channel_grid(pixels: usize, channels: usize) -> [u32; 3] {
+/// Channels per lane (the `CB` override): 4 where blocks of 8 would carry more padding.
+fn channel_block(channels: usize) -> usize {
+    if channels.div_ceil(4) * 4 < channels.div_ceil(8) * 8 {
+        4
+    } else {
+        8
+    }
+}
+
+/// Looks up a forward or grad-input kernel, whose lanes own 8 pixels (flattened over
+/// `pixels`) and a block of `channels`, and its grid.
+fn pixel_channel_kernel(
+    ctx: &crate::gpu::Context,
+    entry: &'static str,
+    consts: [(&'static str, f64); 6],
+    pixels: usize,
+    channels: usize,
+) -> Result<(std::rc::Rc<crate::gpu::Kernel>, [u32; 3])> {
+    let cb = channel_block(channels);
+    let mut all = consts.to_vec();
+    all.push(("CB", cb as f64));
+    let kernel = ctx.kernel("conv2d", entry, &all)?;
     let [gx, gy, _] = grid_1d(pixels.div_ceil(8) as u64, 64);
-    [gx, gy, channels.div_ceil(8) as u32]
+    Ok((kernel, [gx, gy, channels.div_ceil(cb) as u32]))
+}
+
+/// w repacked by `conv2d_pack` for the forward (rows (c, ky, kx), columns o) or the grad
+/// input kernel (rows (o, ky, kx), columns c), columns zero-padded to a multiple of 8.
+fn pack_weights(w: &Tensor, geo: &Geom, p: &Conv2dParams, for_grad_input: bool) -> Result<Tensor> {
+    let (rows, cols) = if for_grad_input {
+        (geo.o, geo.c)
+    } else {
+        (geo.c, geo.o)
+    };
+    let len = rows * geo.kh * geo.kw * cols.div_ceil(8) * 8;
+    let out = alloc_like(w, &[len], DType::F32)?;
+    let ctx = w.ctx();
+    let k = ctx.kernel("conv2d", "conv2d_pack", &geo.constants(p))?;
+    ctx.dispatch(
+        &k,
+        geo.params(p, (for_grad_input as u32) << 2, 0, 0).bytes(),
+        &[w.buffer(), out.buffer()],
+        grid_1d(len as u64, 256),
+    )?;
+    Ok(out)
 }
 
 fn expect_shape(op: &'static str, what: &str, t: &Tensor, want: &[usize]) -> Result<()> {
@@ -163,14 +205,21 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
     let out = alloc_like(x, &shape, DType::F32)?;
     let flags = bias.is_some() as u32 | (p.relu as u32) << 1;
     let ctx = x.ctx();
-    let k = ctx.kernel("conv2d", "conv2d_fwd", &geo.constants(&p))?;
+    let (k, grid) = pixel_channel_kernel(
+        ctx,
+        "conv2d_fwd",
+        geo.constants(&p),
+        geo.n * geo.oh * geo.ow,
+        geo.o,
+    )?;
+    let packed = pack_weights(w, &geo, &p, false)?;
     // Without a bias the kernel never reads its bias binding; w stands in for it.
     let b_buf = bias.map_or(w.buffer(), |b| b.buffer());
     ctx.dispatch(
         &k,
         geo.params(&p, flags, 0, 0).bytes(),
-        &[x.buffer(), w.buffer(), b_buf, out.buffer()],
-        pixel_channel_grid(geo.n * geo.oh * geo.ow, geo.o),
+        &[x.buffer(), b_buf, out.buffer(), packed.buffer()],
+        grid,
     )?;
 
     let mut inputs = vec![x, w];
@@ -227,12 +276,19 @@ pub fn conv2d_grad_input(
     expect_shape(OP, "g", g, &geo.y_shape())?;
     let out = alloc_like(g, &geo.x_shape(), DType::F32)?;
     let ctx = g.ctx();
-    let k = ctx.kernel("conv2d", "conv2d_grad_input", &geo.constants(&p))?;
+    let (k, grid) = pixel_channel_kernel(
+        ctx,
+        "conv2d_grad_input",
+        geo.constants(&p),
+        geo.n * geo.h * geo.w,
+        geo.c,
+    )?;
+    let packed = pack_weights(w, &geo, &p, true)?;
     ctx.dispatch(
         &k,
         geo.params(&p, 0, 0, 0).bytes(),
-        &[w.buffer(), g.buffer(), out.buffer()],
-        pixel_channel_grid(geo.n * geo.h * geo.w, geo.c),
+        &[g.buffer(), out.buffer(), packed.buffer()],
+        grid,
     )?;
     Ok(out)
 }
