@@ -149,6 +149,16 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let s5 = fwd_taps(v5);
     let s6 = fwd_taps(v6);
     let s7 = fwd_taps(v7);
+    // Per-pixel base offsets (wrapping u32 arithmetic: padding makes some terms "negative",
+    // and the bounds checks below reject exactly those taps).
+    let e0 = s0.x + s0.y * p.w + s0.z;
+    let e1 = s1.x + s1.y * p.w + s1.z;
+    let e2 = s2.x + s2.y * p.w + s2.z;
+    let e3 = s3.x + s3.y * p.w + s3.z;
+    let e4 = s4.x + s4.y * p.w + s4.z;
+    let e5 = s5.x + s5.y * p.w + s5.z;
+    let e6 = s6.x + s6.y * p.w + s6.z;
+    let e7 = s7.x + s7.y * p.w + s7.z;
     let hw = p.h * p.w;
     let kk = KH * KW;
     let ckk = p.c * kk;
@@ -178,16 +188,18 @@ fn conv2d_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     for (var wi = 0u; wi < ckk; wi = wi + 1u) {
         let kyd = ky * DH;
         let kxd = kx * DW;
+        // The tap's offset is the same for every pixel: one add per pixel per tap.
+        let t = xc + kyd * p.w + kxd;
         let xa = vec4<f32>(
-            ldx(s0.x + xc + (s0.y + kyd) * p.w + s0.z + kxd, s0.y + kyd < p.h && s0.z + kxd < p.w),
-            ldx(s1.x + xc + (s1.y + kyd) * p.w + s1.z + kxd, s1.y + kyd < p.h && s1.z + kxd < p.w),
-            ldx(s2.x + xc + (s2.y + kyd) * p.w + s2.z + kxd, s2.y + kyd < p.h && s2.z + kxd < p.w),
-            ldx(s3.x + xc + (s3.y + kyd) * p.w + s3.z + kxd, s3.y + kyd < p.h && s3.z + kxd < p.w));
+            ldx(e0 + t, s0.y + kyd < p.h && s0.z + kxd < p.w),
+            ldx(e1 + t, s1.y + kyd < p.h && s1.z + kxd < p.w),
+            ldx(e2 + t, s2.y + kyd < p.h && s2.z + kxd < p.w),
+            ldx(e3 + t, s3.y + kyd < p.h && s3.z + kxd < p.w));
         let xb = vec4<f32>(
-            ldx(s4.x + xc + (s4.y + kyd) * p.w + s4.z + kxd, s4.y + kyd < p.h && s4.z + kxd < p.w),
-            ldx(s5.x + xc + (s5.y + kyd) * p.w + s5.z + kxd, s5.y + kyd < p.h && s5.z + kxd < p.w),
-            ldx(s6.x + xc + (s6.y + kyd) * p.w + s6.z + kxd, s6.y + kyd < p.h && s6.z + kxd < p.w),
-            ldx(s7.x + xc + (s7.y + kyd) * p.w + s7.z + kxd, s7.y + kyd < p.h && s7.z + kxd < p.w));
+            ldx(e4 + t, s4.y + kyd < p.h && s4.z + kxd < p.w),
+            ldx(e5 + t, s5.y + kyd < p.h && s5.z + kxd < p.w),
+            ldx(e6 + t, s6.y + kyd < p.h && s6.z + kxd < p.w),
+            ldx(e7 + t, s7.y + kyd < p.h && s7.z + kxd < p.w));
         let wv = wt4[wi * wq + wl];
         let v0 = vec4<f32>(wv.x);
         a0 = fma(v0, xa, a0);
@@ -314,6 +326,15 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let s5 = gin_taps(v5);
     let s6 = gin_taps(v6);
     let s7 = gin_taps(v7);
+    // Stride-1 base offsets into g (wrapping u32 arithmetic, as in the forward).
+    let f0 = s0.x + s0.y * p.ow + s0.z;
+    let f1 = s1.x + s1.y * p.ow + s1.z;
+    let f2 = s2.x + s2.y * p.ow + s2.z;
+    let f3 = s3.x + s3.y * p.ow + s3.z;
+    let f4 = s4.x + s4.y * p.ow + s4.z;
+    let f5 = s5.x + s5.y * p.ow + s5.z;
+    let f6 = s6.x + s6.y * p.ow + s6.z;
+    let f7 = s7.x + s7.y * p.ow + s7.z;
     let ohw = p.oh * p.ow;
     let kk = KH * KW;
     // Packed rows hold ceil(C / 8) * 2 vec4s; this lane's CB channels are CB / 4 of them.
@@ -342,16 +363,34 @@ fn conv2d_grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     for (var wi = 0u; wi < p.o * kk; wi = wi + 1u) {
         let kyd = ky * DH;
         let kxd = kx * DW;
-        let ga = vec4<f32>(
-            gin_load(s0.x + go, gin_row(s0.y, kyd), s0.z, kxd),
-            gin_load(s1.x + go, gin_row(s1.y, kyd), s1.z, kxd),
-            gin_load(s2.x + go, gin_row(s2.y, kyd), s2.z, kxd),
-            gin_load(s3.x + go, gin_row(s3.y, kyd), s3.z, kxd));
-        let gb = vec4<f32>(
-            gin_load(s4.x + go, gin_row(s4.y, kyd), s4.z, kxd),
-            gin_load(s5.x + go, gin_row(s5.y, kyd), s5.z, kxd),
-            gin_load(s6.x + go, gin_row(s6.y, kyd), s6.z, kxd),
-            gin_load(s7.x + go, gin_row(s7.y, kyd), s7.z, kxd));
+        var ga: vec4<f32>;
+        var gb: vec4<f32>;
+        if (SH == 1u && SW == 1u) {
+            // Stride 1: output pixel (t.y − kyd, t.z − kxd) always exists when in range, so
+            // the tap is one uniform offset and two wrapping range checks per pixel.
+            let t = go - kyd * p.ow - kxd;
+            ga = vec4<f32>(
+                ldg(f0 + t, s0.y - kyd < p.oh && s0.z - kxd < p.ow),
+                ldg(f1 + t, s1.y - kyd < p.oh && s1.z - kxd < p.ow),
+                ldg(f2 + t, s2.y - kyd < p.oh && s2.z - kxd < p.ow),
+                ldg(f3 + t, s3.y - kyd < p.oh && s3.z - kxd < p.ow));
+            gb = vec4<f32>(
+                ldg(f4 + t, s4.y - kyd < p.oh && s4.z - kxd < p.ow),
+                ldg(f5 + t, s5.y - kyd < p.oh && s5.z - kxd < p.ow),
+                ldg(f6 + t, s6.y - kyd < p.oh && s6.z - kxd < p.ow),
+                ldg(f7 + t, s7.y - kyd < p.oh && s7.z - kxd < p.ow));
+        } else {
+            ga = vec4<f32>(
+                gin_load(s0.x + go, gin_row(s0.y, kyd), s0.z, kxd),
+                gin_load(s1.x + go, gin_row(s1.y, kyd), s1.z, kxd),
+                gin_load(s2.x + go, gin_row(s2.y, kyd), s2.z, kxd),
+                gin_load(s3.x + go, gin_row(s3.y, kyd), s3.z, kxd));
+            gb = vec4<f32>(
+                gin_load(s4.x + go, gin_row(s4.y, kyd), s4.z, kxd),
+                gin_load(s5.x + go, gin_row(s5.y, kyd), s5.z, kxd),
+                gin_load(s6.x + go, gin_row(s6.y, kyd), s6.z, kxd),
+                gin_load(s7.x + go, gin_row(s7.y, kyd), s7.z, kxd));
+        }
         let wv = wt4[wi * wq + wl];
         let v0 = vec4<f32>(wv.x);
         a0 = fma(v0, ga, a0);
