@@ -36,6 +36,13 @@ fn join(prefix: &str, name: &str) -> String {
     }
 }
 
+/// The (name, tensor) pairs of a layer with a weight and an optional bias.
+fn weight_bias(weight: &Tensor, bias: &Option<Tensor>) -> Vec<(&'static str, Tensor)> {
+    let mut v = vec![("weight", weight.clone())];
+    v.extend(bias.clone().map(|b| ("bias", b)));
+    v
+}
+
 /// x · Wᵀ + b with W [out, in] (PyTorch layout).
 pub struct Linear {
     pub weight: Tensor,
@@ -70,15 +77,17 @@ impl Module for Linear {
         }
     }
     fn parameters(&self) -> Vec<Tensor> {
-        let mut v = vec![self.weight.clone()];
-        v.extend(self.bias.clone());
-        v
+        weight_bias(&self.weight, &self.bias)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
     }
     fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        out.push((join(prefix, "weight"), self.weight.clone()));
-        if let Some(b) = &self.bias {
-            out.push((join(prefix, "bias"), b.clone()));
-        }
+        out.extend(
+            weight_bias(&self.weight, &self.bias)
+                .into_iter()
+                .map(|(n, t)| (join(prefix, n), t)),
+        );
     }
 }
 
@@ -118,15 +127,17 @@ impl Module for Conv2d {
         conv2d(x, &self.weight, self.bias.as_ref(), self.params)
     }
     fn parameters(&self) -> Vec<Tensor> {
-        let mut v = vec![self.weight.clone()];
-        v.extend(self.bias.clone());
-        v
+        weight_bias(&self.weight, &self.bias)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
     }
     fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        out.push((join(prefix, "weight"), self.weight.clone()));
-        if let Some(b) = &self.bias {
-            out.push((join(prefix, "bias"), b.clone()));
-        }
+        out.extend(
+            weight_bias(&self.weight, &self.bias)
+                .into_iter()
+                .map(|(n, t)| (join(prefix, n), t)),
+        );
     }
 }
 
