@@ -420,7 +420,7 @@ fn report(s: &Summary) -> String {
         s.steps,
         s.seconds,
         s.train_images_per_s,
-        s.best_epoch,
+        s.best_epoch + 1,
         if s.stopped_early { ", stopped early on source validation loss" } else { "" }
     );
     r.push_str(&metrics_table(&[
