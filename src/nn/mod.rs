@@ -36,11 +36,21 @@ fn join(prefix: &str, name: &str) -> String {
     }
 }
 
-/// The (name, tensor) pairs of a layer with a weight and an optional bias.
-fn weight_bias(weight: &Tensor, bias: &Option<Tensor>) -> Vec<(&'static str, Tensor)> {
-    let mut v = vec![("weight", weight.clone())];
-    v.extend(bias.clone().map(|b| ("bias", b)));
-    v
+// Parameters and state names of a layer with a weight and an optional bias.
+fn weight_bias_params(weight: &Tensor, bias: &Option<Tensor>) -> Vec<Tensor> {
+    std::iter::once(weight.clone())
+        .chain(bias.clone())
+        .collect()
+}
+
+fn weight_bias_state(
+    prefix: &str,
+    weight: &Tensor,
+    bias: &Option<Tensor>,
+    out: &mut Vec<(String, Tensor)>,
+) {
+    out.push((join(prefix, "weight"), weight.clone()));
+    out.extend(bias.clone().map(|b| (join(prefix, "bias"), b)));
 }
 
 /// x · Wᵀ + b with W [out, in] (PyTorch layout).
@@ -77,17 +87,10 @@ impl Module for Linear {
         }
     }
     fn parameters(&self) -> Vec<Tensor> {
-        weight_bias(&self.weight, &self.bias)
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect()
+        weight_bias_params(&self.weight, &self.bias)
     }
     fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        out.extend(
-            weight_bias(&self.weight, &self.bias)
-                .into_iter()
-                .map(|(n, t)| (join(prefix, n), t)),
-        );
+        weight_bias_state(prefix, &self.weight, &self.bias, out)
     }
 }
 
@@ -127,17 +130,10 @@ impl Module for Conv2d {
         conv2d(x, &self.weight, self.bias.as_ref(), self.params)
     }
     fn parameters(&self) -> Vec<Tensor> {
-        weight_bias(&self.weight, &self.bias)
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect()
+        weight_bias_params(&self.weight, &self.bias)
     }
     fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
-        out.extend(
-            weight_bias(&self.weight, &self.bias)
-                .into_iter()
-                .map(|(n, t)| (join(prefix, n), t)),
-        );
+        weight_bias_state(prefix, &self.weight, &self.bias, out)
     }
 }
 
