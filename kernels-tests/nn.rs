@@ -179,3 +179,21 @@ fn deepmerge_overfits_a_small_batch_with_adam() {
     assert!(v.iter().all(|l| l.is_finite()), "{v:?}");
     assert!(v[14] < 0.5 * v[0], "loss should fall: {v:?}");
 }
+
+#[test]
+fn discriminator_dropout_state_is_the_one_its_forward_uses() {
+    // The saved generator state must be the layers' own, or a resumed DANN run would draw
+    // different masks.
+    let ctx = ctx();
+    let d = Discriminator::new(&ctx, &mut Rng::new(1), 6, 16).unwrap();
+    let before = d.dropout_rngs();
+    d.forward(&tensor(&data(3, 24), &[4, 6])).unwrap();
+    let after = d.dropout_rngs();
+    assert!(
+        after
+            .iter()
+            .zip(&before)
+            .all(|(a, b)| a.counter > b.counter),
+        "{before:?} -> {after:?}"
+    );
+}

@@ -138,6 +138,10 @@ struct TrainArgs {
     /// Run directory
     #[arg(long)]
     out: Option<String>,
+    /// Continue the run in DIR from its last.safetensors (its config.toml, flags override;
+    /// e.g. --epochs to train longer)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out"])]
+    resume: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -318,9 +322,14 @@ fn info(args: &AdapterArgs, json: bool) -> anyhow::Result<()> {
 
 fn train_config(a: &TrainArgs) -> anyhow::Result<tidal::train::TrainConfig> {
     use tidal::train::{config::ModelKind, TrainConfig};
-    let mut cfg = match &a.config {
-        Some(p) => TrainConfig::from_toml_file(p)?,
-        None => TrainConfig::default(),
+    let mut cfg = match (&a.resume, &a.config) {
+        (Some(dir), _) => {
+            let mut c = TrainConfig::from_toml_file(&Path::new(dir).join("config.toml"))?;
+            c.out = dir.clone();
+            c
+        }
+        (None, Some(p)) => TrainConfig::from_toml_file(p)?,
+        (None, None) => TrainConfig::default(),
     };
     if let Some(m) = &a.model {
         cfg.model = match m.to_ascii_lowercase().as_str() {
@@ -369,7 +378,7 @@ fn compare(a: &TrainArgs, methods: &str, seeds: u64) -> anyhow::Result<()> {
             cfg.out = format!("{root}/{}-seed{}", method.replace('+', "_"), cfg.seed);
             cfg.validate()?;
             eprintln!("compare: {method}, seed {} → {}", cfg.seed, cfg.out);
-            let s = tidal::train::train(&ctx, &cfg, |_, _, _, _| {})?;
+            let s = tidal::train::train(&ctx, &cfg, false, |_, _, _, _| {})?;
             println!(
                 "{method} seed {}: source acc {:.3}, target acc {}",
                 cfg.seed,
@@ -410,26 +419,27 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
         cfg.out
     );
     let mut bar: Option<(usize, indicatif::ProgressBar)> = None;
-    let summary = tidal::train::train(&ctx, &cfg, |epoch, step, steps, msg| {
-        if bar.as_ref().map(|(e, _)| *e) != Some(epoch) {
-            if let Some((_, b)) = bar.take() {
-                b.finish();
+    let summary =
+        tidal::train::train(&ctx, &cfg, a.resume.is_some(), |epoch, step, steps, msg| {
+            if bar.as_ref().map(|(e, _)| *e) != Some(epoch) {
+                if let Some((_, b)) = bar.take() {
+                    b.finish();
+                }
+                let b = indicatif::ProgressBar::new(steps as u64);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(&format!(
+                        "epoch {:>3} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed}}]",
+                        epoch + 1
+                    ))
+                    .expect("valid template"),
+                );
+                bar = Some((epoch, b));
             }
-            let b = indicatif::ProgressBar::new(steps as u64);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(&format!(
-                    "epoch {:>3} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed}}]",
-                    epoch + 1
-                ))
-                .expect("valid template"),
-            );
-            bar = Some((epoch, b));
-        }
-        if let Some((_, b)) = &bar {
-            b.set_position(step as u64);
-            b.set_message(msg.to_string());
-        }
-    })?;
+            if let Some((_, b)) = &bar {
+                b.set_position(step as u64);
+                b.set_message(msg.to_string());
+            }
+        })?;
     if let Some((_, b)) = bar.take() {
         b.finish();
     }

@@ -13,6 +13,7 @@ use std::rc::Rc;
 pub struct Discriminator {
     pub grl: GradReverse,
     net: Sequential,
+    dropouts: [Rc<Dropout>; 2],
 }
 
 impl Discriminator {
@@ -23,22 +24,31 @@ impl Discriminator {
         hidden: usize,
     ) -> Result<Discriminator> {
         let grl = GradReverse::new(1.0);
+        let dropouts = [
+            Rc::new(Dropout::new(0.5, Rng::new(rng.seed ^ 0xD15C_0001))),
+            Rc::new(Dropout::new(0.5, Rng::new(rng.seed ^ 0xD15C_0002))),
+        ];
         let net = Sequential::new()
             .named("grl", GradReverseLayer(grl.clone()))
             .named("ad_layer1", Linear::new(rng, ctx, in_dim, hidden, true)?)
             .named("relu1", ReLU)
-            .named(
-                "dropout1",
-                Dropout::new(0.5, Rng::new(rng.seed ^ 0xD15C_0001)),
-            )
+            .named("dropout1", dropouts[0].clone())
             .named("ad_layer2", Linear::new(rng, ctx, hidden, hidden, true)?)
             .named("relu2", ReLU)
-            .named(
-                "dropout2",
-                Dropout::new(0.5, Rng::new(rng.seed ^ 0xD15C_0002)),
-            )
+            .named("dropout2", dropouts[1].clone())
             .named("ad_layer3", Linear::new(rng, ctx, hidden, 1, true)?);
-        Ok(Discriminator { grl, net })
+        Ok(Discriminator { grl, net, dropouts })
+    }
+
+    /// The dropout generators' states, for checkpoints.
+    pub fn dropout_rngs(&self) -> Vec<Rng> {
+        self.dropouts.iter().map(|d| d.rng()).collect()
+    }
+
+    pub fn set_dropout_rngs(&self, rngs: &[Rng]) {
+        for (d, r) in self.dropouts.iter().zip(rngs) {
+            d.set_rng(*r);
+        }
     }
 }
 

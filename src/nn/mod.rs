@@ -28,6 +28,22 @@ pub trait Module {
     fn set_training(&self, _on: bool) {}
 }
 
+/// A shared layer (e.g. a Dropout whose generator state a checkpoint saves) is a layer too.
+impl<M: Module + ?Sized> Module for Rc<M> {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        (**self).forward(x)
+    }
+    fn parameters(&self) -> Vec<Tensor> {
+        (**self).parameters()
+    }
+    fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
+        (**self).named_state(prefix, out)
+    }
+    fn set_training(&self, on: bool) {
+        (**self).set_training(on)
+    }
+}
+
 fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
         name.to_string()
@@ -274,6 +290,10 @@ impl Dropout {
     /// The generator state (saved with checkpoints so a resumed run draws the same masks).
     pub fn rng(&self) -> Rng {
         *self.rng.borrow()
+    }
+    /// Restores the generator state (resuming a run).
+    pub fn set_rng(&self, rng: Rng) {
+        *self.rng.borrow_mut() = rng;
     }
 }
 

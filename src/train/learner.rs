@@ -97,6 +97,20 @@ impl Learner {
         state
     }
 
+    /// Generator states that a bit-identical resume needs besides the tensors.
+    pub fn rng_state(&self) -> Vec<Rng> {
+        self.disc
+            .as_ref()
+            .map(|d| d.dropout_rngs())
+            .unwrap_or_default()
+    }
+
+    pub fn set_rng_state(&self, rngs: &[Rng]) {
+        if let Some(d) = &self.disc {
+            d.set_dropout_rngs(rngs);
+        }
+    }
+
     /// `state()` plus the optimizer's moments.
     pub fn checkpoint_tensors(&self) -> Vec<(String, Tensor)> {
         let mut t = self.state();

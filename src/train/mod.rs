@@ -156,10 +156,25 @@ impl Run {
     }
 }
 
+/// Model-selection and early-stopping state, saved with checkpoints so a resumed run
+/// decides exactly as an uninterrupted one.
+#[derive(Debug, Clone, Copy, Default, Serialize, serde::Deserialize)]
+struct Selection {
+    /// (source validation accuracy, its loss, epoch) of the kept model
+    best: Option<(f64, f64, usize)>,
+    /// Lowest source validation loss so far, and epochs since it improved.
+    best_loss: Option<f64>,
+    since_best_loss: usize,
+}
+
 /// Trains as `cfg` says; `progress` receives (epoch, step in epoch, steps per epoch, message).
+/// With `resume`, continues the run in `cfg.out` from its `last.safetensors`: weights,
+/// optimizer moments and step, batch sampler, dropout generators and model-selection state
+/// all continue where they stopped, so the trajectory is the uninterrupted one.
 pub fn train(
     ctx: &Rc<Context>,
     cfg: &TrainConfig,
+    resume: bool,
     mut progress: impl FnMut(usize, usize, usize, &str),
 ) -> Result<Summary> {
     cfg.validate()?;
@@ -208,41 +223,87 @@ pub fn train(
 
     let state = learner.state();
     let ckpt = learner.checkpoint_tensors();
-    let meta = |epoch: usize, step: u64| -> HashMap<String, String> {
-        HashMap::from([
-            ("format".into(), "tidal-checkpoint-1".into()),
-            ("model".into(), format!("{:?}", cfg.model).to_lowercase()),
-            ("method".into(), method.to_string()),
-            ("epoch".into(), epoch.to_string()),
-            ("step".into(), step.to_string()),
-            ("rng_seed".into(), cfg.seed.to_string()),
-            ("normalisation".into(), norm_json.clone()),
-            ("config".into(), cfg.to_toml()),
-        ])
-    };
+    // epochs_done: epochs whose evaluation finished; step: optimisation steps taken.
+    let meta =
+        |epochs_done: usize, step: u64, sel: &Selection, rngs: &[Rng]| -> HashMap<String, String> {
+            HashMap::from([
+                ("format".into(), "tidal-checkpoint-1".into()),
+                ("model".into(), format!("{:?}", cfg.model).to_lowercase()),
+                ("method".into(), method.to_string()),
+                ("epochs_done".into(), epochs_done.to_string()),
+                ("step".into(), step.to_string()),
+                ("rng_seed".into(), cfg.seed.to_string()),
+                (
+                    "dropout_rngs".into(),
+                    serde_json::to_string(rngs).expect("rngs serialise"),
+                ),
+                (
+                    "selection".into(),
+                    serde_json::to_string(sel).expect("selection serialises"),
+                ),
+                ("normalisation".into(), norm_json.clone()),
+                ("config".into(), cfg.to_toml()),
+            ])
+        };
+    let mut sel = Selection::default();
+    let (mut epochs_done, mut step) = (0usize, 0u64);
+    if resume {
+        let path = run.path("last.safetensors");
+        let loaded = checkpoint::load(&path)?;
+        checkpoint::restore(&loaded, &ckpt, &path)?;
+        let field = |k: &str| {
+            loaded.metadata.get(k).cloned().ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: checkpoint metadata lacks '{k}'",
+                    path.display()
+                ))
+            })
+        };
+        let bad = |k: &str, e: String| Error::Invalid(format!("{}: '{k}': {e}", path.display()));
+        epochs_done = field("epochs_done")?
+            .parse()
+            .map_err(|e| bad("epochs_done", format!("{e}")))?;
+        step = field("step")?
+            .parse()
+            .map_err(|e| bad("step", format!("{e}")))?;
+        sel = serde_json::from_str(&field("selection")?)
+            .map_err(|e| bad("selection", e.to_string()))?;
+        let rngs: Vec<Rng> = serde_json::from_str(&field("dropout_rngs")?)
+            .map_err(|e| bad("dropout_rngs", e.to_string()))?;
+        learner.set_rng_state(&rngs);
+        learner.opt.step = step;
+        // The sampler is a pure function of the seed and the draws so far: replay them.
+        for _ in 0..step {
+            sampler.step(&s_train, &t_train, cfg.batch);
+        }
+    }
 
-    let mut metrics_file =
-        std::fs::File::create(run.path("metrics.jsonl")).map_err(|source| Error::Io {
+    let mut metrics_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(resume)
+        .write(true)
+        .truncate(!resume)
+        .open(run.path("metrics.jsonl"))
+        .map_err(|source| Error::Io {
             path: run.path("metrics.jsonl").display().to_string(),
             source,
         })?;
     let b = cfg.batch;
     let (mut xs, mut xt) = (Vec::new(), Vec::new());
     let started = Instant::now();
-    let mut step: u64 = 0;
-    let mut best: Option<(f64, f64, usize)> = None; // (val accuracy, val loss, epoch)
-    let mut best_loss = f64::INFINITY;
-    let mut since_best_loss = 0;
-    let mut epochs_run = 0;
+    let steps_at_start = step;
+    let mut epochs_run = epochs_done;
     let mut stopped_early = false;
     let mut last_msg = String::new();
-    for epoch in 0..cfg.epochs {
+    for epoch in epochs_done..cfg.epochs {
         let t_epoch = Instant::now();
         learner.set_training(true);
         let mut logged: Vec<[Tensor; 5]> = Vec::with_capacity(steps_per_epoch);
         let mut domain_logits: Vec<Tensor> = Vec::new();
         let (mut cur_lr, mut cur_lambda) = (lr, 0.0);
-        for s in 0..steps_per_epoch {
+        // A run interrupted mid-epoch resumes at the step where it stopped.
+        let first = (step - (epoch * steps_per_epoch) as u64).min(steps_per_epoch as u64) as usize;
+        for s in first..steps_per_epoch {
             cur_lr = schedule.lr(step);
             cur_lambda = grl.lambda(step as f32 / total_steps.max(1) as f32);
             let (si, ti) = sampler.step(&s_train, &t_train, b);
@@ -268,7 +329,8 @@ pub fn train(
             }
             progress(epoch, s + 1, steps_per_epoch, &last_msg);
             if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                checkpoint::save(&run.path("last.safetensors"), &ckpt, meta(epoch, step))?;
+                let m = meta(epoch, step, &sel, &learner.rng_state());
+                checkpoint::save(&run.path("last.safetensors"), &ckpt, m)?;
                 return Err(Error::Invalid(format!(
                     "interrupted at step {step} (epoch {epoch}); {} written",
                     run.path("last.safetensors").display()
@@ -340,31 +402,34 @@ pub fn train(
             source,
         })?;
         epochs_run = epoch + 1;
-        checkpoint::save(&run.path("last.safetensors"), &ckpt, meta(epoch, step))?;
         // Model selection on source validation accuracy only (ties: lower loss).
-        let better = match best {
+        let better = match sel.best {
             None => true,
             Some((acc, loss, _)) => {
                 source_val.accuracy > acc || (source_val.accuracy == acc && source_val_loss < loss)
             }
         };
         if better {
-            best = Some((source_val.accuracy, source_val_loss, epoch));
-            checkpoint::save(&run.path("best.safetensors"), &ckpt, meta(epoch, step))?;
+            sel.best = Some((source_val.accuracy, source_val_loss, epoch));
         }
-        if source_val_loss < best_loss {
-            best_loss = source_val_loss;
-            since_best_loss = 0;
+        if sel.best_loss.is_none_or(|l| source_val_loss < l) {
+            sel.best_loss = Some(source_val_loss);
+            sel.since_best_loss = 0;
         } else {
-            since_best_loss += 1;
-            if since_best_loss >= cfg.patience {
-                stopped_early = true;
-                break;
-            }
+            sel.since_best_loss += 1;
+        }
+        let m = meta(epoch + 1, step, &sel, &learner.rng_state());
+        if better {
+            checkpoint::save(&run.path("best.safetensors"), &ckpt, m.clone())?;
+        }
+        checkpoint::save(&run.path("last.safetensors"), &ckpt, m)?;
+        if sel.since_best_loss >= cfg.patience {
+            stopped_early = true;
+            break;
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let best_epoch = best.map(|b| b.2).unwrap_or(0);
+    let best_epoch = sel.best.map(|b| b.2).unwrap_or(0);
     // Test with the kept (best on source validation) model.
     let best_path = run.path("best.safetensors");
     checkpoint::restore(&checkpoint::load(&best_path)?, &state, &best_path)?;
@@ -383,7 +448,7 @@ pub fn train(
         best_epoch,
         steps: step,
         seconds,
-        train_images_per_s: (step as f64 * 2.0 * b as f64) / seconds.max(1e-9),
+        train_images_per_s: ((step - steps_at_start) as f64 * 2.0 * b as f64) / seconds.max(1e-9),
         source_test,
         target_test,
         stopped_early,
