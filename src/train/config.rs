@@ -131,6 +131,9 @@ pub struct TrainConfig {
     pub fisher_inter: f32,
     /// Learning-rate multiplier of the learnable Fisher centres.
     pub centre_lr_mult: f32,
+    /// Fisher centres moved towards the batch class means by this rate instead of being
+    /// learned (0 = learnable centres, trained by the optimizer).
+    pub centre_momentum: f32,
     /// 0 picks the reference weight (0.05 with MMD, 1e-4 with DANN).
     pub entropy_weight: f32,
     /// Early stopping on the source validation loss.
@@ -163,6 +166,7 @@ impl Default for TrainConfig {
             fisher_intra: 0.01,
             fisher_inter: 1.0,
             centre_lr_mult: 1.0,
+            centre_momentum: 0.0,
             entropy_weight: 0.0,
             patience: 20,
             source: None,

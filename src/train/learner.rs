@@ -27,6 +27,8 @@ pub struct Learner {
     fisher: FisherConfig,
     entropy_weight: f32,
     transfer_weight: f32,
+    /// > 0: moving-average centres (not learned).
+    centre_momentum: f32,
 }
 
 /// What a step leaves on the GPU: the loss terms (ce, transfer, fisher, entropy, total;
@@ -48,7 +50,12 @@ impl Learner {
             None
         };
         let centres = if method.fisher {
-            Some(rng.normal(ctx, &[2, feat], 0.0, 0.01)?.requires_grad_())
+            let c = rng.normal(ctx, &[2, feat], 0.0, 0.01)?;
+            Some(if cfg.centre_momentum > 0.0 {
+                c
+            } else {
+                c.requires_grad_()
+            })
         } else {
             None
         };
@@ -56,7 +63,7 @@ impl Learner {
         if let Some(d) = &disc {
             groups.push(ParamGroup::new(d.parameters()));
         }
-        if let Some(c) = &centres {
+        if let Some(c) = centres.as_ref().filter(|c| c.requires_grad()) {
             groups.push(ParamGroup::new(vec![c.clone()]).lr_mult(cfg.centre_lr_mult));
         }
         Ok(Learner {
@@ -74,6 +81,7 @@ impl Learner {
             },
             entropy_weight: cfg.resolved_entropy_weight()?,
             transfer_weight: cfg.transfer_weight,
+            centre_momentum: cfg.centre_momentum,
         })
     }
 
@@ -161,6 +169,9 @@ impl Learner {
             .add(&ent)?;
         total.backward()?;
         self.opt.step(lr)?;
+        if let Some(c) = self.centres.as_ref().filter(|_| self.centre_momentum > 0.0) {
+            crate::losses::fisher::update_centres(c, &fs, y, self.centre_momentum)?;
+        }
         ctx.submit();
         Ok(StepOut {
             terms: [
