@@ -90,6 +90,9 @@ enum Command {
         #[command(subcommand)]
         command: DataCommand,
     },
+    /// Benchmark kernels and training steps on an adapter (or all of them) and write a JSON
+    /// report; or compare reports side by side with --compare
+    Bench(BenchArgs),
     /// List every adapter wgpu finds and which one tidal would use
     Info {
         #[command(flatten)]
@@ -98,6 +101,34 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// Run on every adapter `tidal info` lists (one report each, then a comparison)
+    #[arg(long, conflicts_with = "adapter")]
+    all_adapters: bool,
+    /// Fewer samples and a smaller ResNet batch: under 3 minutes on lavapipe
+    #[arg(long)]
+    quick: bool,
+    /// Suites to run: kernels, train or all
+    #[arg(long, default_value = "all")]
+    suite: String,
+    /// Run only cases whose name contains this (peaks always run)
+    #[arg(long)]
+    filter: Option<String>,
+    /// The JSON report (with --all-adapters, one file per adapter named after it)
+    #[arg(long, default_value = "bench-report.json")]
+    out: PathBuf,
+    /// Compare these reports instead of running: the same cases side by side with ratios
+    /// to the first report
+    #[arg(long, num_args = 2.., value_name = "REPORT")]
+    compare: Vec<PathBuf>,
+    /// With --compare: also write a Markdown copy of the table here
+    #[arg(long, requires = "compare")]
+    markdown: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -403,6 +434,108 @@ fn compare(a: &TrainArgs, methods: &str, seeds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn bench_compare(paths: &[PathBuf], markdown: Option<&Path>) -> anyhow::Result<()> {
+    use tidal::bench::{compare, Report};
+    let reports = paths
+        .iter()
+        .map(|p| Ok((compare::label(p, &Report::load(p)?), Report::load(p)?)))
+        .collect::<tidal::Result<Vec<_>>>()?;
+    for (l, r) in &reports {
+        println!(
+            "{l}: {} {} on {} ({}, {} threads), {}{}",
+            r.adapter.backend,
+            r.adapter.driver,
+            r.system.os,
+            r.system.cpu,
+            r.system.cpu_threads,
+            r.created,
+            if r.quick { ", quick" } else { "" }
+        );
+    }
+    let table = compare::compare(&reports).table();
+    println!("\nratio = throughput over the first report's (> 1: faster)\n{table}");
+    if let Some(md) = markdown {
+        std::fs::write(md, &table)?;
+        println!("wrote {}", md.display());
+    }
+    Ok(())
+}
+
+fn bench_one(
+    choice: &AdapterChoice,
+    a: &BenchArgs,
+    suite: tidal::bench::suites::Suite,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let ctx = tidal::Context::new(choice)?;
+    let mut b = tidal::bench::Bench::new(ctx, a.quick);
+    b.filter = a.filter.clone();
+    tidal::bench::print_header(&b.report);
+    b.show_progress();
+    let started = std::time::Instant::now();
+    let r = tidal::bench::suites::run(&mut b, suite);
+    b.finish_progress();
+    r?;
+    b.write(out)?;
+    println!(
+        "{} cases in {:.0} s; wrote {}",
+        b.report.cases.len(),
+        started.elapsed().as_secs_f64(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn bench(a: &BenchArgs) -> anyhow::Result<()> {
+    if !a.compare.is_empty() {
+        return bench_compare(&a.compare, a.markdown.as_deref());
+    }
+    let suite: tidal::bench::suites::Suite = a.suite.parse()?;
+    if !a.all_adapters {
+        return bench_one(&a.adapter.choice(), a, suite, &a.out);
+    }
+    let base = a.adapter.choice();
+    let (list, _) = list_adapters(&base)?;
+    if list.is_empty() {
+        return Err(tidal::Error::NoAdapter.into());
+    }
+    let mut written = Vec::new();
+    for ad in &list {
+        let slug: String = ad
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let stem = a.out.file_stem().unwrap_or_default().to_string_lossy();
+        let out = a.out.with_file_name(format!(
+            "{stem}-{}-{}-{}.json",
+            ad.index,
+            slug.trim_matches('-'),
+            ad.backend.to_lowercase()
+        ));
+        println!("\n== [{}] {} ({}) ==", ad.index, ad.name, ad.backend);
+        let choice = AdapterChoice {
+            adapter: Some(ad.index.to_string()),
+            backend: base.backend.clone(),
+        };
+        // One adapter failing (a GL context without compute, say) must not lose the others.
+        match bench_one(&choice, a, suite, &out) {
+            Ok(()) => written.push(out),
+            Err(e) => eprintln!("adapter [{}] {}: {e}", ad.index, ad.name),
+        }
+    }
+    if written.len() > 1 {
+        bench_compare(&written, None)?;
+    }
+    Ok(())
+}
+
 fn train(a: &TrainArgs) -> anyhow::Result<()> {
     let cfg = train_config(a)?;
     tidal::train::install_interrupt_handler();
@@ -525,6 +658,7 @@ fn main() -> ExitCode {
         Command::Info { adapter, json } => info(adapter, *json),
         Command::Data { command } => data(command),
         Command::Train(a) => train(a),
+        Command::Bench(a) => bench(a),
         Command::Compare {
             train,
             methods,

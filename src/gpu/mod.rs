@@ -59,9 +59,12 @@ impl Context {
         let info = adapter.get_info();
         // Ask for the adapter's real limits: the defaults cap storage bindings at 128 MiB.
         let limits = adapter.limits();
+        // Timestamp queries only serve benchmarks; ask for them where the adapter has them.
+        let features = adapter.features()
+            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("tidal"),
-            required_features: wgpu::Features::empty(),
+            required_features: features,
             required_limits: limits.clone(),
             ..Default::default()
         }))
@@ -233,15 +236,21 @@ impl Context {
         Ok(())
     }
 
+    /// The step's command encoder with no compute pass open (copies and queries go here).
+    fn encoder<'a>(&self, rec: &'a mut Recorder) -> &'a mut wgpu::CommandEncoder {
+        rec.pass = None;
+        rec.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("tidal.step"),
+                })
+        })
+    }
+
     fn pass<'a>(&self, rec: &'a mut Recorder) -> &'a mut wgpu::ComputePass<'static> {
         if rec.pass.is_none() {
-            let enc = rec.encoder.get_or_insert_with(|| {
-                self.device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("tidal.step"),
-                    })
-            });
-            let pass = enc
+            let pass = self
+                .encoder(rec)
                 .begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("tidal.step"),
                     timestamp_writes: None,
@@ -250,6 +259,39 @@ impl Context {
             rec.pass = Some(pass);
         }
         rec.pass.as_mut().unwrap()
+    }
+
+    /// True when GPU timestamps can be written between recorded commands.
+    pub fn has_timestamps(&self) -> bool {
+        self.device.features().contains(
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
+        )
+    }
+
+    /// Records a GPU timestamp into `set[index]` after the work recorded so far (ends the
+    /// open compute pass). Needs `has_timestamps()`.
+    pub fn write_timestamp(&self, set: &wgpu::QuerySet, index: u32) {
+        self.encoder(&mut self.rec.borrow_mut())
+            .write_timestamp(set, index);
+    }
+
+    /// Resolves and reads back the first `count` timestamps of `set`, in nanoseconds.
+    pub fn read_timestamps(&self, set: &wgpu::QuerySet, count: u32) -> Result<Vec<f64>> {
+        let bytes = count as u64 * 8;
+        let resolved = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("tidal.timestamps"),
+            size: bytes,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        self.encoder(&mut self.rec.borrow_mut())
+            .resolve_query_set(set, 0..count, &resolved, 0);
+        let raw = self.read_many(&[(&resolved, bytes)])?;
+        let period = self.queue.get_timestamp_period() as f64;
+        Ok(raw[0]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as f64 * period)
+            .collect())
     }
 
     /// Records a buffer-to-buffer copy (ends the open compute pass; the next dispatch opens another).
@@ -264,15 +306,8 @@ impl Context {
         if bytes == 0 {
             return;
         }
-        let mut rec = self.rec.borrow_mut();
-        rec.pass = None;
-        let enc = rec.encoder.get_or_insert_with(|| {
-            self.device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("tidal.step"),
-                })
-        });
-        enc.copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
+        self.encoder(&mut self.rec.borrow_mut())
+            .copy_buffer_to_buffer(src, src_off, dst, dst_off, bytes);
     }
 
     /// Uploads bytes into a buffer. The write lands before any work recorded but not yet
