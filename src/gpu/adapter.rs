@@ -60,10 +60,21 @@ pub struct AdapterSummary {
     pub max_compute_workgroup_storage_size: u32,
 }
 
+/// One wgpu instance per backend set for the whole process. Creating an instance per
+/// context (as one context per test thread did) exhausted the NVIDIA driver after ~30
+/// instances ("no adapter") and hung when 16 threads created them at once.
 fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    static INSTANCES: std::sync::Mutex<Vec<(wgpu::Backends, wgpu::Instance)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut all = INSTANCES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, i)) = all.iter().find(|(b, _)| *b == backends) {
+        return i.clone();
+    }
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
-    wgpu::Instance::new(desc)
+    let i = wgpu::Instance::new(desc);
+    all.push((backends, i.clone()));
+    i
 }
 
 /// Every adapter wgpu finds, in a stable order: discrete GPUs, integrated, virtual, CPU, other.
