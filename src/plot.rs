@@ -877,11 +877,26 @@ pub fn bar_chart(
                     TextStyle::from(label_font.clone()).pos(Pos::new(HPos::Center, VPos::Top)),
                 ))?;
             }
-            if !b.1.is_finite() {
-                let (_, y) = chart.backend_coord(&(0.0, 0.0f64.max(lo)));
+            // Values above the bars while they have room to be read.
+            let value = if b.1.is_finite() {
+                if n <= 40 {
+                    tick(b.1)
+                } else {
+                    String::new()
+                }
+            } else {
+                "n/a".into()
+            };
+            if !value.is_empty() {
+                let top = if b.1.is_finite() {
+                    b.1.max(0.0)
+                } else {
+                    0.0f64.max(lo)
+                };
+                let (_, y) = chart.backend_coord(&(0.0, top));
                 root.draw(&Text::new(
-                    "n/a",
-                    (cx, y - 4),
+                    value,
+                    (cx, y - 3),
                     TextStyle::from((FONT, 11).into_font())
                         .pos(Pos::new(HPos::Center, VPos::Bottom)),
                 ))?;
