@@ -808,7 +808,9 @@ pub fn bar_chart(
                 .chain(std::iter::once(0.0)),
         );
         // Bars grow from zero: no margin below zero unless there are negative values.
-        let lo = if bars.iter().all(|b| !(b.1 < 0.0)) && reference.is_none_or(|r| r >= 0.0) {
+        let lo = if bars.iter().all(|b| b.1.is_nan() || b.1 >= 0.0)
+            && reference.is_none_or(|r| r >= 0.0)
+        {
             0.0
         } else {
             lo

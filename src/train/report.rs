@@ -70,8 +70,11 @@ fn columns<const N: usize>(path: &Path, header: &str, names: [&str; N]) -> Resul
     Ok(out)
 }
 
-/// Data lines of a CSV file as (1-based line number, fields), header first.
-fn csv_rows(path: &Path, text: &str) -> Result<(String, Vec<(usize, Vec<String>)>)> {
+/// A CSV data line: its 1-based line number and fields.
+type CsvRow = (usize, Vec<String>);
+
+/// The header and data lines of a CSV file.
+fn csv_rows(path: &Path, text: &str) -> Result<(String, Vec<CsvRow>)> {
     let mut lines = text.lines().enumerate();
     let header = lines
         .next()
@@ -431,6 +434,9 @@ fn prediction_pictures(dir: &Path, rows: &[TestPrediction]) -> Result<Vec<Pictur
     ])
 }
 
+/// (x, y, colour group, marker kind), as `ScatterPanel` holds them.
+type ScatterPoint = (f64, f64, usize, usize);
+
 /// Reads `latent_tsne.csv` (`stage,domain,label,x,y`) into one panel per stage.
 fn tsne_panels(path: &Path) -> Result<Vec<ScatterPanel>> {
     let text = read_text(path)?;
@@ -438,7 +444,8 @@ fn tsne_panels(path: &Path) -> Result<Vec<ScatterPanel>> {
     let [s, d, l, x, y] = columns(path, &header, ["stage", "domain", "label", "x", "y"])?;
     let domains = ["source", "target"];
     let markers = ["non-merger", "merger", "unlabelled"];
-    let mut stages: Vec<(String, Vec<(f64, f64, usize, usize)>)> = Vec::new();
+    // (stage name, points) in order of first appearance.
+    let mut stages: Vec<(String, Vec<ScatterPoint>)> = Vec::new();
     let mut extra_domains: Vec<String> = Vec::new();
     for (line, row) in &rows {
         let stage = field(path, *line, row, s)?;
