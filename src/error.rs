@@ -40,6 +40,9 @@ pub enum Error {
     /// Bad or unreadable data: `path` names the file, `message` says what was expected.
     #[error("{path}: {message}")]
     Data { path: String, message: String },
+    /// A chart could not be drawn (plotters' message).
+    #[error("{path}: drawing failed: {message}")]
+    Plot { path: String, message: String },
     #[error("{path}: {source}")]
     Io {
         path: String,

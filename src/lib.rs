@@ -23,6 +23,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod plot;
 pub mod shaders;
 pub mod tensor;
 pub mod train;

@@ -93,6 +93,11 @@ enum Command {
     /// Benchmark kernels and training steps on an adapter (or all of them) and write a JSON
     /// report; or compare reports side by side with --compare
     Bench(BenchArgs),
+    /// Redraw a run directory's pictures and report.md from its files (no GPU needed)
+    Report {
+        /// A run directory written by train (holds metrics.jsonl and summary.json)
+        run_dir: PathBuf,
+    },
     /// List every adapter wgpu finds and which one tidal would use
     Info {
         #[command(flatten)]
@@ -587,7 +592,7 @@ fn train(a: &TrainArgs) -> anyhow::Result<()> {
             ("target", summary.target_test.as_ref())
         ])
     );
-    println!("run directory: {} (config.toml, metrics.jsonl, best/last.safetensors, summary.json, report.md)", cfg.out);
+    println!("run directory: {} (config.toml, metrics.jsonl, best/last.safetensors, summary.json, test_predictions.csv, report.md with pictures)", cfg.out);
     Ok(())
 }
 
@@ -685,6 +690,9 @@ fn main() -> ExitCode {
             lr,
             seed,
         } => demo(adapter, *steps, *lr, *seed),
+        Command::Report { run_dir } => tidal::train::report::write_report(run_dir)
+            .map(|paths| paths.iter().for_each(|p| println!("{}", p.display())))
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tidal::data::{generate_to_dir, synth::Domain};
-use tidal::train::{checkpoint, train, TrainConfig};
+use tidal::train::{checkpoint, metrics, report, train, TrainConfig};
 use tidal::Context;
 
 fn tiny_data(root: &Path) -> (PathBuf, PathBuf) {
@@ -85,10 +85,45 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
         "best.safetensors",
         "last.safetensors",
         "summary.json",
+        "test_predictions.csv",
         "report.md",
     ] {
         assert!(a.join(f).is_file(), "{f} missing");
     }
+    // The kept model's test probabilities, one row per test image of either domain, agree
+    // with the summary's metrics; the report draws and embeds every picture they allow.
+    let preds = report::read_test_predictions(&a.join("test_predictions.csv")).unwrap();
+    let target_test = full.target_test.expect("target labels were given");
+    for (domain, m) in [("source", &full.source_test), ("target", &target_test)] {
+        let (p, y): (Vec<f32>, Vec<u32>) = preds
+            .iter()
+            .filter(|r| r.domain == domain)
+            .map(|r| (r.prob_merger, r.label.expect("labelled")))
+            .unzip();
+        assert_eq!(p.len(), m.n, "{domain}");
+        assert!((metrics::compute(&p, &y).accuracy - m.accuracy).abs() < 1e-9);
+    }
+    let md = std::fs::read_to_string(a.join("report.md")).unwrap();
+    for f in [
+        "curves_losses.png",
+        "curves_schedule.png",
+        "curves_accuracy.png",
+        "roc.png",
+        "reliability.png",
+        "confusion.png",
+    ] {
+        let reader = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(a.join(f)).unwrap(),
+        ))
+        .read_info()
+        .unwrap();
+        assert!(reader.info().width >= 700, "{f}");
+        assert!(
+            md.contains(&format!("]({f})")),
+            "report.md does not embed {f}"
+        );
+    }
+    assert!(!md.contains("Warning"), "{md}");
     // PyTorch state_dict names for DeepMerge, next to the discriminator and the centres.
     let names = tensors(&a.join("best.safetensors"));
     for n in [
@@ -141,5 +176,34 @@ fn moving_average_centres_train_without_entering_the_optimizer() {
     // The centres moved from their N(0, 0.01) start towards class means of the features.
     let (_, c) = &ckpt["fisher.centres"];
     assert!(c.iter().any(|b| f32::from_bits(*b).abs() > 0.05));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn unlabelled_target_still_gets_test_probabilities_and_only_labelled_pictures() {
+    let root = std::env::temp_dir().join(format!("tidal-train-unlab-{}", std::process::id()));
+    let data = tiny_data(&root);
+    let ctx = Context::from_env().unwrap();
+    let out = root.join("run");
+    let mut cfg = config(&data, &out, 1);
+    cfg.method = "noda".into();
+    cfg.target_labels = None;
+    let s = train(&ctx, &cfg, false, |_, _, _, _| {}).unwrap();
+    assert!(s.target_test.is_none());
+    let preds = report::read_test_predictions(&out.join("test_predictions.csv")).unwrap();
+    let target: Vec<_> = preds.iter().filter(|r| r.domain == "target").collect();
+    assert!(!target.is_empty());
+    assert!(target
+        .iter()
+        .all(|r| r.label.is_none() && (0.0..=1.0).contains(&r.prob_merger)));
+    let source = preds.iter().filter(|r| r.domain == "source").count();
+    assert_eq!(source, s.source_test.n);
+    // Pictures of the labelled source set only; no discriminator for noDA.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("](roc.png)") && md.contains("](confusion.png)"),
+        "{md}"
+    );
+    assert!(!md.contains("discriminator"), "{md}");
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -2,19 +2,32 @@
 //! accuracy, precision, recall, F1 (threshold 0.5), ROC AUC, Brier score and expected
 //! calibration error.
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+// JSON has no NaN: serde_json writes an undefined metric (AUC of a one-class set) as null,
+// so reading accepts null back as NaN.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Metrics {
     pub n: usize,
+    #[serde(deserialize_with = "nan_if_null")]
     pub accuracy: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub precision: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub recall: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub f1: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub auc: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub brier: f64,
     /// Expected calibration error over 15 equal-width confidence bins.
+    #[serde(deserialize_with = "nan_if_null")]
     pub ece: f64,
+}
+
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Area under the ROC curve by the rank-sum (Mann–Whitney) statistic; ties count half.
@@ -152,6 +165,20 @@ mod tests {
         let c = roc_curve(&[0.9, 0.2, 0.7], &[1, 0, 0]);
         assert_eq!(c.first(), Some(&(0.0, 0.0)));
         assert_eq!(c.last(), Some(&(1.0, 1.0)));
+    }
+
+    #[test]
+    fn metrics_round_trip_through_json_with_an_undefined_auc() {
+        let m = compute(&[0.9, 0.2], &[1, 1]);
+        assert!(m.auc.is_nan());
+        let text = serde_json::to_string(&m).unwrap();
+        assert!(text.contains("\"auc\":null"), "{text}");
+        let back: Metrics = serde_json::from_str(&text).unwrap();
+        assert!(back.auc.is_nan());
+        assert_eq!(
+            (back.n, back.accuracy, back.brier),
+            (m.n, m.accuracy, m.brier)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod eval;
 pub mod learner;
 pub mod metrics;
+pub mod report;
 
 pub use learner::Learner;
 
@@ -56,7 +57,7 @@ pub struct EpochLog {
     pub seconds: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub method: String,
     pub model: ModelKind,
@@ -434,13 +435,31 @@ pub fn train(
     let best_path = run.path("best.safetensors");
     checkpoint::restore(&checkpoint::load(&best_path)?, &state, &best_path)?;
     let ps = predict(learner.model.as_ref(), ctx, &src, &s_test)?;
-    let source_test = metrics::compute(&ps, &labels_of(&src, &s_test));
-    let target_test = if tgt.labels.is_some() && !t_test.is_empty() {
-        let pt = predict(learner.model.as_ref(), ctx, &tgt, &t_test)?;
-        Some(metrics::compute(&pt, &labels_of(&tgt, &t_test)))
+    let ys = labels_of(&src, &s_test);
+    let source_test = metrics::compute(&ps, &ys);
+    // Target probabilities are written even without labels: other tools use them.
+    let pt = if t_test.is_empty() {
+        Vec::new()
     } else {
-        None
+        predict(learner.model.as_ref(), ctx, &tgt, &t_test)?
     };
+    let yt = tgt.gather_labels(&t_test).filter(|_| !t_test.is_empty());
+    let target_test = yt.as_ref().map(|y| metrics::compute(&pt, y));
+    let rows = |domain: &str, idx: &[usize], p: &[f32], y: Option<&[u32]>| {
+        idx.iter()
+            .zip(p)
+            .enumerate()
+            .map(|(k, (&index, &prob_merger))| report::TestPrediction {
+                domain: domain.into(),
+                index,
+                label: y.map(|y| y[k]),
+                prob_merger,
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut predictions = rows("source", &s_test, &ps, Some(&ys));
+    predictions.extend(rows("target", &t_test, &pt, yt.as_deref()));
+    report::write_test_predictions(&run.path("test_predictions.csv"), &predictions)?;
     let summary = Summary {
         method: method.to_string(),
         model: cfg.model,
@@ -457,7 +476,7 @@ pub fn train(
         "summary.json",
         &serde_json::to_string_pretty(&summary).expect("summary serialises"),
     )?;
-    run.write("report.md", &report(&summary))?;
+    report::write_report(&run.dir)?;
     Ok(summary)
 }
 
@@ -474,32 +493,6 @@ pub fn metrics_table(rows: &[(&str, Option<&Metrics>)]) -> String {
         }
     }
     s
-}
-
-fn report(s: &Summary) -> String {
-    let mut r = format!(
-        "# tidal run: {} on {:?}\n\n{} epochs ({} steps, {:.0} s, {:.0} training images/s); kept model: epoch {} (best source validation accuracy; target labels are never used for selection){}.\n\n",
-        s.method,
-        s.model,
-        s.epochs_run,
-        s.steps,
-        s.seconds,
-        s.train_images_per_s,
-        s.best_epoch + 1,
-        if s.stopped_early { ", stopped early on source validation loss" } else { "" }
-    );
-    r.push_str(&metrics_table(&[
-        ("source", Some(&s.source_test)),
-        ("target", s.target_test.as_ref()),
-    ]));
-    if let Some(t) = &s.target_test {
-        r.push_str(&format!(
-            "\nSource → target accuracy drop: {:.1} points.\n",
-            (s.source_test.accuracy - t.accuracy) * 100.0
-        ));
-    }
-    r.push_str("\nPer-epoch losses and validation metrics: `metrics.jsonl`. Weights: `best.safetensors` (PyTorch state_dict names).\n");
-    r
 }
 
 /// One row of `compare`: a method's test metrics over seeds.
