@@ -134,6 +134,10 @@ struct BenchArgs {
     /// With --compare: also write a Markdown copy of the table here
     #[arg(long, requires = "compare")]
     markdown: Option<PathBuf>,
+    /// With --compare: a PNG bar chart of each report's ratios to the first (one file per
+    /// report after the first when more than two are compared)
+    #[arg(long, requires = "compare")]
+    png: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -439,7 +443,11 @@ fn compare(a: &TrainArgs, methods: &str, seeds: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn bench_compare(paths: &[PathBuf], markdown: Option<&Path>) -> anyhow::Result<()> {
+fn bench_compare(
+    paths: &[PathBuf],
+    markdown: Option<&Path>,
+    png: Option<&Path>,
+) -> anyhow::Result<()> {
     use tidal::bench::{compare, Report};
     let reports = paths
         .iter()
@@ -457,11 +465,30 @@ fn bench_compare(paths: &[PathBuf], markdown: Option<&Path>) -> anyhow::Result<(
             if r.quick { ", quick" } else { "" }
         );
     }
-    let table = compare::compare(&reports).table();
+    let cmp = compare::compare(&reports);
+    let table = cmp.table();
     println!("\nratio = throughput over the first report's (> 1: faster)\n{table}");
     if let Some(md) = markdown {
         std::fs::write(md, &table)?;
         println!("wrote {}", md.display());
+    }
+    if let Some(png) = png {
+        for j in 1..cmp.labels.len() {
+            let path = if cmp.labels.len() > 2 {
+                let stem = png.file_stem().unwrap_or_default().to_string_lossy();
+                png.with_file_name(format!("{stem}-{j}.png"))
+            } else {
+                png.to_path_buf()
+            };
+            let bars: Vec<(String, f64)> = cmp
+                .rows
+                .iter()
+                .filter_map(|r| r.ratios[j].map(|x| (r.name.clone(), x)))
+                .collect();
+            let title = format!("{} vs {}", cmp.labels[j], cmp.labels[0]);
+            tidal::plot::bar_chart(&path, &title, "throughput ratio", &bars, Some(1.0))?;
+            println!("wrote {}", path.display());
+        }
     }
     Ok(())
 }
@@ -493,7 +520,7 @@ fn bench_one(
 
 fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     if !a.compare.is_empty() {
-        return bench_compare(&a.compare, a.markdown.as_deref());
+        return bench_compare(&a.compare, a.markdown.as_deref(), a.png.as_deref());
     }
     let suite: tidal::bench::suites::Suite = a.suite.parse()?;
     if !a.all_adapters {
@@ -536,7 +563,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         }
     }
     if written.len() > 1 {
-        bench_compare(&written, None)?;
+        bench_compare(&written, None, None)?;
     }
     Ok(())
 }

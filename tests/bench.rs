@@ -112,6 +112,8 @@ fn bench_command_runs_and_compares() {
         .args([&a, &b])
         .arg("--markdown")
         .arg(&md)
+        .arg("--png")
+        .arg(dir.join("ratios.png"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -121,6 +123,8 @@ fn bench_command_runs_and_compares() {
         "{text}"
     );
     assert!(std::fs::read_to_string(&md).unwrap().contains("peak/copy"));
+    let png = std::fs::read(dir.join("ratios.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "ratio chart is a PNG");
     let bad = Command::new(bin)
         .args(["bench", "--compare", "Cargo.toml", "Cargo.toml"])
         .output()
