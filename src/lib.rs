@@ -24,6 +24,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod shaders;
+pub mod sweep;
 pub mod tensor;
 pub mod train;
 
