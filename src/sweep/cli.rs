@@ -252,7 +252,7 @@ fn local(
         }
     }
     println!(
-        "{} runs to train ({} jobs at a time); {skipped_done} already done, {skipped_failed} failed before{}",
+        "{} runs to train, {} at a time; {skipped_done} already done, {skipped_failed} failed before{}",
         queue.len(),
         jobs,
         if skipped_failed > 0 { " (--retry-failed trains them again)" } else { "" }
