@@ -65,7 +65,7 @@ pub fn script(
     let mut s = String::from("#!/bin/bash\n");
     let mut sb = |line: String| s.push_str(&format!("#SBATCH {line}\n"));
     sb(format!("--job-name={name}"));
-    sb(format!("--array=0-{}%{}", n - 1, o.max_parallel));
+    sb(format!("--array=0-{}%{}", n - 1, o.max_parallel.min(n)));
     sb(format!("--time={}", o.time));
     if !o.gres.is_empty() {
         sb(format!("--gres={}", o.gres));

@@ -304,6 +304,10 @@ impl SweepSummary {
             None => out
                 .push_str("No done run has target labels: the scores are all there is to go by.\n"),
         }
+        let done = self.rows.iter().filter(|r| r.status == Status::Done);
+        if done.clone().count() > 0 && done.clone().all(|r| r.scores.iter().all(Option::is_none)) {
+            out.push_str("No done run's summary.json has selection scores (a `selection` object), so no score can pick.\n");
+        }
         if self.picks.iter().any(|p| p.spearman.is_some()) {
             out.push_str("Spearman +1: the score orders runs exactly as target accuracy does; 0: no relation; −1: reversed. Trust the score closest to +1.\n");
         } else if self.oracle.is_some() {
