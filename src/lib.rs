@@ -25,6 +25,7 @@ pub mod ops;
 pub mod optim;
 pub mod plot;
 pub mod shaders;
+pub mod sweep;
 pub mod tensor;
 pub mod train;
 

@@ -98,6 +98,14 @@ enum Command {
         /// A run directory written by train (holds metrics.jsonl and summary.json)
         run_dir: PathBuf,
     },
+    /// Hyperparameter sweeps: plan runs from a sweep file, train them locally or as a SLURM
+    /// array job, and compare their model-selection scores
+    Sweep {
+        #[command(flatten)]
+        adapter: AdapterArgs,
+        #[command(subcommand)]
+        command: tidal::sweep::cli::SweepCommand,
+    },
     /// List every adapter wgpu finds and which one tidal would use
     Info {
         #[command(flatten)]
@@ -689,6 +697,13 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Info { adapter, json } => info(adapter, *json),
         Command::Data { command } => data(command),
+        Command::Sweep { adapter, command } => tidal::sweep::cli::main(
+            command,
+            &AdapterChoice {
+                adapter: adapter.adapter.clone(),
+                backend: adapter.backend.clone(),
+            },
+        ),
         Command::Train(a) => train(a),
         Command::Bench(a) => bench(a),
         Command::Compare {

@@ -247,6 +247,17 @@ impl TrainConfig {
         if self.epochs == 0 || self.batch == 0 {
             return Err(Error::Invalid("epochs and batch must be at least 1".into()));
         }
+        for (name, v) in [
+            ("lr", self.lr),
+            ("transfer_weight", self.transfer_weight),
+            ("entropy_weight", self.entropy_weight),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::Invalid(format!(
+                    "{name} = {v}: must be finite and at least 0"
+                )));
+            }
+        }
         if self.source.is_some() != self.target.is_some() {
             return Err(Error::Invalid(
                 "give both --source and --target, or neither for the built-in data".into(),

@@ -1,0 +1,122 @@
+//! The SLURM array job script of a sweep: one array task per planned run, each calling
+//! `tidal sweep run DIR --index $SLURM_ARRAY_TASK_ID` with this very binary. SLURM does the
+//! scheduling; this only writes the script.
+
+use super::Manifest;
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct SlurmOptions {
+    /// At most this many array tasks at once (`%M`).
+    pub max_parallel: usize,
+    pub time: String,
+    pub partition: Option<String>,
+    /// Empty = no `--gres` line.
+    pub gres: String,
+    pub cpus_per_task: Option<usize>,
+    pub job_name: Option<String>,
+    /// `#SBATCH ...` lines go into the header; any other line runs before the task
+    /// (e.g. `module load cuda`).
+    pub extra: Vec<String>,
+    /// Extra arguments for `sweep run` (adapter choice).
+    pub run_args: Vec<String>,
+}
+
+impl Default for SlurmOptions {
+    fn default() -> Self {
+        SlurmOptions {
+            max_parallel: 8,
+            time: "04:00:00".into(),
+            partition: None,
+            gres: "gpu:1".into(),
+            cpus_per_task: None,
+            job_name: None,
+            extra: Vec::new(),
+            run_args: Vec::new(),
+        }
+    }
+}
+
+/// Single-quotes for bash.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The script text; `tidal` and `sweep_dir` must be absolute (tasks start elsewhere).
+pub fn script(
+    manifest: &Manifest,
+    sweep_dir: &Path,
+    tidal: &Path,
+    o: &SlurmOptions,
+) -> Result<String> {
+    let n = manifest.runs.len();
+    if n == 0 {
+        return Err(Error::Invalid("the sweep has no runs".into()));
+    }
+    if o.max_parallel == 0 {
+        return Err(Error::Invalid("--max-parallel must be at least 1".into()));
+    }
+    let logs = sweep_dir.join("logs");
+    let name = o
+        .job_name
+        .clone()
+        .unwrap_or_else(|| format!("tidal-{}", manifest.name));
+    let mut s = String::from("#!/bin/bash\n");
+    let mut sb = |line: String| s.push_str(&format!("#SBATCH {line}\n"));
+    sb(format!("--job-name={name}"));
+    sb(format!("--array=0-{}%{}", n - 1, o.max_parallel.min(n)));
+    sb(format!("--time={}", o.time));
+    if !o.gres.is_empty() {
+        sb(format!("--gres={}", o.gres));
+    }
+    if let Some(p) = &o.partition {
+        sb(format!("--partition={p}"));
+    }
+    if let Some(c) = o.cpus_per_task {
+        sb(format!("--cpus-per-task={c}"));
+    }
+    sb(format!("--output={}/%A_%a.out", logs.display()));
+    sb(format!("--error={}/%A_%a.err", logs.display()));
+    let (header, setup): (Vec<&String>, Vec<&String>) = o
+        .extra
+        .iter()
+        .partition(|l| l.trim_start().starts_with("#SBATCH"));
+    for l in header {
+        s.push_str(l.trim());
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "# {n} runs planned in {}; finished runs are skipped and interrupted ones resume,\n# so the array can be resubmitted as is.\nset -euo pipefail\n",
+        sweep_dir.display()
+    ));
+    for l in setup {
+        s.push_str(l);
+        s.push('\n');
+    }
+    let mut cmd = vec![
+        quote(&tidal.display().to_string()),
+        "sweep".into(),
+        "run".into(),
+        quote(&sweep_dir.display().to_string()),
+        "--index".into(),
+        "\"$SLURM_ARRAY_TASK_ID\"".into(),
+    ];
+    cmd.extend(o.run_args.iter().map(|a| quote(a)));
+    s.push_str(&format!("exec {}\n", cmd.join(" ")));
+    Ok(s)
+}
+
+/// Writes `sweep.sbatch` (and the logs folder SLURM writes into) and returns its path.
+pub fn write(sweep_dir: &Path, tidal: &Path, o: &SlurmOptions) -> Result<PathBuf> {
+    let manifest = Manifest::load(sweep_dir)?;
+    let logs = sweep_dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|source| Error::Io {
+        path: logs.display().to_string(),
+        source,
+    })?;
+    let path = sweep_dir.join("sweep.sbatch");
+    let text = script(&manifest, sweep_dir, tidal, o)?;
+    crate::train::checkpoint::write_atomic(&path, text.as_bytes())?;
+    Ok(path)
+}
