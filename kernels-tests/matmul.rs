@@ -1,8 +1,9 @@
 use crate::common::*;
 use tidal::ops::matmul::{set_variant, Variant};
 
-// N % 4 == 0 shapes (64, 12, 300, 516) take the vec4 path of the register kernel.
-const SHAPES: [(usize, usize, usize); 9] = [
+// N % 4 == 0 shapes (64, 12, 300, 516) take the vec4 path of the register kernel; N <= 4
+// shapes (1, 3, 2, 4) the skinny matrix-vector kernel.
+const SHAPES: [(usize, usize, usize); 13] = [
     (1, 1, 1),
     (7, 13, 5),
     (64, 64, 64),
@@ -12,6 +13,10 @@ const SHAPES: [(usize, usize, usize); 9] = [
     (1, 300, 2),
     (9, 12, 5),
     (17, 516, 3),
+    (450, 1, 259),
+    (67, 2, 131),
+    (5, 4, 1),
+    (3, 1, 700),
 ];
 
 fn check_variant(v: Variant) {
@@ -49,7 +54,7 @@ fn matmul_tiled_matches_cpu_on_odd_shapes_and_transposes() {
 
 #[test]
 fn batched_matmul_and_shared_right_operand() {
-    for n in [7usize, 8] {
+    for n in [1usize, 3, 7, 8] {
         batched(n);
     }
 }
@@ -99,8 +104,11 @@ fn batched(n: usize) {
 
 #[test]
 fn matmul_grads_match_finite_differences_for_every_transpose() {
-    let (m, n, k) = (3usize, 5usize, 4usize);
-    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+    // n = 5 takes the blocked kernels, n = 1 the skinny one.
+    for (m, n, k, ta, tb) in [(false, false), (true, false), (false, true), (true, true)]
+        .into_iter()
+        .flat_map(|(ta, tb)| [(3usize, 5usize, 4usize, ta, tb), (6, 1, 9, ta, tb)])
+    {
         let sa = if ta { vec![k, m] } else { vec![m, k] };
         let sb = if tb { vec![n, k] } else { vec![k, n] };
         let ins = [(data(7, m * k), sa), (data(8, k * n), sb)];
@@ -110,7 +118,7 @@ fn matmul_grads_match_finite_differences_for_every_transpose() {
             1e-2,
             1e-2,
             1e-3,
-            &format!("matmul ta={ta} tb={tb}"),
+            &format!("matmul {m}x{n}x{k} ta={ta} tb={tb}"),
         );
     }
     // Batched A with a shared 2-D B: B's gradient sums over the batch.

@@ -454,3 +454,38 @@ fn matmul_register_bt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
     store4(row0 + 7u, col, coff, acc7_0);
     store4(row0 + 7u, col + 4u, coff, acc7_1);
 }
+
+// matmul_skinny: N <= 4 (matrix-vector products, logistic regressions, 2-class heads), for
+// which the blocked kernels above would leave most lanes idle. One workgroup per output
+// row: lanes stride over K accumulating all N columns in a vec4, then a tree reduction in
+// workgroup memory. Missing columns read column 0 and are dropped by store4.
+// row = wid.x + wid.y * nwg.x (folded for M > 65535), batch wid.z.
+var<workgroup> partial: array<vec4<f32>, 64>;
+
+@compute @workgroup_size(64)
+fn matmul_skinny(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+    let row = wid.x + wid.y * nwg.x;
+    if (row >= p.m) { return; }
+    let batch = wid.z;
+    let arow = batch * p.a_bs + row * p.a_rs;
+    let boff = batch * p.b_bs;
+    let c1 = min(1u, p.n - 1u) * p.b_cs;
+    let c2 = min(2u, p.n - 1u) * p.b_cs;
+    let c3 = min(3u, p.n - 1u) * p.b_cs;
+    var acc = vec4<f32>(0.0);
+    for (var kk = lane; kk < p.k; kk = kk + 64u) {
+        let bk = boff + kk * p.b_rs;
+        acc = fma(vec4<f32>(a[arow + kk * p.a_cs]), vec4<f32>(b[bk], b[bk + c1], b[bk + c2], b[bk + c3]), acc);
+    }
+    partial[lane] = acc;
+    workgroupBarrier();
+    for (var s = 32u; s > 0u; s = s >> 1u) {
+        if (lane < s) {
+            partial[lane] = partial[lane] + partial[lane + s];
+        }
+        workgroupBarrier();
+    }
+    if (lane == 0u) {
+        store4(row, 0u, batch * p.m * p.n, partial[0]);
+    }
+}

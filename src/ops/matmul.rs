@@ -69,6 +69,18 @@ pub(crate) fn gemm(
         .u32(b_bs as u32)
         .u32(0)
         .u32(0);
+    if n <= 4 {
+        // Matrix-vector shapes: the blocked kernels would compute 64–256 columns per lane
+        // group and keep one (a 450×2592 · 2592×1 product took 128 ms on lavapipe).
+        let kernel = ctx.kernel("matmul", "matmul_skinny", &[])?;
+        let groups = crate::gpu::grid_1d(m as u64, 1);
+        return ctx.dispatch(
+            &kernel,
+            p.bytes(),
+            &[a, b, c],
+            [groups[0], groups[1], batch as u32],
+        );
+    }
     match Variant::for_context(ctx) {
         // vec4 loads of B need whole, aligned vec4 rows: N % 4 == 0, B untransposed.
         Variant::Register if !tb && n % 4 == 0 => {
