@@ -56,6 +56,35 @@ enum Command {
         #[arg(long, default_value = "predictions.csv")]
         predictions: PathBuf,
     },
+    /// Grad-CAM / HiResCAM heat maps of the merger class on the last convolution block, over
+    /// the images' colour composites (one PNG per index)
+    Gradcam {
+        #[command(flatten)]
+        adapter: AdapterArgs,
+        /// A checkpoint written by train (RUN/best.safetensors)
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Images (npy or FITS)
+        #[arg(long)]
+        data: PathBuf,
+        /// Image indices, comma-separated
+        #[arg(long, value_delimiter = ',', required = true)]
+        index: Vec<usize>,
+        /// The same scenes in the other domain (e.g. the noisy rendering of pristine images
+        /// generated with the same seed), shown beside them with the other normalisation
+        #[arg(long)]
+        pair: Option<PathBuf>,
+        /// Which stored normalisation to apply to --data: target (default) or source
+        #[arg(long, default_value = "target")]
+        norm: String,
+        /// hirescam (gradient × activation, faithful for DeepMerge's flattened head) or
+        /// gradcam (channel weights from the spatially averaged gradient)
+        #[arg(long, default_value = "hirescam")]
+        method: String,
+        /// Output folder
+        #[arg(long, default_value = "gradcam")]
+        out: PathBuf,
+    },
     /// Train noDA, MMD, DANN, MMD+Fisher+entropy and DANN+Fisher+entropy with the same
     /// seed and data, and print source and target test metrics side by side
     Compare {
@@ -706,6 +735,33 @@ fn main() -> ExitCode {
         ),
         Command::Train(a) => train(a),
         Command::Bench(a) => bench(a),
+        Command::Gradcam {
+            adapter,
+            checkpoint,
+            data,
+            index,
+            pair,
+            norm,
+            method,
+            out,
+        } => (|| -> anyhow::Result<()> {
+            let ctx = tidal::Context::new(&adapter.choice())?;
+            let req = tidal::train::gradcam::Request {
+                checkpoint,
+                data,
+                pair: pair.as_deref(),
+                indices: index,
+                norm,
+                method: method.parse()?,
+                out,
+            };
+            let written = tidal::train::gradcam::write_gradcam(&ctx, &req)?;
+            for (path, p) in written {
+                let probs: Vec<String> = p.iter().map(|v| format!("{v:.3}")).collect();
+                println!("{} (p(merger) = {})", path.display(), probs.join(" | "));
+            }
+            Ok(())
+        })(),
         Command::Compare {
             train,
             methods,

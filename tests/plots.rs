@@ -217,6 +217,7 @@ fn summary(target: Option<Metrics>) -> Summary {
         source_test: metrics::compute(&ps, &ys),
         target_test: target,
         stopped_early: false,
+        selection: None,
     }
 }
 

@@ -565,6 +565,8 @@ fn summary_picks_by_direction_and_correlates_scores_with_target_accuracy() {
     let scatter = std::fs::read_to_string(dir.join("score_vs_target.csv")).unwrap();
     assert_eq!(scatter.lines().count(), 1 + 5 * 4 + 2);
     assert!(scatter.contains("\n3,dev_risk,1,0.8\n"), "{scatter}");
+    let png = std::fs::read(dir.join("score_vs_target.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "score_vs_target.png is a PNG");
     let csv = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 9);
     assert!(

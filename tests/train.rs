@@ -124,6 +124,69 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
         );
     }
     assert!(!md.contains("Warning"), "{md}");
+    // Shift diagnostics every epoch, selection scores, and the latent maps of the untrained
+    // and the trained model (the resumed run kept the map its first start drew).
+    for line in std::fs::read_to_string(a.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let pad = v["shift"]["proxy_a_distance"].as_f64().unwrap();
+        assert!((0.0..=2.0).contains(&pad), "{line}");
+        assert!(v["shift"]["heldout_mmd"].as_f64().unwrap().is_finite());
+    }
+    let sel = full.selection.expect("selection scores");
+    for v in [sel.dev_risk, sel.target_entropy, sel.heldout_mmd] {
+        assert!(v.is_finite(), "{sel:?}");
+    }
+    assert!((0.0..=std::f64::consts::LN_2 + 1e-9).contains(&sel.target_entropy));
+    for dir in [&a, &b] {
+        let csv = std::fs::read_to_string(dir.join("latent_tsne.csv")).unwrap();
+        let stages = |s: &str| csv.lines().filter(|l| l.starts_with(s)).count();
+        assert_eq!(stages("initial,"), stages("final,"), "{}", dir.display());
+        assert!(stages("final,source,") > 0 && stages("final,target,") > 0);
+        assert!(dir.join("latent_tsne.png").is_file());
+    }
+    for f in ["shift.png", "latent_tsne.png"] {
+        assert!(
+            md.contains(&format!("]({f})")),
+            "report.md does not embed {f}"
+        );
+    }
+    // Class-activation maps of the kept model through the CLI: one picture per index with
+    // image and map for each of the two files, side by side at 4× scale.
+    let maps = root.join("maps");
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tidal"))
+            .arg("gradcam")
+            .arg("--checkpoint")
+            .arg(a.join("best.safetensors"))
+            .arg("--data")
+            .arg(data.0.join("X.npy"))
+            .arg("--pair")
+            .arg(data.1.join("X.npy"))
+            .arg("--out")
+            .arg(&maps)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["--index", "0,7"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for i in [0, 7] {
+        let reader = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(maps.join(format!("gradcam_{i:05}.png"))).unwrap(),
+        ))
+        .read_info()
+        .unwrap();
+        assert_eq!(
+            (reader.info().width, reader.info().height),
+            (4 * 300 + 3 * 8, 300)
+        );
+    }
+    let o = run(&["--index", "60"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("index 60 out of range (60 images)"));
     // PyTorch state_dict names for DeepMerge, next to the discriminator and the centres.
     let names = tensors(&a.join("best.safetensors"));
     for n in [

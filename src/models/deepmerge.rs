@@ -97,4 +97,22 @@ impl Classifier for DeepMerge {
     fn feature_dim(&self) -> usize {
         FEATURES
     }
+    fn last_conv(&self, x: &Tensor) -> Result<Tensor> {
+        self.features.forward_range(x, 0..self.split())
+    }
+    fn logits_from_last_conv(&self, a: &Tensor) -> Result<Tensor> {
+        let f = self
+            .features
+            .forward_range(a, self.split()..self.features.len())?;
+        self.head.forward(&f)
+    }
+}
+
+impl DeepMerge {
+    /// First layer after the last convolution block (conv3 → batchn3 → relu3).
+    fn split(&self) -> usize {
+        self.features
+            .position("pool3")
+            .expect("DeepMerge has pool3")
+    }
 }

@@ -27,4 +27,8 @@ pub trait Classifier {
     fn module(&self) -> &dyn Module;
     /// Width of the feature tensor the transfer losses act on.
     fn feature_dim(&self) -> usize;
+    /// The activations of the last convolution block, [N, C, H', W'] (Grad-CAM's maps).
+    fn last_conv(&self, x: &Tensor) -> Result<Tensor>;
+    /// The logits computed from `last_conv`'s output: `run(x).logits` in two halves.
+    fn logits_from_last_conv(&self, a: &Tensor) -> Result<Tensor>;
 }

@@ -197,14 +197,22 @@ impl Module for ResNet18 {
 
 impl Classifier for ResNet18 {
     fn run(&self, x: &Tensor) -> Result<Output> {
+        let h = self.last_conv(x)?;
+        let features = self.bottleneck.forward(&global_avg_pool2d(&h)?)?;
+        let logits = self.fc.forward(&features)?;
+        Ok(Output { features, logits })
+    }
+    fn last_conv(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = ReLU.forward(&self.bn1.forward(&self.conv1.forward(x)?)?)?;
         h = self.pool.forward(&h)?;
         for (_, b) in &self.blocks {
             h = b.forward(&h)?;
         }
-        let features = self.bottleneck.forward(&global_avg_pool2d(&h)?)?;
-        let logits = self.fc.forward(&features)?;
-        Ok(Output { features, logits })
+        Ok(h)
+    }
+    fn logits_from_last_conv(&self, a: &Tensor) -> Result<Tensor> {
+        self.fc
+            .forward(&self.bottleneck.forward(&global_avg_pool2d(a)?)?)
     }
     fn module(&self) -> &dyn Module {
         self

@@ -339,6 +339,18 @@ impl Sequential {
     pub fn len(&self) -> usize {
         self.layers.len()
     }
+    /// Applies layers `range` only (e.g. a network up to its last convolution).
+    pub fn forward_range(&self, x: &Tensor, range: std::ops::Range<usize>) -> Result<Tensor> {
+        let mut h = x.clone();
+        for (_, l) in &self.layers[range] {
+            h = l.forward(&h)?;
+        }
+        Ok(h)
+    }
+    /// Position of the layer named `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.layers.iter().position(|(n, _)| n == name)
+    }
     pub fn is_empty(&self) -> bool {
         self.layers.is_empty()
     }

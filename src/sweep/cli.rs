@@ -69,7 +69,7 @@ pub enum SweepCommand {
     },
     /// Table of all runs (status, hyperparameters, selection scores, target accuracy as an
     /// oracle column), which run each score picks and how each score correlates with
-    /// target accuracy; writes DIR/summary.csv and DIR/score_vs_target.csv
+    /// target accuracy; writes DIR/summary.csv, DIR/score_vs_target.csv and .png
     Summary {
         dir: PathBuf,
         /// Print JSON instead of the table
@@ -202,7 +202,7 @@ pub fn main(cmd: &SweepCommand, adapter: &AdapterChoice) -> anyhow::Result<()> {
             } else {
                 print!("{}", s.text());
                 println!(
-                    "wrote {} and {}",
+                    "wrote {}, {} and score_vs_target.png (when target accuracies exist)",
                     dir.join("summary.csv").display(),
                     dir.join("score_vs_target.csv").display()
                 );

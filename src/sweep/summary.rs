@@ -370,19 +370,42 @@ pub fn write(sweep_dir: &Path, s: &SweepSummary) -> Result<()> {
     write_scatter(sweep_dir, s)
 }
 
-/// INTEGRATION POINT: when `tidal::plot` exists (`plot::scatter_panels`), also draw one
-/// panel per score (score against target accuracy) into `sweep_dir/score_vs_target.png`
-/// from the same rows. Until then this writes the data only: `score_vs_target.csv`, one
-/// row per done run and score that has a target accuracy.
+/// Score against target accuracy, one row per done run and score that has a target
+/// accuracy: `score_vs_target.csv`, and `score_vs_target.png` with one panel per score (a
+/// trustworthy score lines its runs up along a diagonal).
 fn write_scatter(sweep_dir: &Path, s: &SweepSummary) -> Result<()> {
     let mut out = String::from("index,score,value,target_accuracy\n");
-    for r in s.rows.iter().filter(|r| r.status == Status::Done) {
-        let Some(acc) = r.target_acc else { continue };
-        for ((name, _), v) in SCORES.iter().zip(&r.scores) {
-            if let Some(v) = v {
-                out.push_str(&format!("{},{name},{v},{acc}\n", r.index));
-            }
+    let mut panels = Vec::new();
+    for (k, (name, higher_better)) in SCORES.iter().enumerate() {
+        let mut points = Vec::new();
+        for r in s.rows.iter().filter(|r| r.status == Status::Done) {
+            let (Some(acc), Some(v)) = (r.target_acc, r.scores[k]) else {
+                continue;
+            };
+            out.push_str(&format!("{},{name},{v},{acc}\n", r.index));
+            points.push((v, acc, 0, 0));
+        }
+        if !points.is_empty() {
+            panels.push(crate::plot::ScatterPanel {
+                title: format!(
+                    "{name} ({} is better)",
+                    if *higher_better { "higher" } else { "lower" }
+                ),
+                points,
+                group_names: vec!["run".into()],
+                marker_names: vec!["run".into()],
+            });
         }
     }
-    write_file(&sweep_dir.join("score_vs_target.csv"), &out)
+    write_file(&sweep_dir.join("score_vs_target.csv"), &out)?;
+    if !panels.is_empty() {
+        crate::plot::scatter_panels_labelled(
+            &sweep_dir.join("score_vs_target.png"),
+            "selection score vs target accuracy (oracle)",
+            &panels,
+            ("score", "target accuracy"),
+            (360 * panels.len() as u32, 420),
+        )?;
+    }
+    Ok(())
 }

@@ -138,6 +138,9 @@ pub struct TrainConfig {
     pub entropy_weight: f32,
     /// Early stopping on the source validation loss.
     pub patience: usize,
+    /// Per-epoch shift diagnostics (held-out MMD, proxy A-distance) and the t-SNE latent
+    /// maps at the start and end of training.
+    pub diagnostics: bool,
     /// Source and target images (npy or FITS); empty = the built-in default data.
     pub source: Option<String>,
     pub source_labels: Option<String>,
@@ -169,6 +172,7 @@ impl Default for TrainConfig {
             centre_momentum: 0.0,
             entropy_weight: 0.0,
             patience: 20,
+            diagnostics: true,
             source: None,
             source_labels: None,
             target: None,

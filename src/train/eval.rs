@@ -4,6 +4,7 @@ use super::{build_model, checkpoint, metrics, predict, ModelKind};
 use crate::data::{self, split::Normalisation};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
+use crate::models::Classifier;
 use crate::tensor::create::Rng;
 use metrics::Metrics;
 use std::path::Path;
@@ -14,14 +15,13 @@ pub struct EvalSummary {
     pub metrics: Option<Metrics>,
 }
 
-pub fn evaluate(
+/// The model stored in a checkpoint, and the normalisation (`source` or `target`
+/// statistics of its training run) to apply to images before it sees them.
+pub fn load_model(
     ctx: &Rc<Context>,
     ckpt: &Path,
-    images: &Path,
-    labels: Option<&Path>,
     norm: &str,
-    predictions: &Path,
-) -> Result<EvalSummary> {
+) -> Result<(Box<dyn Classifier>, Normalisation)> {
     let loaded = checkpoint::load(ckpt)?;
     let bad = |what: &str| {
         Error::Invalid(format!(
@@ -51,13 +51,24 @@ pub fn evaluate(
     };
     let norm: Normalisation = serde_json::from_value(norms[which].clone())
         .map_err(|e| Error::Invalid(format!("{}: normalisation: {e}", ckpt.display())))?;
-
-    let mut ds = data::load(images, labels)?;
-    ds.normalise(&norm);
     let model = build_model(model_kind, ctx, &mut Rng::new(0))?;
     let mut state = Vec::new();
     model.module().named_state("", &mut state);
     checkpoint::restore(&loaded, &state, ckpt)?;
+    Ok((model, norm))
+}
+
+pub fn evaluate(
+    ctx: &Rc<Context>,
+    ckpt: &Path,
+    images: &Path,
+    labels: Option<&Path>,
+    norm: &str,
+    predictions: &Path,
+) -> Result<EvalSummary> {
+    let (model, norm) = load_model(ctx, ckpt, norm)?;
+    let mut ds = data::load(images, labels)?;
+    ds.normalise(&norm);
     let all: Vec<usize> = (0..ds.n).collect();
     let p = predict(model.as_ref(), ctx, &ds, &all)?;
     let y = ds.gather_labels(&all);

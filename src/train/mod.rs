@@ -4,7 +4,9 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod diagnostics;
 pub mod eval;
+pub mod gradcam;
 pub mod learner;
 pub mod metrics;
 pub mod report;
@@ -54,6 +56,8 @@ pub struct EpochLog {
     pub target_val: Option<Metrics>,
     /// DANN: fraction of source / target rows the discriminator classified correctly.
     pub discriminator_accuracy: Option<(f64, f64)>,
+    /// Held-out source/target feature shift (absent with `diagnostics = false`).
+    pub shift: Option<diagnostics::Shift>,
     pub seconds: f64,
 }
 
@@ -69,6 +73,9 @@ pub struct Summary {
     pub source_test: Metrics,
     pub target_test: Option<Metrics>,
     pub stopped_early: bool,
+    /// Scores for choosing among runs without target labels (see `sweep summary`).
+    #[serde(default)]
+    pub selection: Option<diagnostics::SelectionScores>,
 }
 
 pub(crate) fn build_model(
@@ -289,6 +296,16 @@ pub fn train(
             path: run.path("metrics.jsonl").display().to_string(),
             source,
         })?;
+    // The latent map of the untrained model, drawn before the first step (a resumed run
+    // keeps the one its first start wrote).
+    let (s_map, t_map) = (cap(&s_test, MAP_PER_DOMAIN), cap(&t_test, MAP_PER_DOMAIN));
+    if cfg.diagnostics && step == 0 {
+        let model = learner.model.as_ref();
+        let fs = diagnostics::predict_features(model, ctx, &src, s_map)?;
+        let ft = diagnostics::predict_features(model, ctx, &tgt, t_map)?;
+        let rows = latent_rows("initial", &fs, &ft, &src, s_map, &tgt, t_map, cfg.seed);
+        run.write("latent_tsne_initial.csv", &rows)?;
+    }
     let b = cfg.batch;
     let (mut xs, mut xt) = (Vec::new(), Vec::new());
     let started = Instant::now();
@@ -370,13 +387,18 @@ pub fn train(
             Some((cs as f64 / n, ct as f64 / n))
         };
 
-        let ps = predict(learner.model.as_ref(), ctx, &src, &s_val)?;
+        let fs = diagnostics::predict_features(learner.model.as_ref(), ctx, &src, &s_val)?;
         let ys = labels_of(&src, &s_val);
-        let source_val = metrics::compute(&ps, &ys);
-        let source_val_loss = nll(&ps, &ys);
+        let source_val = metrics::compute(&fs.probs, &ys);
+        let source_val_loss = nll(&fs.probs, &ys);
+        let ft = diagnostics::predict_features(learner.model.as_ref(), ctx, &tgt, &t_val)?;
         let target_val = if tgt.labels.is_some() && !t_val.is_empty() {
-            let pt = predict(learner.model.as_ref(), ctx, &tgt, &t_val)?;
-            Some(metrics::compute(&pt, &labels_of(&tgt, &t_val)))
+            Some(metrics::compute(&ft.probs, &labels_of(&tgt, &t_val)))
+        } else {
+            None
+        };
+        let shift = if cfg.diagnostics {
+            Some(diagnostics::shift(ctx, &fs, &ft)?)
         } else {
             None
         };
@@ -390,6 +412,7 @@ pub fn train(
             source_val,
             target_val,
             discriminator_accuracy,
+            shift,
             seconds: t_epoch.elapsed().as_secs_f64(),
         };
         writeln!(
@@ -434,15 +457,26 @@ pub fn train(
     // Test with the kept (best on source validation) model.
     let best_path = run.path("best.safetensors");
     checkpoint::restore(&checkpoint::load(&best_path)?, &state, &best_path)?;
-    let ps = predict(learner.model.as_ref(), ctx, &src, &s_test)?;
+    let model = learner.model.as_ref();
+    let ps = predict(model, ctx, &src, &s_test)?;
     let ys = labels_of(&src, &s_test);
     let source_test = metrics::compute(&ps, &ys);
     // Target probabilities are written even without labels: other tools use them.
     let pt = if t_test.is_empty() {
         Vec::new()
     } else {
-        predict(learner.model.as_ref(), ctx, &tgt, &t_test)?
+        predict(model, ctx, &tgt, &t_test)?
     };
+    let selection = selection_scores(ctx, model, &src, &tgt, &s_train, &t_train, &s_val, &t_val)?;
+    if cfg.diagnostics {
+        let fs = diagnostics::predict_features(model, ctx, &src, s_map)?;
+        let ft = diagnostics::predict_features(model, ctx, &tgt, t_map)?;
+        let mut rows = std::fs::read_to_string(run.path("latent_tsne_initial.csv"))
+            .unwrap_or_else(|_| LATENT_HEADER.to_string());
+        let fin = latent_rows("final", &fs, &ft, &src, s_map, &tgt, t_map, cfg.seed);
+        rows.push_str(fin.strip_prefix(LATENT_HEADER).unwrap_or(&fin));
+        run.write("latent_tsne.csv", &rows)?;
+    }
     let yt = tgt.gather_labels(&t_test).filter(|_| !t_test.is_empty());
     let target_test = yt.as_ref().map(|y| metrics::compute(&pt, y));
     let rows = |domain: &str, idx: &[usize], p: &[f32], y: Option<&[u32]>| {
@@ -471,6 +505,7 @@ pub fn train(
         source_test,
         target_test,
         stopped_early,
+        selection,
     };
     run.write(
         "summary.json",
@@ -478,6 +513,86 @@ pub fn train(
     )?;
     report::write_report(&run.dir)?;
     Ok(summary)
+}
+
+/// Test images per domain in the latent maps.
+const MAP_PER_DOMAIN: usize = 2000;
+const LATENT_HEADER: &str = "stage,domain,label,x,y\n";
+
+fn cap(v: &[usize], n: usize) -> &[usize] {
+    &v[..v.len().min(n)]
+}
+
+/// One t-SNE of source and target features together, as `latent_tsne.csv` rows.
+#[allow(clippy::too_many_arguments)]
+fn latent_rows(
+    stage: &str,
+    fs: &diagnostics::Features,
+    ft: &diagnostics::Features,
+    src: &Dataset,
+    s_idx: &[usize],
+    tgt: &Dataset,
+    t_idx: &[usize],
+    seed: u64,
+) -> String {
+    let mut feats = fs.feats.clone();
+    feats.extend_from_slice(&ft.feats);
+    let xy = diagnostics::tsne(&feats, fs.dim.max(1), seed);
+    let ys = src.gather_labels(s_idx);
+    let yt = tgt.gather_labels(t_idx);
+    let mut out = String::from(LATENT_HEADER);
+    let label = |y: &Option<Vec<u32>>, i: usize| y.as_ref().map(|y| y[i].to_string());
+    for (k, (x, y)) in xy.iter().enumerate() {
+        let (domain, l) = if k < fs.rows() {
+            ("source", label(&ys, k))
+        } else {
+            ("target", label(&yt, k - fs.rows()))
+        };
+        out.push_str(&format!(
+            "{stage},{domain},{},{x},{y}\n",
+            l.unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// Unsupervised selection scores of the current model: DEV risk (importance weights from a
+/// domain classifier fitted on up to 500 training images per domain), target prediction
+/// entropy and held-out MMD on the validation sets. None without target validation images.
+#[allow(clippy::too_many_arguments)]
+fn selection_scores(
+    ctx: &Rc<Context>,
+    model: &dyn Classifier,
+    src: &Dataset,
+    tgt: &Dataset,
+    s_train: &[usize],
+    t_train: &[usize],
+    s_val: &[usize],
+    t_val: &[usize],
+) -> Result<Option<diagnostics::SelectionScores>> {
+    if t_val.is_empty() || s_val.is_empty() {
+        return Ok(None);
+    }
+    let fs = diagnostics::predict_features(model, ctx, src, s_val)?;
+    let ft = diagnostics::predict_features(model, ctx, tgt, t_val)?;
+    let fs_train = diagnostics::predict_features(model, ctx, src, cap(s_train, 500))?;
+    let ft_train = diagnostics::predict_features(model, ctx, tgt, cap(t_train, 500))?;
+    let ys = labels_of(src, s_val);
+    let losses: Vec<f64> = fs
+        .probs
+        .iter()
+        .zip(&ys)
+        .map(|(&p, &y)| nll(&[p], &[y]))
+        .collect();
+    let weights = diagnostics::dev_weights(ctx, &fs_train, &ft_train, &fs)?;
+    let acc = metrics::compute(&fs.probs, &ys).accuracy;
+    Ok(Some(diagnostics::SelectionScores {
+        source_val_acc: acc,
+        source_val_loss: nll(&fs.probs, &ys),
+        dev_risk: diagnostics::dev_risk(&weights, &losses),
+        target_entropy: diagnostics::mean_entropy(&ft.probs),
+        heldout_mmd: diagnostics::heldout_mmd(ctx, &fs, &ft)?,
+    }))
 }
 
 /// The metrics table, as Markdown.
