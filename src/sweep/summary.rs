@@ -58,22 +58,7 @@ pub struct SweepSummary {
 
 /// Ranks from 1, ties sharing their average rank.
 pub fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..v.len()).collect();
-    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut r = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            r[k] = avg;
-        }
-        i = j + 1;
-    }
-    r
+    crate::train::metrics::average_ranks(v)
 }
 
 /// Spearman's rank correlation: the Pearson correlation of the (tie-averaged) ranks.

@@ -30,6 +30,26 @@ fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
+/// Ranks from 1, ties sharing their average rank (for AUC and Spearman correlations).
+pub fn average_ranks(v: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
 /// Area under the ROC curve by the rank-sum (Mann–Whitney) statistic; ties count half.
 pub fn roc_auc(p: &[f32], y: &[u32]) -> f64 {
     let pos = y.iter().filter(|&&l| l == 1).count();
@@ -37,22 +57,8 @@ pub fn roc_auc(p: &[f32], y: &[u32]) -> f64 {
     if pos == 0 || neg == 0 {
         return f64::NAN;
     }
-    let mut idx: Vec<usize> = (0..p.len()).collect();
-    idx.sort_by(|&a, &b| p[a].partial_cmp(&p[b]).unwrap_or(std::cmp::Ordering::Equal));
-    // Average ranks over ties.
-    let mut ranks = vec![0.0f64; p.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && p[idx[j + 1]] == p[idx[i]] {
-            j += 1;
-        }
-        let r = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            ranks[k] = r;
-        }
-        i = j + 1;
-    }
+    let v: Vec<f64> = p.iter().map(|&x| x as f64).collect();
+    let ranks = average_ranks(&v);
     let rank_sum: f64 = (0..p.len()).filter(|&k| y[k] == 1).map(|k| ranks[k]).sum();
     (rank_sum - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64
 }
