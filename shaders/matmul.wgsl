@@ -458,7 +458,7 @@ fn matmul_register_bt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 // matmul_skinny: N <= 4 (matrix-vector products, logistic regressions, 2-class heads), for
 // which the blocked kernels above would leave most lanes idle. One workgroup per output
 // row: lanes stride over K accumulating all N columns in a vec4, then a tree reduction in
-// workgroup memory. Missing columns read column 0 and are dropped by store4.
+// workgroup memory. Columns past N read the last valid one and are dropped by store4.
 // row = wid.x + wid.y * nwg.x (folded for M > 65535), batch wid.z.
 var<workgroup> partial: array<vec4<f32>, 64>;
 
