@@ -488,7 +488,7 @@ fn bench_compare(
     use tidal::bench::{compare, Report};
     let reports = paths
         .iter()
-        .map(|p| Ok((compare::label(p, &Report::load(p)?), Report::load(p)?)))
+        .map(|p| Report::load(p).map(|r| (compare::label(p, &r), r)))
         .collect::<tidal::Result<Vec<_>>>()?;
     for (l, r) in &reports {
         println!(
@@ -520,7 +520,10 @@ fn bench_compare(
             let bars: Vec<(String, f64)> = cmp
                 .rows
                 .iter()
-                .filter_map(|r| r.ratios[j].map(|x| (r.name.clone(), x)))
+                .filter_map(|r| {
+                    let dims: Vec<String> = r.shape.iter().map(|d| d.to_string()).collect();
+                    r.ratios[j].map(|x| (format!("{} {}", r.name, dims.join("×")), x))
+                })
                 .collect();
             let title = format!("{} vs {}", cmp.labels[j], cmp.labels[0]);
             tidal::plot::bar_chart(&path, &title, "throughput ratio", &bars, Some(1.0))?;

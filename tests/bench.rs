@@ -41,6 +41,10 @@ fn compare_ratios_and_missing_cases() {
         }
     }
     b.cases.retain(|c| c.name != "exp");
+    // The same case timed by another clock on b's adapter: flagged, not silently compared.
+    for c in b.cases.iter_mut().filter(|c| c.name == "softmax/1024x1000") {
+        c.timing = "gpu-timestamp".into();
+    }
     let mut extra = b.cases[0].clone();
     extra.name = "only/in_b".into();
     b.cases.push(extra);
@@ -69,6 +73,9 @@ fn compare_ratios_and_missing_cases() {
         .any(|(l, k)| l == "b" && k[0].starts_with("exp")));
     let table = cmp.table();
     assert!(table.contains("2.00×"), "{table}");
+    assert!(row("softmax/1024x1000", &[1024, 1000]).mixed_clocks);
+    assert!(!mm.mixed_clocks);
+    assert!(table.contains("| softmax/1024x1000 † |"), "{table}");
     assert!(table.contains("missing in b (1 case(s)): exp"), "{table}");
     // One case of ~40 doubled: the geometric mean moves a little above 1.
     let g = cmp.geomean_ratio(1).unwrap();

@@ -13,6 +13,9 @@ pub struct Row {
     pub values: Vec<Option<(f64, &'static str)>>,
     /// Per report: its throughput over the first report's (> 1: faster than the first).
     pub ratios: Vec<Option<f64>>,
+    /// The reports timed this case with different clocks (GPU timestamps on one adapter,
+    /// wall-clock on another): its ratios compare launch overhead too.
+    pub mixed_clocks: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -70,7 +73,8 @@ impl Comparison {
         }
         s.push('\n');
         for r in &self.rows {
-            s.push_str(&format!("| {} | {:?} |", r.name, r.shape));
+            let mark = if r.mixed_clocks { " †" } else { "" };
+            s.push_str(&format!("| {}{mark} | {:?} |", r.name, r.shape));
             for (j, v) in r.values.iter().enumerate() {
                 let cell = v.map_or("—".to_string(), |(x, u)| format!("{x:.3} {u}"));
                 if j == 0 {
@@ -89,6 +93,12 @@ impl Comparison {
                     self.labels[j], self.labels[0]
                 ));
             }
+        }
+        if self.rows.iter().any(|r| r.mixed_clocks) {
+            s.push_str(
+                "\n† timed with different clocks in different reports (GPU timestamps vs \
+                 wall-clock): compare with care",
+            );
         }
         for (l, keys) in self.missing() {
             s.push_str(&format!(
@@ -121,15 +131,14 @@ pub fn compare(reports: &[(String, Report)]) -> Comparison {
     let rows = order
         .into_iter()
         .map(|(name, shape)| {
-            let values: Vec<Option<(f64, &'static str)>> = reports
+            let cases: Vec<Option<&Case>> = reports
                 .iter()
-                .map(|(_, r)| {
-                    r.cases
-                        .iter()
-                        .find(|c| c.name == name && c.shape == shape)
-                        .map(Case::throughput)
-                })
+                .map(|(_, r)| r.cases.iter().find(|c| c.name == name && c.shape == shape))
                 .collect();
+            let values: Vec<Option<(f64, &'static str)>> =
+                cases.iter().map(|c| c.map(Case::throughput)).collect();
+            let clocks: Vec<&str> = cases.iter().flatten().map(|c| c.timing.as_str()).collect();
+            let mixed_clocks = clocks.windows(2).any(|w| w[0] != w[1]);
             let base = values[0];
             let ratios = values
                 .iter()
@@ -143,6 +152,7 @@ pub fn compare(reports: &[(String, Report)]) -> Comparison {
                 shape,
                 values,
                 ratios,
+                mixed_clocks,
             }
         })
         .collect();

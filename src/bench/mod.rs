@@ -265,8 +265,10 @@ impl Bench {
                 timestamp_queries: stamps,
             },
             timing: if stamps {
-                "kernels: GPU timestamps around the timed iterations; training steps: \
-                 wall-clock around a synchronised submit; median of samples after warm-up"
+                "kernels: GPU timestamps before the first and after the last iteration of a \
+                 sample (gaps between submissions included: tiny kernels measure launch \
+                 cost); training steps: wall-clock around a synchronised submit; median of \
+                 samples after warm-up"
             } else {
                 "wall-clock around a synchronised submit (no timestamp queries on this \
                  adapter); median of samples after warm-up"
@@ -356,12 +358,7 @@ impl Bench {
         let max_samples = if self.quick { 3 } else { 7 };
         let samples = ((case_budget_s / (once * iters as f64)) as usize).clamp(1, max_samples);
         let stamps = self.queries.as_ref().filter(|_| clock == Clock::Gpu);
-        let mut out = Vec::with_capacity(samples);
-        let mut used = if stamps.is_some() {
-            "gpu-timestamp"
-        } else {
-            "wall-clock"
-        };
+        let (mut gpu, mut wall) = (Vec::with_capacity(samples), Vec::with_capacity(samples));
         for _ in 0..samples {
             if let Some(q) = stamps {
                 ctx.write_timestamp(q, 0);
@@ -375,23 +372,21 @@ impl Bench {
                 ctx.write_timestamp(q, 1);
             }
             ctx.sync()?;
-            let wall = t.elapsed().as_secs_f64() / iters as f64;
-            let per_iter = match stamps {
-                Some(q) => {
-                    let ts = ctx.read_timestamps(q, 2)?;
-                    let gpu = (ts[1] - ts[0]) * 1e-9 / iters as f64;
-                    // Some drivers report zeros: then the wall clock is all there is.
-                    if gpu > 0.0 {
-                        gpu
-                    } else {
-                        used = "wall-clock";
-                        wall
-                    }
-                }
-                None => wall,
-            };
-            out.push(per_iter);
+            wall.push(t.elapsed().as_secs_f64() / iters as f64);
+            if let Some(q) = stamps {
+                let ts = ctx.read_timestamps(q, 2)?;
+                let ticks = ts[1].wrapping_sub(ts[0]);
+                gpu.push(ticks as f64 * ctx.timestamp_period() * 1e-9 / iters as f64);
+            }
         }
+        // Some drivers report zeros or go backwards: then the wall clock serves every
+        // sample, so one case never mixes clocks.
+        let gpu_ok = stamps.is_some() && gpu.iter().all(|&g| g > 0.0 && g < 1e3);
+        let (out, used) = if gpu_ok {
+            (gpu, "gpu-timestamp")
+        } else {
+            (wall, "wall-clock")
+        };
         Ok((out, used))
     }
 
@@ -418,6 +413,9 @@ impl Bench {
         f: impl FnMut() -> Result<()>,
     ) -> Result<()> {
         if !self.wants(name) {
+            if let Some(pb) = &self.progress {
+                pb.set_length(pb.length().unwrap_or(1).saturating_sub(1));
+            }
             return Ok(());
         }
         if let Some(pb) = &self.progress {

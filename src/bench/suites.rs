@@ -65,7 +65,7 @@ pub fn run(b: &mut Bench, suite: Suite) -> Result<()> {
 /// The kernel suite (call `measure_peaks` first so cases report fractions of peak).
 pub fn kernels(b: &mut Bench) -> Result<()> {
     let ctx = b.ctx.clone();
-    b.expect(42);
+    b.expect(41);
     let mut rng = Rng::new(1);
     let sizes: &[(usize, usize, usize)] = &[
         (256, 256, 256),

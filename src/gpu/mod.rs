@@ -275,8 +275,10 @@ impl Context {
             .write_timestamp(set, index);
     }
 
-    /// Resolves and reads back the first `count` timestamps of `set`, in nanoseconds.
-    pub fn read_timestamps(&self, set: &wgpu::QuerySet, count: u32) -> Result<Vec<f64>> {
+    /// Resolves and reads back the first `count` timestamps of `set`, in ticks of
+    /// `timestamp_period()` nanoseconds (subtract as integers first: absolute ticks exceed
+    /// f64's exact range).
+    pub fn read_timestamps(&self, set: &wgpu::QuerySet, count: u32) -> Result<Vec<u64>> {
         let bytes = count as u64 * 8;
         let resolved = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tidal.timestamps"),
@@ -287,11 +289,15 @@ impl Context {
         self.encoder(&mut self.rec.borrow_mut())
             .resolve_query_set(set, 0..count, &resolved, 0);
         let raw = self.read_many(&[(&resolved, bytes)])?;
-        let period = self.queue.get_timestamp_period() as f64;
         Ok(raw[0]
             .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as f64 * period)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
             .collect())
+    }
+
+    /// Nanoseconds per timestamp tick.
+    pub fn timestamp_period(&self) -> f64 {
+        self.queue.get_timestamp_period() as f64
     }
 
     /// Records a buffer-to-buffer copy (ends the open compute pass; the next dispatch opens another).

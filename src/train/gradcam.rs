@@ -228,10 +228,8 @@ pub fn write_gradcam(ctx: &Rc<Context>, req: &Request) -> Result<Vec<(PathBuf, V
                 raw.n
             )));
         }
-        let mut normed = raw.clone();
-        normed.normalise(&stats);
         let mut buf = Vec::new();
-        normed.gather_images(indices, None, &mut buf);
+        raw.gather_images(indices, Some(&stats), &mut buf);
         let x = Tensor::from_slice(ctx, &buf, &[indices.len(), raw.c, raw.h, raw.w])?;
         let (maps, p) = grad_cam(model.as_ref(), &x, 1, method)?;
         let mut img = Vec::new();

@@ -26,7 +26,8 @@ pub struct Metrics {
     pub ece: f64,
 }
 
-fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+/// Reads a number written as `null` (serde_json's NaN) back as NaN.
+pub fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 

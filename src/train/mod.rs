@@ -298,13 +298,22 @@ pub fn train(
         })?;
     // The latent map of the untrained model, drawn before the first step (a resumed run
     // keeps the one its first start wrote).
-    let (s_map, t_map) = (cap(&s_test, MAP_PER_DOMAIN), cap(&t_test, MAP_PER_DOMAIN));
+    let s_map = diagnostics::spread(&s_test, MAP_PER_DOMAIN);
+    let t_map = diagnostics::spread(&t_test, MAP_PER_DOMAIN);
     if cfg.diagnostics && step == 0 {
-        let model = learner.model.as_ref();
-        let fs = diagnostics::predict_features(model, ctx, &src, s_map)?;
-        let ft = diagnostics::predict_features(model, ctx, &tgt, t_map)?;
-        let rows = latent_rows("initial", &fs, &ft, &src, s_map, &tgt, t_map, cfg.seed);
-        run.write("latent_tsne_initial.csv", &rows)?;
+        let map = latent_map(
+            "initial",
+            learner.model.as_ref(),
+            ctx,
+            &src,
+            &s_map,
+            &tgt,
+            &t_map,
+            cfg.seed,
+        );
+        if let Some(rows) = warn_on_error("the initial latent map", map) {
+            run.write("latent_tsne_initial.csv", &rows)?;
+        }
     }
     let b = cfg.batch;
     let (mut xs, mut xt) = (Vec::new(), Vec::new());
@@ -391,14 +400,19 @@ pub fn train(
         let ys = labels_of(&src, &s_val);
         let source_val = metrics::compute(&fs.probs, &ys);
         let source_val_loss = nll(&fs.probs, &ys);
-        let ft = diagnostics::predict_features(learner.model.as_ref(), ctx, &tgt, &t_val)?;
+        // Target validation images are run when their labels or the diagnostics need them.
+        let ft = if (tgt.labels.is_some() || cfg.diagnostics) && !t_val.is_empty() {
+            diagnostics::predict_features(learner.model.as_ref(), ctx, &tgt, &t_val)?
+        } else {
+            diagnostics::Features::default()
+        };
         let target_val = if tgt.labels.is_some() && !t_val.is_empty() {
             Some(metrics::compute(&ft.probs, &labels_of(&tgt, &t_val)))
         } else {
             None
         };
         let shift = if cfg.diagnostics {
-            Some(diagnostics::shift(ctx, &fs, &ft)?)
+            warn_on_error("the shift diagnostics", diagnostics::shift(ctx, &fs, &ft))
         } else {
             None
         };
@@ -467,15 +481,19 @@ pub fn train(
     } else {
         predict(model, ctx, &tgt, &t_test)?
     };
-    let selection = selection_scores(ctx, model, &src, &tgt, &s_train, &t_train, &s_val, &t_val)?;
+    let selection = warn_on_error(
+        "the selection scores",
+        selection_scores(ctx, model, &src, &tgt, &s_train, &t_train, &s_val, &t_val),
+    )
+    .flatten();
     if cfg.diagnostics {
-        let fs = diagnostics::predict_features(model, ctx, &src, s_map)?;
-        let ft = diagnostics::predict_features(model, ctx, &tgt, t_map)?;
-        let mut rows = std::fs::read_to_string(run.path("latent_tsne_initial.csv"))
-            .unwrap_or_else(|_| LATENT_HEADER.to_string());
-        let fin = latent_rows("final", &fs, &ft, &src, s_map, &tgt, t_map, cfg.seed);
-        rows.push_str(fin.strip_prefix(LATENT_HEADER).unwrap_or(&fin));
-        run.write("latent_tsne.csv", &rows)?;
+        let map = latent_map("final", model, ctx, &src, &s_map, &tgt, &t_map, cfg.seed);
+        if let Some(fin) = warn_on_error("the final latent map", map) {
+            let mut rows = std::fs::read_to_string(run.path("latent_tsne_initial.csv"))
+                .unwrap_or_else(|_| LATENT_HEADER.to_string());
+            rows.push_str(fin.strip_prefix(LATENT_HEADER).unwrap_or(&fin));
+            run.write("latent_tsne.csv", &rows)?;
+        }
     }
     let yt = tgt.gather_labels(&t_test).filter(|_| !t_test.is_empty());
     let target_test = yt.as_ref().map(|y| metrics::compute(&pt, y));
@@ -519,22 +537,28 @@ pub fn train(
 const MAP_PER_DOMAIN: usize = 2000;
 const LATENT_HEADER: &str = "stage,domain,label,x,y\n";
 
-fn cap(v: &[usize], n: usize) -> &[usize] {
-    &v[..v.len().min(n)]
+/// Diagnostics inform; they must not end a run (or every resume of it): a failure is
+/// reported and the value left out.
+fn warn_on_error<T>(what: &str, r: Result<T>) -> Option<T> {
+    r.map_err(|e| eprintln!("warning: {what} could not be computed: {e}"))
+        .ok()
 }
 
-/// One t-SNE of source and target features together, as `latent_tsne.csv` rows.
+/// One t-SNE of the source and target features of `model` together, as `latent_tsne.csv`
+/// rows.
 #[allow(clippy::too_many_arguments)]
-fn latent_rows(
+fn latent_map(
     stage: &str,
-    fs: &diagnostics::Features,
-    ft: &diagnostics::Features,
+    model: &dyn Classifier,
+    ctx: &Rc<Context>,
     src: &Dataset,
     s_idx: &[usize],
     tgt: &Dataset,
     t_idx: &[usize],
     seed: u64,
-) -> String {
+) -> Result<String> {
+    let fs = diagnostics::predict_features(model, ctx, src, s_idx)?;
+    let ft = diagnostics::predict_features(model, ctx, tgt, t_idx)?;
     let mut feats = fs.feats.clone();
     feats.extend_from_slice(&ft.feats);
     let xy = diagnostics::tsne(&feats, fs.dim.max(1), seed);
@@ -553,7 +577,7 @@ fn latent_rows(
             l.unwrap_or_default()
         ));
     }
-    out
+    Ok(out)
 }
 
 /// Unsupervised selection scores of the current model: DEV risk (importance weights from a
@@ -575,8 +599,10 @@ fn selection_scores(
     }
     let fs = diagnostics::predict_features(model, ctx, src, s_val)?;
     let ft = diagnostics::predict_features(model, ctx, tgt, t_val)?;
-    let fs_train = diagnostics::predict_features(model, ctx, src, cap(s_train, 500))?;
-    let ft_train = diagnostics::predict_features(model, ctx, tgt, cap(t_train, 500))?;
+    let s_sub = diagnostics::spread(s_train, 500);
+    let t_sub = diagnostics::spread(t_train, 500);
+    let fs_train = diagnostics::predict_features(model, ctx, src, &s_sub)?;
+    let ft_train = diagnostics::predict_features(model, ctx, tgt, &t_sub)?;
     let ys = labels_of(src, s_val);
     let losses: Vec<f64> = fs
         .probs
@@ -591,7 +617,7 @@ fn selection_scores(
         source_val_loss: nll(&fs.probs, &ys),
         dev_risk: diagnostics::dev_risk(&weights, &losses),
         target_entropy: diagnostics::mean_entropy(&ft.probs),
-        heldout_mmd: diagnostics::heldout_mmd(ctx, &fs, &ft)?,
+        heldout_mmd: diagnostics::shift(ctx, &fs, &ft)?.heldout_mmd,
     }))
 }
 
