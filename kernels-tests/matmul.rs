@@ -2,8 +2,7 @@ use crate::common::*;
 use tidal::ops::matmul::{set_variant, Variant};
 
 // N % 4 == 0 shapes (64, 12, 300, 516) take the vec4 path of the register kernel; N <= 4
-// shapes (1, 3, 2, 4) the skinny matrix-vector kernel; 64×256×257 with B transposed is large
-// enough for the register variant to copy Bᵀ into row-major first.
+// shapes (1, 3, 2, 4) the skinny matrix-vector kernel; 64×256×257 is a long-K product.
 const SHAPES: [(usize, usize, usize); 14] = [
     (1, 1, 1),
     (7, 13, 5),
@@ -107,7 +106,7 @@ fn batched(n: usize) {
 
 #[test]
 fn large_batched_products_with_transposed_b_match_cpu() {
-    // Large enough (64·256·260 ≥ 2²²) for the register variant's Bᵀ copy, per batch and shared.
+    // Long K and many columns with B transposed, per batch and shared over the batch.
     let ctx = ctx();
     set_variant(&ctx, Variant::Register);
     let (bt, m, n, k) = (2usize, 64usize, 256usize, 260usize);

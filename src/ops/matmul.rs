@@ -8,7 +8,6 @@ use crate::autograd::make;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::tensor::{DType, Tensor};
-use std::rc::Rc;
 
 /// Kernel variant: register-blocked (CPU adapters) or workgroup-tiled (GPUs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +43,7 @@ pub fn set_variant(ctx: &Context, v: Variant) {
 /// Dispatches C[batch, m, n] = op(A) · op(B) into `c` (raw: no tape).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm(
-    ctx: &Rc<Context>,
+    ctx: &Context,
     a: &wgpu::Buffer,
     b: &wgpu::Buffer,
     c: &wgpu::Buffer,
@@ -71,41 +70,6 @@ pub(crate) fn gemm(
         .u32(0)
         .u32(0);
     let variant = Variant::for_context(ctx);
-    // On lavapipe the Bᵀ kernel runs at half the speed of the plain one (register pressure
-    // of four vec4 B loads per lane), so a large op(B) = Bᵀ (a Linear layer's x·Wᵀ, a
-    // backward pass's G·Bᵀ) is first copied into row-major [k, n] by the permute kernel and
-    // multiplied plain. Skinny products (N <= 4) read Bᵀ directly.
-    if variant == Variant::Register && tb && n % 4 == 0 && n > 4 && m * n * k >= 1 << 22 {
-        let kb = if b_bs == 0 { 1 } else { batch };
-        let scratch = ctx.alloc((kb * k * n * 4) as u64)?;
-        // Stored b is [kb, n, k] with batch stride b_bs; out[bi, kk, j] = b[bi·b_bs + j·k + kk].
-        let shape = [kb, k, n];
-        let strides = [b_bs, 1, k];
-        let kernel = ctx.kernel("shape", "permute", &[])?;
-        let pp = Params::new()
-            .u32((kb * k * n) as u32)
-            .u32(3)
-            .u32(0)
-            .u32(0)
-            .u32x8(&shape)
-            .u32x8(&strides);
-        ctx.dispatch(
-            &kernel,
-            pp.bytes(),
-            &[b, scratch.buffer()],
-            crate::gpu::grid_1d((kb * k * n) as u64, 256),
-        )?;
-        let bs = if b_bs == 0 { 0 } else { k * n };
-        return gemm(
-            ctx,
-            a,
-            scratch.buffer(),
-            c,
-            (batch, m, n, k),
-            (ta, false),
-            (a_bs, bs),
-        );
-    }
     if n <= 4 {
         // Matrix-vector shapes: the blocked kernels would compute 64–256 columns per lane
         // group and keep one (a 450×2592 · 2592×1 product took 128 ms on lavapipe).
