@@ -173,6 +173,15 @@ fn select(adapters: &[wgpu::Adapter], choice: &AdapterChoice) -> Result<(usize, 
 }
 
 pub(crate) fn pick(choice: &AdapterChoice) -> Result<wgpu::Adapter> {
+    // With no choice, only the native backends are asked first: GL adapters sort last
+    // anyway, and initialising EGL from many threads at once (one context per test thread)
+    // hung the NVIDIA driver. GL remains the fallback when nothing native exists.
+    if choice.adapter.is_none() && choice.backend.is_none() {
+        let native = enumerate(wgpu::Backends::PRIMARY);
+        if !native.is_empty() {
+            return select(&native, choice).map(|(_, a)| a);
+        }
+    }
     let adapters = enumerate(backends_for(choice)?);
     select(&adapters, choice).map(|(_, a)| a)
 }
