@@ -39,13 +39,7 @@ enum Command {
     /// Evaluate a checkpoint on images: metrics (with labels) and predictions.csv
     Eval {
         #[command(flatten)]
-        adapter: AdapterArgs,
-        /// A checkpoint written by train (RUN/best.safetensors)
-        #[arg(long)]
-        checkpoint: PathBuf,
-        /// Images (npy or FITS)
-        #[arg(long)]
-        data: PathBuf,
+        model: CheckpointArgs,
         /// Labels (npy; FITS files carry their own)
         #[arg(long)]
         labels: Option<PathBuf>,
@@ -60,13 +54,7 @@ enum Command {
     /// the images' colour composites (one PNG per index)
     Gradcam {
         #[command(flatten)]
-        adapter: AdapterArgs,
-        /// A checkpoint written by train (RUN/best.safetensors)
-        #[arg(long)]
-        checkpoint: PathBuf,
-        /// Images (npy or FITS)
-        #[arg(long)]
-        data: PathBuf,
+        model: CheckpointArgs,
         /// Image indices, comma-separated
         #[arg(long, value_delimiter = ',', required = true)]
         index: Vec<usize>,
@@ -143,6 +131,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// A trained model and the images to run it on.
+#[derive(Args)]
+struct CheckpointArgs {
+    #[command(flatten)]
+    adapter: AdapterArgs,
+    /// A checkpoint written by train (RUN/best.safetensors)
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Images (npy or FITS)
+    #[arg(long)]
+    data: PathBuf,
 }
 
 #[derive(Args)]
@@ -739,19 +740,17 @@ fn main() -> ExitCode {
         Command::Train(a) => train(a),
         Command::Bench(a) => bench(a),
         Command::Gradcam {
-            adapter,
-            checkpoint,
-            data,
+            model,
             index,
             pair,
             norm,
             method,
             out,
         } => (|| -> anyhow::Result<()> {
-            let ctx = tidal::Context::new(&adapter.choice())?;
+            let ctx = tidal::Context::new(&model.adapter.choice())?;
             let req = tidal::train::gradcam::Request {
-                checkpoint,
-                data,
+                checkpoint: &model.checkpoint,
+                data: &model.data,
                 pair: pair.as_deref(),
                 indices: index,
                 norm,
@@ -771,16 +770,14 @@ fn main() -> ExitCode {
             seeds,
         } => compare(train, methods, *seeds),
         Command::Eval {
-            adapter,
-            checkpoint,
-            data,
+            model,
             labels,
             norm,
             predictions,
         } => eval(
-            adapter,
-            checkpoint,
-            data,
+            &model.adapter,
+            &model.checkpoint,
+            &model.data,
             labels.as_deref(),
             norm,
             predictions,
