@@ -6,7 +6,7 @@
 
 use crate::autograd::{make, no_grad};
 use crate::error::{Error, Result};
-use crate::gpu::grid_1d;
+use crate::gpu::{grid_1d, Context};
 use crate::ops::{same_ctx, storage, Params};
 use crate::tensor::{DType, Tensor};
 
@@ -36,6 +36,24 @@ fn check_weights(
 
 /// Mean of `items`, or Σ items / Σ w when weighted (items already hold w·loss); also returns
 /// Σ w, which the backward divides by. Both reductions are fixed-order.
+/// Dispatches `softmax::entries[0]`, or, when `weighted` is not empty, `entries[1]` (the
+/// weighted twin) with the weight buffers bound between `lead` and `tail`, which is where
+/// every weighted entry point takes them in binding order.
+fn dispatch_maybe_weighted(
+    ctx: &Context,
+    entries: [&'static str; 2],
+    p: &Params,
+    groups: [u32; 3],
+    lead: &[&wgpu::Buffer],
+    weighted: &[&wgpu::Buffer],
+    tail: &[&wgpu::Buffer],
+) -> Result<()> {
+    let entry = entries[usize::from(!weighted.is_empty())];
+    let kern = ctx.kernel("softmax", entry, &[])?;
+    let bufs: Vec<&wgpu::Buffer> = lead.iter().chain(weighted).chain(tail).copied().collect();
+    ctx.dispatch(&kern, p.bytes(), &bufs, groups)
+}
+
 fn batch_mean(items: &Tensor, weights: Option<&Tensor>) -> Result<(Tensor, Option<Tensor>)> {
     no_grad(|| match weights {
         None => Ok((items.mean()?, None)),
@@ -76,29 +94,15 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor, weights: Option<&Tensor>)
         .f32(1.0 / b as f32)
         .u32(0);
     let groups = grid_1d(b as u64, 64);
-    match weights {
-        None => {
-            let kern = ctx.kernel("softmax", "cross_entropy_fwd", &[])?;
-            let bufs = [
-                logits.buffer(),
-                labels.buffer(),
-                probs.buffer(),
-                rows.buffer(),
-            ];
-            ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
-        }
-        Some(w) => {
-            let kern = ctx.kernel("softmax", "cross_entropy_fwd_weighted", &[])?;
-            let bufs = [
-                logits.buffer(),
-                labels.buffer(),
-                w.buffer(),
-                probs.buffer(),
-                rows.buffer(),
-            ];
-            ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
-        }
-    }
+    dispatch_maybe_weighted(
+        ctx,
+        ["cross_entropy_fwd", "cross_entropy_fwd_weighted"],
+        &p,
+        groups,
+        &[logits.buffer(), labels.buffer()],
+        &weights.map(|w| w.buffer()).into_iter().collect::<Vec<_>>(),
+        &[probs.buffer(), rows.buffer()],
+    )?;
     let (loss, wsum) = batch_mean(&rows, weights)?;
 
     let (labels, weights) = (labels.detach(), weights.map(Tensor::detach));
@@ -112,25 +116,20 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor, weights: Option<&Tensor>)
             let ctx = probs.ctx();
             let dx = Tensor::empty(ctx, &[b, k], DType::F32)?;
             let groups = grid_1d((b * k) as u64, 64);
-            match (&weights, &wsum) {
-                (Some(w), Some(ws)) => {
-                    let kern = ctx.kernel("softmax", "cross_entropy_bwd_weighted", &[])?;
-                    let bufs = [
-                        probs.buffer(),
-                        g.buffer(),
-                        labels.buffer(),
-                        w.buffer(),
-                        ws.buffer(),
-                        dx.buffer(),
-                    ];
-                    ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
-                }
-                _ => {
-                    let kern = ctx.kernel("softmax", "cross_entropy_bwd", &[])?;
-                    let bufs = [probs.buffer(), g.buffer(), labels.buffer(), dx.buffer()];
-                    ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
-                }
-            }
+            let w: Vec<_> = weights
+                .iter()
+                .zip(&wsum)
+                .flat_map(|(w, ws)| [w.buffer(), ws.buffer()])
+                .collect();
+            dispatch_maybe_weighted(
+                ctx,
+                ["cross_entropy_bwd", "cross_entropy_bwd_weighted"],
+                &p,
+                groups,
+                &[probs.buffer(), g.buffer(), labels.buffer()],
+                &w,
+                &[dx.buffer()],
+            )?;
             Ok(vec![Some(dx)])
         },
     ))
@@ -159,23 +158,15 @@ pub fn binary_cross_entropy_with_logits(
         .f32(1.0 / n as f32)
         .u32(0);
     let groups = grid_1d(n as u64, 64);
-    match weights {
-        None => {
-            let kern = ctx.kernel("softmax", "bce_logits_fwd", &[])?;
-            let bufs = [logits.buffer(), targets.buffer(), items.buffer()];
-            ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
-        }
-        Some(w) => {
-            let kern = ctx.kernel("softmax", "bce_logits_fwd_weighted", &[])?;
-            let bufs = [
-                logits.buffer(),
-                w.buffer(),
-                targets.buffer(),
-                items.buffer(),
-            ];
-            ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
-        }
-    }
+    dispatch_maybe_weighted(
+        ctx,
+        ["bce_logits_fwd", "bce_logits_fwd_weighted"],
+        &p,
+        groups,
+        &[logits.buffer()],
+        &weights.map(|w| w.buffer()).into_iter().collect::<Vec<_>>(),
+        &[targets.buffer(), items.buffer()],
+    )?;
     let (loss, wsum) = batch_mean(&items, weights)?;
 
     let (z, t, weights) = (
@@ -192,25 +183,20 @@ pub fn binary_cross_entropy_with_logits(
         move |g| {
             let ctx = z.ctx();
             let dz = Tensor::empty(ctx, z.shape(), DType::F32)?;
-            match (&weights, &wsum) {
-                (Some(w), Some(ws)) => {
-                    let kern = ctx.kernel("softmax", "bce_logits_bwd_weighted", &[])?;
-                    let bufs = [
-                        z.buffer(),
-                        g.buffer(),
-                        w.buffer(),
-                        ws.buffer(),
-                        t.buffer(),
-                        dz.buffer(),
-                    ];
-                    ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
-                }
-                _ => {
-                    let kern = ctx.kernel("softmax", "bce_logits_bwd", &[])?;
-                    let bufs = [z.buffer(), g.buffer(), t.buffer(), dz.buffer()];
-                    ctx.dispatch(&kern, p.bytes(), &bufs, groups)?;
-                }
-            }
+            let w: Vec<_> = weights
+                .iter()
+                .zip(&wsum)
+                .flat_map(|(w, ws)| [w.buffer(), ws.buffer()])
+                .collect();
+            dispatch_maybe_weighted(
+                ctx,
+                ["bce_logits_bwd", "bce_logits_bwd_weighted"],
+                &p,
+                groups,
+                &[z.buffer(), g.buffer()],
+                &w,
+                &[t.buffer(), dz.buffer()],
+            )?;
             Ok(vec![Some(dz)])
         },
     ))

@@ -64,6 +64,18 @@ pub fn predict_features(
     data: &Dataset,
     indices: &[usize],
 ) -> Result<Features> {
+    eval_batches(model, ctx, data, indices, true)
+}
+
+/// Eval-mode merger probabilities, and the features too when `keep_features` (left empty
+/// otherwise, so plain prediction reads back two floats per image).
+pub(crate) fn eval_batches(
+    model: &dyn Classifier,
+    ctx: &Rc<Context>,
+    data: &Dataset,
+    indices: &[usize],
+    keep_features: bool,
+) -> Result<Features> {
     model.module().set_training(false);
     let mut out = Features {
         dim: model.feature_dim(),
@@ -76,9 +88,13 @@ pub fn predict_features(
             let x = Tensor::from_slice(ctx, &buf, &[chunk.len(), data.c, data.h, data.w])?;
             let o = model.run(&x)?;
             let p = softmax(&o.logits)?;
-            let v = Tensor::read_all(&[&p, &o.features])?;
-            out.probs.extend(v[0].chunks(2).map(|r| r[1]));
-            out.feats.extend_from_slice(&v[1]);
+            if keep_features {
+                let v = Tensor::read_all(&[&p, &o.features])?;
+                out.probs.extend(v[0].chunks(2).map(|r| r[1]));
+                out.feats.extend_from_slice(&v[1]);
+            } else {
+                out.probs.extend(p.to_vec()?.chunks(2).map(|r| r[1]));
+            }
         }
         Ok(())
     })?;

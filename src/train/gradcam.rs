@@ -12,6 +12,7 @@
 
 use super::eval::load_model;
 use crate::autograd::no_grad;
+use crate::data::synth::SIZE;
 use crate::data::{self, preview};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -212,7 +213,7 @@ pub fn write_gradcam(ctx: &Rc<Context>, req: &Request) -> Result<Vec<(PathBuf, V
     for (path, norm) in sets {
         let (model, stats) = load_model(ctx, checkpoint, norm)?;
         let raw = data::load(path, None)?;
-        if (raw.c, raw.h, raw.w) != (3, preview_side(), preview_side()) {
+        if (raw.c, raw.h, raw.w) != (3, SIZE, SIZE) {
             return Err(Error::Invalid(format!(
                 "{}: Grad-CAM pictures need 3×75×75 images, got {}×{}×{}",
                 path.display(),
@@ -249,14 +250,10 @@ pub fn write_gradcam(ctx: &Rc<Context>, req: &Request) -> Result<Vec<(PathBuf, V
     })?;
     let mut written = Vec::new();
     for (k, &i) in indices.iter().enumerate() {
-        let (w, h, rgb) = row_of_tiles(&tiles[k], preview_side(), 4, 8);
+        let (w, h, rgb) = row_of_tiles(&tiles[k], SIZE, 4, 8);
         let path = out.join(format!("gradcam_{i:05}.png"));
         preview::write_png(&path, w, h, &rgb)?;
         written.push((path, probs[k].clone()));
     }
     Ok(written)
-}
-
-fn preview_side() -> usize {
-    crate::data::synth::SIZE
 }

@@ -15,13 +15,11 @@ pub use learner::Learner;
 
 pub use config::{Method, ModelKind, TrainConfig, Transfer};
 
-use crate::autograd::no_grad;
 use crate::data::split::{split_indices, Normalisation};
 use crate::data::{self, Dataset, Sampler};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::models::{Classifier, DeepMerge, ResNet18};
-use crate::ops::softmax::softmax;
 use crate::optim::Schedule;
 use crate::tensor::create::Rng;
 use crate::tensor::Tensor;
@@ -96,19 +94,7 @@ pub fn predict(
     data: &Dataset,
     indices: &[usize],
 ) -> Result<Vec<f32>> {
-    model.module().set_training(false);
-    let mut buf = Vec::new();
-    let mut probs = Vec::with_capacity(indices.len());
-    no_grad(|| -> Result<()> {
-        for chunk in data::batches(indices, 256) {
-            data.gather_images(chunk, None, &mut buf);
-            let x = Tensor::from_slice(ctx, &buf, &[chunk.len(), data.c, data.h, data.w])?;
-            let p = softmax(&model.run(&x)?.logits)?.to_vec()?;
-            probs.extend(p.chunks(2).map(|r| r[1]));
-        }
-        Ok(())
-    })?;
-    Ok(probs)
+    Ok(diagnostics::eval_batches(model, ctx, data, indices, false)?.probs)
 }
 
 fn labels_of(data: &Dataset, indices: &[usize]) -> Vec<u32> {
