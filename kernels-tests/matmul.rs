@@ -1,9 +1,10 @@
 use crate::common::*;
-use tidal::ops::matmul::{set_variant, Variant};
+use tidal::ops::matmul::{set_variant, subgroup_ok, Variant};
 
 // N % 4 == 0 shapes (64, 12, 300, 516) take the vec4 path of the register kernel; N <= 4
 // shapes (1, 3, 2, 4) the skinny matrix-vector kernel; 64×256×257 is a long-K product.
-const SHAPES: [(usize, usize, usize); 14] = [
+// 100×260×37 spans several 32-row × 128-column blocks of the subgroup kernel.
+const SHAPES: [(usize, usize, usize); 15] = [
     (1, 1, 1),
     (7, 13, 5),
     (64, 64, 64),
@@ -18,6 +19,7 @@ const SHAPES: [(usize, usize, usize); 14] = [
     (5, 4, 1),
     (3, 1, 700),
     (64, 256, 257),
+    (100, 260, 37),
 ];
 
 fn check_variant(v: Variant) {
@@ -47,6 +49,21 @@ fn check_variant(v: Variant) {
 #[test]
 fn matmul_register_matches_cpu_on_odd_shapes_and_transposes() {
     check_variant(Variant::Register);
+}
+
+#[test]
+fn matmul_subgroup_matches_cpu_on_odd_shapes_and_transposes() {
+    let ctx = ctx();
+    if !subgroup_ok(&ctx) {
+        // lavapipe on AVX2 (the CI adapter) has 8-wide subgroups: there the test must run.
+        assert!(
+            !(ctx.is_cpu() && ctx.info.name.contains("256 bits")),
+            "lavapipe should offer 8-wide subgroups"
+        );
+        eprintln!("skipped: {} has no 8-wide subgroups", ctx.info.name);
+        return;
+    }
+    check_variant(Variant::Subgroup);
 }
 
 #[test]
@@ -108,7 +125,17 @@ fn batched(n: usize) {
 fn large_batched_products_with_transposed_b_match_cpu() {
     // Long K and many columns with B transposed, per batch and shared over the batch.
     let ctx = ctx();
-    set_variant(&ctx, Variant::Register);
+    let mut variants = vec![Variant::Register];
+    if subgroup_ok(&ctx) {
+        variants.push(Variant::Subgroup);
+    }
+    for v in variants {
+        set_variant(&ctx, v);
+        large_batched_bt();
+    }
+}
+
+fn large_batched_bt() {
     let (bt, m, n, k) = (2usize, 64usize, 256usize, 260usize);
     let a = data(11, bt * m * k);
     let b = data(12, bt * n * k);

@@ -1,4 +1,4 @@
-use tidal::gpu::validate_wgsl;
+use tidal::gpu::{validate_wgsl, validate_wgsl_for};
 
 #[test]
 fn every_shader_file_parses_and_validates_with_naga() {
@@ -13,6 +13,10 @@ fn every_shader_file_parses_and_validates_with_naga() {
         let src = std::fs::read_to_string(&path).unwrap();
         if let Err(e) = validate_wgsl(&stem, &src) {
             panic!("{e}");
+        }
+        // What a device without the SUBGROUP feature compiles.
+        if let Err(e) = validate_wgsl_for(&stem, &tidal::shaders::without_subgroups(&src), false) {
+            panic!("without subgroups: {e}");
         }
         assert_eq!(
             tidal::shaders::source(&stem),
@@ -37,4 +41,19 @@ fn naga_reports_file_and_line_of_a_broken_shader() {
     .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("shaders/broken.wgsl:3"), "{msg}");
+}
+
+#[test]
+fn subgroup_sections_are_left_out_only_without_subgroups() {
+    let src = "fn a() {}\n//#if subgroups\nfn b() {}\n//#endif\nfn c() {}\n";
+    let stripped = tidal::shaders::without_subgroups(src);
+    assert!(stripped.contains("fn a()") && stripped.contains("fn c()"));
+    assert!(!stripped.contains("fn b()"));
+    // Line numbers of what is left stay where they were.
+    assert_eq!(stripped.lines().count(), src.lines().count());
+    assert_eq!(stripped.lines().nth(4), Some("fn c() {}"));
+    // A kernel that uses subgroup builtins is rejected without the capability.
+    let sg = "@compute @workgroup_size(8)\nfn k(@builtin(subgroup_invocation_id) s: u32) {}\n";
+    assert!(validate_wgsl_for("sg", sg, true).is_ok());
+    assert!(validate_wgsl_for("sg", sg, false).is_err());
 }

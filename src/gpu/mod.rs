@@ -6,7 +6,7 @@ mod pipeline;
 mod pool;
 
 pub use adapter::{list_adapters, AdapterChoice, AdapterSummary};
-pub use pipeline::{validate_wgsl, Kernel};
+pub use pipeline::{validate_wgsl, validate_wgsl_for, Kernel};
 pub use pool::PooledBuffer;
 
 use crate::error::{Error, Result};
@@ -61,7 +61,9 @@ impl Context {
         let limits = adapter.limits();
         // Timestamp queries only serve benchmarks; ask for them where the adapter has them.
         let features = adapter.features()
-            & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
+            & (wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
+                | wgpu::Features::SUBGROUP);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("tidal"),
             required_features: features,

@@ -35,14 +35,39 @@ pub(crate) struct Cache {
 
 /// Parses and validates a WGSL source with naga; the error names the file and line.
 pub fn validate_wgsl(name: &str, source: &str) -> Result<(naga::Module, naga::valid::ModuleInfo)> {
+    validate_wgsl_for(name, source, true)
+}
+
+/// As `validate_wgsl`, with subgroup operations allowed only when `subgroups` is set (a
+/// device without the SUBGROUP feature compiles the module without its subgroup sections).
+pub fn validate_wgsl_for(
+    name: &str,
+    source: &str,
+    subgroups: bool,
+) -> Result<(naga::Module, naga::valid::ModuleInfo)> {
     let module = naga::front::wgsl::parse_str(source).map_err(|e| Error::Shader {
         shader: name.to_string(),
         message: e.emit_to_string_with_path(source, &format!("shaders/{name}.wgsl")),
     })?;
+    let (caps, stages, ops) = if subgroups {
+        (
+            naga::valid::Capabilities::SUBGROUP,
+            naga::valid::ShaderStages::COMPUTE,
+            naga::valid::SubgroupOperationSet::all(),
+        )
+    } else {
+        (
+            naga::valid::Capabilities::empty(),
+            naga::valid::ShaderStages::empty(),
+            naga::valid::SubgroupOperationSet::empty(),
+        )
+    };
     let info = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
+        naga::valid::Capabilities::default() | caps,
     )
+    .subgroup_stages(stages)
+    .subgroup_operations(ops)
     .validate(&module)
     .map_err(|e| Error::Shader {
         shader: name.to_string(),
@@ -71,14 +96,15 @@ impl Cache {
         let parsed = match self.modules.get(shader) {
             Some(p) => p.clone(),
             None => {
-                let source = crate::shaders::source(shader)
+                let subgroups = device.features().contains(wgpu::Features::SUBGROUP);
+                let source = crate::shaders::load(shader, subgroups)
                     .ok_or_else(|| Error::Invalid(format!("unknown shader '{shader}'")))?;
-                let (module, info) = validate_wgsl(shader, source)?;
+                let (module, info) = validate_wgsl_for(shader, &source, subgroups)?;
                 // Checked (bounds-clamped) module: turning the checks off measured no
                 // faster on lavapipe, and gather indices come from user data.
                 let wgpu_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                     label: Some(shader),
-                    source: wgpu::ShaderSource::Wgsl(source.into()),
+                    source: wgpu::ShaderSource::Wgsl(source),
                 });
                 let p = Rc::new(Parsed {
                     module,

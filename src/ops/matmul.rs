@@ -9,30 +9,42 @@ use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::tensor::{DType, Tensor};
 
-/// Kernel variant: register-blocked (CPU adapters) or workgroup-tiled (GPUs).
+/// Kernel variant: subgroup-broadcast or register-blocked (CPU adapters), or
+/// workgroup-tiled (GPUs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
+    Subgroup,
     Register,
     Tiled,
 }
 
 impl Variant {
-    /// `TIDAL_MATMUL=register|tiled` overrides; otherwise CPU adapters use the register
-    /// kernel (shared-memory tiles with barriers measured several times slower on
-    /// lavapipe) and GPUs the tiled one.
+    /// `TIDAL_MATMUL=subgroup|register|tiled` overrides; otherwise CPU adapters use the
+    /// subgroup kernel where they have 8-wide subgroups (lavapipe on AVX2: 2.5x the
+    /// register kernel at 1024³), else the register kernel (shared-memory tiles with
+    /// barriers measured several times slower on lavapipe), and GPUs the tiled one.
     pub fn for_context(ctx: &Context) -> Variant {
         if let Some(v) = ctx.matmul_variant.get() {
             return v;
         }
         let v = match std::env::var("TIDAL_MATMUL").ok().as_deref() {
+            Some("subgroup") if subgroup_ok(ctx) => Variant::Subgroup,
             Some("register") => Variant::Register,
             Some("tiled") => Variant::Tiled,
+            _ if ctx.is_cpu() && subgroup_ok(ctx) => Variant::Subgroup,
             _ if ctx.is_cpu() => Variant::Register,
             _ => Variant::Tiled,
         };
         ctx.matmul_variant.set(Some(v));
         v
     }
+}
+
+/// matmul_sg.wgsl broadcasts within 8-lane subgroups, so it needs exactly that size.
+pub fn subgroup_ok(ctx: &Context) -> bool {
+    ctx.device.features().contains(wgpu::Features::SUBGROUP)
+        && ctx.info.subgroup_min_size == 8
+        && ctx.info.subgroup_max_size == 8
 }
 
 /// Pins the variant for this context (tests run both on one adapter).
@@ -83,6 +95,17 @@ pub(crate) fn gemm(
         );
     }
     match variant {
+        Variant::Subgroup => {
+            // 32 rows x 8 columns per lane, 16 lanes per workgroup (matmul_sg.wgsl).
+            let groups = [n.div_ceil(128) as u32, m.div_ceil(32) as u32, batch as u32];
+            if !tb && n % 4 == 0 {
+                let kernel = ctx.kernel("matmul", "matmul_sg", &[])?;
+                ctx.dispatch(&kernel, p.bytes(), &[a, c, b], groups)
+            } else {
+                let kernel = ctx.kernel("matmul", "matmul_sg_any", &[])?;
+                ctx.dispatch(&kernel, p.bytes(), &[a, b, c], groups)
+            }
+        }
         // vec4 loads of B need whole, aligned vec4 rows: N % 4 == 0, B untransposed.
         Variant::Register if !tb && n % 4 == 0 => {
             let kernel = ctx.kernel("matmul", "matmul_register", &[])?;
