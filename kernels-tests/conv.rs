@@ -1,5 +1,6 @@
 use crate::common::*;
 use tidal::ops::conv::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
+use tidal::ops::matmul::{reset_variant, set_variant, subgroup_ok, Variant};
 
 /// One convolution case: x [n, c, h, w], w [o, c, kh, kw].
 #[derive(Clone, Copy, Debug)]
@@ -165,6 +166,11 @@ fn odd_cases() -> Vec<(&'static str, Case)> {
                 ..case(1, 3, 6, 13, 17, 1, params(1, 1, 1, false))
             },
         ),
+        // More than 16 channels each way: several 16-channel blocks in the subgroup kernels.
+        (
+            "3x3 wide channels",
+            case(2, 19, 6, 5, 21, 3, params(1, 1, 1, false)),
+        ),
         (
             "mixed stride/dilation",
             Case {
@@ -276,29 +282,50 @@ fn check_backward(name: &str, cs: Case, seed: u64, rtol: f32, atol: f32) {
     );
 }
 
+/// Runs `f` once per CPU kernel family this adapter has (the register kernels, and the
+/// subgroup ones where it has 8-wide subgroups), then restores the default.
+fn for_each_variant(mut f: impl FnMut(&str)) {
+    let ctx = ctx();
+    let mut variants = vec![Variant::Register];
+    if subgroup_ok(&ctx) {
+        variants.push(Variant::Subgroup);
+    }
+    for v in variants {
+        set_variant(&ctx, v);
+        f(&format!("{v:?}"));
+    }
+    reset_variant(&ctx);
+}
+
 #[test]
 fn conv2d_forward_matches_cpu_on_odd_shapes_with_and_without_bias_relu() {
-    // f32 sums of at most 5*49 products of |v| < 1: 1e-5 relative and absolute.
-    for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
-        check_forward(name, cs, 10 * i as u64 + 1, 1e-5);
-    }
+    // f32 sums of at most 19*9 products of |v| < 1: 1e-5 relative and absolute.
+    for_each_variant(|v| {
+        for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
+            check_forward(&format!("{v} {name}"), cs, 10 * i as u64 + 1, 1e-5);
+        }
+    });
 }
 
 #[test]
 fn conv2d_forward_matches_cpu_on_deepmerge_layers_at_batch_3_and_5() {
-    for n in [3, 5] {
-        for (i, (name, cs)) in deepmerge_cases(n).into_iter().enumerate() {
-            check_forward(&format!("{name} batch {n}"), cs, 100 + i as u64, 1e-5);
+    for_each_variant(|v| {
+        for n in [3, 5] {
+            for (i, (name, cs)) in deepmerge_cases(n).into_iter().enumerate() {
+                check_forward(&format!("{v} {name} batch {n}"), cs, 100 + i as u64, 1e-5);
+            }
         }
-    }
+    });
 }
 
 #[test]
 fn conv2d_grad_input_weight_bias_match_cpu_on_odd_shapes() {
     // grad weight sums up to n*oh*ow = 2*8*8 products: 2e-5.
-    for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
-        check_backward(name, cs, 20 * i as u64 + 7, 2e-5, 2e-5);
-    }
+    for_each_variant(|v| {
+        for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
+            check_backward(&format!("{v} {name}"), cs, 20 * i as u64 + 7, 2e-5, 2e-5);
+        }
+    });
 }
 
 #[test]

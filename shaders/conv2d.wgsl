@@ -43,6 +43,8 @@ override DW: u32 = 1u;
 // Channels per lane in the forward and grad-input kernels: 8, or 4 where the channel
 // count would leave most of a last block of 8 empty (e.g. C = 3 for grad input).
 override CB: u32 = 8u;
+// Blocks of 8 channels per lane in the subgroup kernels: 1 or 2.
+override CT: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -604,3 +606,369 @@ fn conv2d_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let src = select(col * p.c * kk + r, ((r / kk) * p.c + col) * kk + r % kk, for_gin);
     out[i] = select(0.0, wt[select(0u, src, col < cols)], col < cols);
 }
+
+//#if subgroups
+// ---------------------------------------------------------------------------------------
+// conv2d_fwd_sg: the forward for adapters with 8-wide subgroups. Same lanes as conv2d_fwd
+// (8 output pixels each), but a lane owns 8 * CT output channels o0 .. o0 + 8*CT - 1,
+// o0 = wid.z * 8 * CT, and the weights come by broadcast: at each tap, lane sl of a subgroup
+// loads w[o0 + 8t + sl] (t < CT) from the unpacked [O, C*KH*KW] weights and
+// subgroupBroadcast hands the 8 values round. llvmpipe gathers every storage load per
+// lane even when the address is uniform, so this replaces 8*CT gathered weight loads
+// per tap with CT (see matmul_sg).
+@compute @workgroup_size(64)
+fn conv2d_fwd_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+    let total = p.n * p.oh * p.ow;
+    let q0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
+    // No early return: every lane of a subgroup must take part in the broadcasts.
+    // Lanes past the end work on the last pixel and store nothing.
+    let v0 = cursor(min(q0, total - 1u), p.oh, p.ow);
+    let v1 = step(v0, p.oh, p.ow);
+    let v2 = step(v1, p.oh, p.ow);
+    let v3 = step(v2, p.oh, p.ow);
+    let v4 = step(v3, p.oh, p.ow);
+    let v5 = step(v4, p.oh, p.ow);
+    let v6 = step(v5, p.oh, p.ow);
+    let v7 = step(v6, p.oh, p.ow);
+    let s0 = fwd_taps(v0);
+    let s1 = fwd_taps(v1);
+    let s2 = fwd_taps(v2);
+    let s3 = fwd_taps(v3);
+    let s4 = fwd_taps(v4);
+    let s5 = fwd_taps(v5);
+    let s6 = fwd_taps(v6);
+    let s7 = fwd_taps(v7);
+    let e0 = s0.x + s0.y * p.w + s0.z;
+    let e1 = s1.x + s1.y * p.w + s1.z;
+    let e2 = s2.x + s2.y * p.w + s2.z;
+    let e3 = s3.x + s3.y * p.w + s3.z;
+    let e4 = s4.x + s4.y * p.w + s4.z;
+    let e5 = s5.x + s5.y * p.w + s5.z;
+    let e6 = s6.x + s6.y * p.w + s6.z;
+    let e7 = s7.x + s7.y * p.w + s7.z;
+    let hw = p.h * p.w;
+    let ckk = p.c * KH * KW;
+    let o0 = wid.z * 8u * CT;
+    let wrow0 = min(o0 + 0u + sl, p.o - 1u) * ckk;
+    let wrow1 = min(o0 + 8u + sl, p.o - 1u) * ckk;
+    var a0_0 = vec4<f32>(0.0);
+    var b0_0 = vec4<f32>(0.0);
+    var a0_1 = vec4<f32>(0.0);
+    var b0_1 = vec4<f32>(0.0);
+    var a0_2 = vec4<f32>(0.0);
+    var b0_2 = vec4<f32>(0.0);
+    var a0_3 = vec4<f32>(0.0);
+    var b0_3 = vec4<f32>(0.0);
+    var a0_4 = vec4<f32>(0.0);
+    var b0_4 = vec4<f32>(0.0);
+    var a0_5 = vec4<f32>(0.0);
+    var b0_5 = vec4<f32>(0.0);
+    var a0_6 = vec4<f32>(0.0);
+    var b0_6 = vec4<f32>(0.0);
+    var a0_7 = vec4<f32>(0.0);
+    var b0_7 = vec4<f32>(0.0);
+    var a1_0 = vec4<f32>(0.0);
+    var b1_0 = vec4<f32>(0.0);
+    var a1_1 = vec4<f32>(0.0);
+    var b1_1 = vec4<f32>(0.0);
+    var a1_2 = vec4<f32>(0.0);
+    var b1_2 = vec4<f32>(0.0);
+    var a1_3 = vec4<f32>(0.0);
+    var b1_3 = vec4<f32>(0.0);
+    var a1_4 = vec4<f32>(0.0);
+    var b1_4 = vec4<f32>(0.0);
+    var a1_5 = vec4<f32>(0.0);
+    var b1_5 = vec4<f32>(0.0);
+    var a1_6 = vec4<f32>(0.0);
+    var b1_6 = vec4<f32>(0.0);
+    var a1_7 = vec4<f32>(0.0);
+    var b1_7 = vec4<f32>(0.0);
+    var xc = 0u;
+    var ky = 0u;
+    var kx = 0u;
+    for (var wi_off = 0u; wi_off < ckk; wi_off = wi_off + 1u) {
+        let kyd = ky * DH;
+        let kxd = kx * DW;
+        let t = xc + kyd * p.w + kxd;
+        let xa = vec4<f32>(
+            ldx(e0 + t, s0.y + kyd < p.h && s0.z + kxd < p.w),
+            ldx(e1 + t, s1.y + kyd < p.h && s1.z + kxd < p.w),
+            ldx(e2 + t, s2.y + kyd < p.h && s2.z + kxd < p.w),
+            ldx(e3 + t, s3.y + kyd < p.h && s3.z + kxd < p.w));
+        let xb = vec4<f32>(
+            ldx(e4 + t, s4.y + kyd < p.h && s4.z + kxd < p.w),
+            ldx(e5 + t, s5.y + kyd < p.h && s5.z + kxd < p.w),
+            ldx(e6 + t, s6.y + kyd < p.h && s6.z + kxd < p.w),
+            ldx(e7 + t, s7.y + kyd < p.h && s7.z + kxd < p.w));
+        let wl0 = wt[wrow0 + wi_off];
+        let w0_0 = vec4<f32>(subgroupBroadcast(wl0, 0u));
+        a0_0 = fma(w0_0, xa, a0_0);
+        b0_0 = fma(w0_0, xb, b0_0);
+        let w0_1 = vec4<f32>(subgroupBroadcast(wl0, 1u));
+        a0_1 = fma(w0_1, xa, a0_1);
+        b0_1 = fma(w0_1, xb, b0_1);
+        let w0_2 = vec4<f32>(subgroupBroadcast(wl0, 2u));
+        a0_2 = fma(w0_2, xa, a0_2);
+        b0_2 = fma(w0_2, xb, b0_2);
+        let w0_3 = vec4<f32>(subgroupBroadcast(wl0, 3u));
+        a0_3 = fma(w0_3, xa, a0_3);
+        b0_3 = fma(w0_3, xb, b0_3);
+        let w0_4 = vec4<f32>(subgroupBroadcast(wl0, 4u));
+        a0_4 = fma(w0_4, xa, a0_4);
+        b0_4 = fma(w0_4, xb, b0_4);
+        let w0_5 = vec4<f32>(subgroupBroadcast(wl0, 5u));
+        a0_5 = fma(w0_5, xa, a0_5);
+        b0_5 = fma(w0_5, xb, b0_5);
+        let w0_6 = vec4<f32>(subgroupBroadcast(wl0, 6u));
+        a0_6 = fma(w0_6, xa, a0_6);
+        b0_6 = fma(w0_6, xb, b0_6);
+        let w0_7 = vec4<f32>(subgroupBroadcast(wl0, 7u));
+        a0_7 = fma(w0_7, xa, a0_7);
+        b0_7 = fma(w0_7, xb, b0_7);
+        if (CT >= 2u) {
+            let wl1 = wt[wrow1 + wi_off];
+            let w1_0 = vec4<f32>(subgroupBroadcast(wl1, 0u));
+            a1_0 = fma(w1_0, xa, a1_0);
+            b1_0 = fma(w1_0, xb, b1_0);
+            let w1_1 = vec4<f32>(subgroupBroadcast(wl1, 1u));
+            a1_1 = fma(w1_1, xa, a1_1);
+            b1_1 = fma(w1_1, xb, b1_1);
+            let w1_2 = vec4<f32>(subgroupBroadcast(wl1, 2u));
+            a1_2 = fma(w1_2, xa, a1_2);
+            b1_2 = fma(w1_2, xb, b1_2);
+            let w1_3 = vec4<f32>(subgroupBroadcast(wl1, 3u));
+            a1_3 = fma(w1_3, xa, a1_3);
+            b1_3 = fma(w1_3, xb, b1_3);
+            let w1_4 = vec4<f32>(subgroupBroadcast(wl1, 4u));
+            a1_4 = fma(w1_4, xa, a1_4);
+            b1_4 = fma(w1_4, xb, b1_4);
+            let w1_5 = vec4<f32>(subgroupBroadcast(wl1, 5u));
+            a1_5 = fma(w1_5, xa, a1_5);
+            b1_5 = fma(w1_5, xb, b1_5);
+            let w1_6 = vec4<f32>(subgroupBroadcast(wl1, 6u));
+            a1_6 = fma(w1_6, xa, a1_6);
+            b1_6 = fma(w1_6, xb, b1_6);
+            let w1_7 = vec4<f32>(subgroupBroadcast(wl1, 7u));
+            a1_7 = fma(w1_7, xa, a1_7);
+            b1_7 = fma(w1_7, xb, b1_7);
+        }
+        kx = kx + 1u;
+        if (kx == KW) {
+            kx = 0u;
+            ky = ky + 1u;
+            if (ky == KH) {
+                ky = 0u;
+                xc = xc + hw;
+            }
+        }
+    }
+    let valid = select(0u, total - q0, q0 < total);
+    fwd_store8(v0, valid, o0 + 0u, a0_0, b0_0);
+    fwd_store8(v0, valid, o0 + 1u, a0_1, b0_1);
+    fwd_store8(v0, valid, o0 + 2u, a0_2, b0_2);
+    fwd_store8(v0, valid, o0 + 3u, a0_3, b0_3);
+    fwd_store8(v0, valid, o0 + 4u, a0_4, b0_4);
+    fwd_store8(v0, valid, o0 + 5u, a0_5, b0_5);
+    fwd_store8(v0, valid, o0 + 6u, a0_6, b0_6);
+    fwd_store8(v0, valid, o0 + 7u, a0_7, b0_7);
+    if (CT >= 2u) {
+        fwd_store8(v0, valid, o0 + 8u, a1_0, b1_0);
+        fwd_store8(v0, valid, o0 + 9u, a1_1, b1_1);
+        fwd_store8(v0, valid, o0 + 10u, a1_2, b1_2);
+        fwd_store8(v0, valid, o0 + 11u, a1_3, b1_3);
+        fwd_store8(v0, valid, o0 + 12u, a1_4, b1_4);
+        fwd_store8(v0, valid, o0 + 13u, a1_5, b1_5);
+        fwd_store8(v0, valid, o0 + 14u, a1_6, b1_6);
+        fwd_store8(v0, valid, o0 + 15u, a1_7, b1_7);
+    }
+}
+
+// conv2d_grad_input_sg: conv2d_grad_input with the weights broadcast as in conv2d_fwd_sg;
+// a lane owns 8 input pixels x 8 * CT input channels c0 .., c0 = wid.z * 8 * CT. Taps run
+// over (o, ky, kx); lane sl loads w[o, c0 + 8t + sl, ky, kx].
+@compute @workgroup_size(64)
+fn conv2d_grad_input_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+    let total = p.n * p.h * p.w;
+    let q0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
+    // No early return: every lane of a subgroup must take part in the broadcasts.
+    // Lanes past the end work on the last pixel and store nothing.
+    let v0 = cursor(min(q0, total - 1u), p.h, p.w);
+    let v1 = step(v0, p.h, p.w);
+    let v2 = step(v1, p.h, p.w);
+    let v3 = step(v2, p.h, p.w);
+    let v4 = step(v3, p.h, p.w);
+    let v5 = step(v4, p.h, p.w);
+    let v6 = step(v5, p.h, p.w);
+    let v7 = step(v6, p.h, p.w);
+    let s0 = gin_taps(v0);
+    let s1 = gin_taps(v1);
+    let s2 = gin_taps(v2);
+    let s3 = gin_taps(v3);
+    let s4 = gin_taps(v4);
+    let s5 = gin_taps(v5);
+    let s6 = gin_taps(v6);
+    let s7 = gin_taps(v7);
+    let f0 = s0.x + s0.y * p.ow + s0.z;
+    let f1 = s1.x + s1.y * p.ow + s1.z;
+    let f2 = s2.x + s2.y * p.ow + s2.z;
+    let f3 = s3.x + s3.y * p.ow + s3.z;
+    let f4 = s4.x + s4.y * p.ow + s4.z;
+    let f5 = s5.x + s5.y * p.ow + s5.z;
+    let f6 = s6.x + s6.y * p.ow + s6.z;
+    let f7 = s7.x + s7.y * p.ow + s7.z;
+    let ohw = p.oh * p.ow;
+    let kk = KH * KW;
+    let c0 = wid.z * 8u * CT;
+    // w[o, c, ky, kx] = wt[o * C*KK + c * KK + ky * KW + kx]: the per-lane part is c * KK.
+    let wrow0 = min(c0 + 0u + sl, p.c - 1u) * kk;
+    let wrow1 = min(c0 + 8u + sl, p.c - 1u) * kk;
+    var a0_0 = vec4<f32>(0.0);
+    var b0_0 = vec4<f32>(0.0);
+    var a0_1 = vec4<f32>(0.0);
+    var b0_1 = vec4<f32>(0.0);
+    var a0_2 = vec4<f32>(0.0);
+    var b0_2 = vec4<f32>(0.0);
+    var a0_3 = vec4<f32>(0.0);
+    var b0_3 = vec4<f32>(0.0);
+    var a0_4 = vec4<f32>(0.0);
+    var b0_4 = vec4<f32>(0.0);
+    var a0_5 = vec4<f32>(0.0);
+    var b0_5 = vec4<f32>(0.0);
+    var a0_6 = vec4<f32>(0.0);
+    var b0_6 = vec4<f32>(0.0);
+    var a0_7 = vec4<f32>(0.0);
+    var b0_7 = vec4<f32>(0.0);
+    var a1_0 = vec4<f32>(0.0);
+    var b1_0 = vec4<f32>(0.0);
+    var a1_1 = vec4<f32>(0.0);
+    var b1_1 = vec4<f32>(0.0);
+    var a1_2 = vec4<f32>(0.0);
+    var b1_2 = vec4<f32>(0.0);
+    var a1_3 = vec4<f32>(0.0);
+    var b1_3 = vec4<f32>(0.0);
+    var a1_4 = vec4<f32>(0.0);
+    var b1_4 = vec4<f32>(0.0);
+    var a1_5 = vec4<f32>(0.0);
+    var b1_5 = vec4<f32>(0.0);
+    var a1_6 = vec4<f32>(0.0);
+    var b1_6 = vec4<f32>(0.0);
+    var a1_7 = vec4<f32>(0.0);
+    var b1_7 = vec4<f32>(0.0);
+    var go = 0u;
+    var wo = 0u;
+    var ky = 0u;
+    var kx = 0u;
+    for (var ti = 0u; ti < p.o * kk; ti = ti + 1u) {
+        let kyd = ky * DH;
+        let kxd = kx * DW;
+        let wi_off = wo + ky * KW + kx;
+        var ga: vec4<f32>;
+        var gb: vec4<f32>;
+        if (SH == 1u && SW == 1u) {
+            let t = go - kyd * p.ow - kxd;
+            ga = vec4<f32>(
+                ldg(f0 + t, s0.y - kyd < p.oh && s0.z - kxd < p.ow),
+                ldg(f1 + t, s1.y - kyd < p.oh && s1.z - kxd < p.ow),
+                ldg(f2 + t, s2.y - kyd < p.oh && s2.z - kxd < p.ow),
+                ldg(f3 + t, s3.y - kyd < p.oh && s3.z - kxd < p.ow));
+            gb = vec4<f32>(
+                ldg(f4 + t, s4.y - kyd < p.oh && s4.z - kxd < p.ow),
+                ldg(f5 + t, s5.y - kyd < p.oh && s5.z - kxd < p.ow),
+                ldg(f6 + t, s6.y - kyd < p.oh && s6.z - kxd < p.ow),
+                ldg(f7 + t, s7.y - kyd < p.oh && s7.z - kxd < p.ow));
+        } else {
+            ga = vec4<f32>(
+                gin_load(s0.x + go, gin_row(s0.y, kyd), s0.z, kxd),
+                gin_load(s1.x + go, gin_row(s1.y, kyd), s1.z, kxd),
+                gin_load(s2.x + go, gin_row(s2.y, kyd), s2.z, kxd),
+                gin_load(s3.x + go, gin_row(s3.y, kyd), s3.z, kxd));
+            gb = vec4<f32>(
+                gin_load(s4.x + go, gin_row(s4.y, kyd), s4.z, kxd),
+                gin_load(s5.x + go, gin_row(s5.y, kyd), s5.z, kxd),
+                gin_load(s6.x + go, gin_row(s6.y, kyd), s6.z, kxd),
+                gin_load(s7.x + go, gin_row(s7.y, kyd), s7.z, kxd));
+        }
+        let wl0 = wt[wrow0 + wi_off];
+        let w0_0 = vec4<f32>(subgroupBroadcast(wl0, 0u));
+        a0_0 = fma(w0_0, ga, a0_0);
+        b0_0 = fma(w0_0, gb, b0_0);
+        let w0_1 = vec4<f32>(subgroupBroadcast(wl0, 1u));
+        a0_1 = fma(w0_1, ga, a0_1);
+        b0_1 = fma(w0_1, gb, b0_1);
+        let w0_2 = vec4<f32>(subgroupBroadcast(wl0, 2u));
+        a0_2 = fma(w0_2, ga, a0_2);
+        b0_2 = fma(w0_2, gb, b0_2);
+        let w0_3 = vec4<f32>(subgroupBroadcast(wl0, 3u));
+        a0_3 = fma(w0_3, ga, a0_3);
+        b0_3 = fma(w0_3, gb, b0_3);
+        let w0_4 = vec4<f32>(subgroupBroadcast(wl0, 4u));
+        a0_4 = fma(w0_4, ga, a0_4);
+        b0_4 = fma(w0_4, gb, b0_4);
+        let w0_5 = vec4<f32>(subgroupBroadcast(wl0, 5u));
+        a0_5 = fma(w0_5, ga, a0_5);
+        b0_5 = fma(w0_5, gb, b0_5);
+        let w0_6 = vec4<f32>(subgroupBroadcast(wl0, 6u));
+        a0_6 = fma(w0_6, ga, a0_6);
+        b0_6 = fma(w0_6, gb, b0_6);
+        let w0_7 = vec4<f32>(subgroupBroadcast(wl0, 7u));
+        a0_7 = fma(w0_7, ga, a0_7);
+        b0_7 = fma(w0_7, gb, b0_7);
+        if (CT >= 2u) {
+            let wl1 = wt[wrow1 + wi_off];
+            let w1_0 = vec4<f32>(subgroupBroadcast(wl1, 0u));
+            a1_0 = fma(w1_0, ga, a1_0);
+            b1_0 = fma(w1_0, gb, b1_0);
+            let w1_1 = vec4<f32>(subgroupBroadcast(wl1, 1u));
+            a1_1 = fma(w1_1, ga, a1_1);
+            b1_1 = fma(w1_1, gb, b1_1);
+            let w1_2 = vec4<f32>(subgroupBroadcast(wl1, 2u));
+            a1_2 = fma(w1_2, ga, a1_2);
+            b1_2 = fma(w1_2, gb, b1_2);
+            let w1_3 = vec4<f32>(subgroupBroadcast(wl1, 3u));
+            a1_3 = fma(w1_3, ga, a1_3);
+            b1_3 = fma(w1_3, gb, b1_3);
+            let w1_4 = vec4<f32>(subgroupBroadcast(wl1, 4u));
+            a1_4 = fma(w1_4, ga, a1_4);
+            b1_4 = fma(w1_4, gb, b1_4);
+            let w1_5 = vec4<f32>(subgroupBroadcast(wl1, 5u));
+            a1_5 = fma(w1_5, ga, a1_5);
+            b1_5 = fma(w1_5, gb, b1_5);
+            let w1_6 = vec4<f32>(subgroupBroadcast(wl1, 6u));
+            a1_6 = fma(w1_6, ga, a1_6);
+            b1_6 = fma(w1_6, gb, b1_6);
+            let w1_7 = vec4<f32>(subgroupBroadcast(wl1, 7u));
+            a1_7 = fma(w1_7, ga, a1_7);
+            b1_7 = fma(w1_7, gb, b1_7);
+        }
+        kx = kx + 1u;
+        if (kx == KW) {
+            kx = 0u;
+            ky = ky + 1u;
+            if (ky == KH) {
+                ky = 0u;
+                go = go + ohw;
+                wo = wo + p.c * kk;
+            }
+        }
+    }
+    let valid = select(0u, total - q0, q0 < total);
+    gin_store8(v0, valid, c0 + 0u, a0_0, b0_0);
+    gin_store8(v0, valid, c0 + 1u, a0_1, b0_1);
+    gin_store8(v0, valid, c0 + 2u, a0_2, b0_2);
+    gin_store8(v0, valid, c0 + 3u, a0_3, b0_3);
+    gin_store8(v0, valid, c0 + 4u, a0_4, b0_4);
+    gin_store8(v0, valid, c0 + 5u, a0_5, b0_5);
+    gin_store8(v0, valid, c0 + 6u, a0_6, b0_6);
+    gin_store8(v0, valid, c0 + 7u, a0_7, b0_7);
+    if (CT >= 2u) {
+        gin_store8(v0, valid, c0 + 8u, a1_0, b1_0);
+        gin_store8(v0, valid, c0 + 9u, a1_1, b1_1);
+        gin_store8(v0, valid, c0 + 10u, a1_2, b1_2);
+        gin_store8(v0, valid, c0 + 11u, a1_3, b1_3);
+        gin_store8(v0, valid, c0 + 12u, a1_4, b1_4);
+        gin_store8(v0, valid, c0 + 13u, a1_5, b1_5);
+        gin_store8(v0, valid, c0 + 14u, a1_6, b1_6);
+        gin_store8(v0, valid, c0 + 15u, a1_7, b1_7);
+    }
+}
+//#endif

@@ -47,9 +47,15 @@ pub fn subgroup_ok(ctx: &Context) -> bool {
         && ctx.info.subgroup_max_size == 8
 }
 
-/// Pins the variant for this context (tests run both on one adapter).
+/// Pins the variant for this context (tests run both on one adapter). The conv kernels
+/// follow it too: `Subgroup` selects their subgroup forms.
 pub fn set_variant(ctx: &Context, v: Variant) {
     ctx.matmul_variant.set(Some(v));
+}
+
+/// Back to the adapter's default variant.
+pub fn reset_variant(ctx: &Context) {
+    ctx.matmul_variant.set(None);
 }
 
 /// Dispatches C[batch, m, n] = op(A) · op(B) into `c` (raw: no tape).
