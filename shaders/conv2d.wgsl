@@ -473,15 +473,16 @@ fn gw_store(base: u32, o: u32, e: u32, v: f32) {
     out[base + o * ckk + e] = v;
 }
 
-fn gw_store8(base: u32, o: u32, e0: u32, a: vec4<f32>, b: vec4<f32>) {
+fn gw_store4(base: u32, o: u32, e0: u32, a: vec4<f32>) {
     gw_store(base, o, e0, a.x);
     gw_store(base, o, e0 + 1u, a.y);
     gw_store(base, o, e0 + 2u, a.z);
     gw_store(base, o, e0 + 3u, a.w);
-    gw_store(base, o, e0 + 4u, b.x);
-    gw_store(base, o, e0 + 5u, b.y);
-    gw_store(base, o, e0 + 6u, b.z);
-    gw_store(base, o, e0 + 7u, b.w);
+}
+
+fn gw_store8(base: u32, o: u32, e0: u32, a: vec4<f32>, b: vec4<f32>) {
+    gw_store4(base, o, e0, a);
+    gw_store4(base, o, e0 + 4u, b);
 }
 
 @compute @workgroup_size(64)
@@ -969,6 +970,109 @@ fn conv2d_grad_input_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(
         gin_store8(v0, valid, c0 + 13u, a1_5, b1_5);
         gin_store8(v0, valid, c0 + 14u, a1_6, b1_6);
         gin_store8(v0, valid, c0 + 15u, a1_7, b1_7);
+    }
+}
+// conv2d_grad_weight_sg: pass 1 of the grad weight for adapters with 8-wide subgroups.
+// A lane owns 4 weight entries e0 .. e0+3 (e0 = eb * 4) x 8 * CT output channels
+// o0 .. (o0 = ob * 8 * CT) of partial sum s, for lane i = (s * OB + ob) * EB + eb with
+// EB = ceil(C*KH*KW / 4) rounded up to 8, so the 8 lanes of a subgroup share s and ob.
+// At each output pixel, lane sl loads g for channel o0 + 8t + sl and subgroupBroadcast
+// hands the 8 values round (as in conv2d_fwd_sg): 4 + CT loads per pixel instead of 16.
+// Entries past the end (padding lanes) re-read the last entry and store nothing.
+@compute @workgroup_size(64)
+fn conv2d_grad_weight_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    let ckk = p.c * KH * KW;
+    let eblocks = ((ckk + 3u) / 4u + 7u) / 8u * 8u;
+    let oblocks = (p.o + 8u * CT - 1u) / (8u * CT);
+    // The lane count is a multiple of 8: whole subgroups leave here, none in part.
+    if (i >= p.splits * oblocks * eblocks) { return; }
+    let e0 = (i % eblocks) * 4u;
+    let o0 = ((i / eblocks) % oblocks) * 8u * CT;
+    let s = i / (eblocks * oblocks);
+    let ohw = p.oh * p.ow;
+    let chw = p.c * p.h * p.w;
+    let f0 = gw_entry(e0 + 0u);
+    let f1 = gw_entry(e0 + 1u);
+    let f2 = gw_entry(e0 + 2u);
+    let f3 = gw_entry(e0 + 3u);
+    let gl0 = min(o0 + 0u + sl, p.o - 1u) * ohw;
+    let gl1 = min(o0 + 8u + sl, p.o - 1u) * ohw;
+    var acc0_0 = vec4<f32>(0.0);
+    var acc0_1 = vec4<f32>(0.0);
+    var acc0_2 = vec4<f32>(0.0);
+    var acc0_3 = vec4<f32>(0.0);
+    var acc0_4 = vec4<f32>(0.0);
+    var acc0_5 = vec4<f32>(0.0);
+    var acc0_6 = vec4<f32>(0.0);
+    var acc0_7 = vec4<f32>(0.0);
+    var acc1_0 = vec4<f32>(0.0);
+    var acc1_1 = vec4<f32>(0.0);
+    var acc1_2 = vec4<f32>(0.0);
+    var acc1_3 = vec4<f32>(0.0);
+    var acc1_4 = vec4<f32>(0.0);
+    var acc1_5 = vec4<f32>(0.0);
+    var acc1_6 = vec4<f32>(0.0);
+    var acc1_7 = vec4<f32>(0.0);
+    let q_start = s * p.chunk;
+    let q_end = min(q_start + p.chunk, p.n * ohw);
+    var n = q_start / ohw;
+    var oy = (q_start % ohw) / p.ow;
+    var ox = q_start % p.ow;
+    for (var q = q_start; q < q_end; q = q + 1u) {
+        let gp = n * p.o * ohw + oy * p.ow + ox;
+        let xn = n * chw;
+        let iy0 = oy * SH - p.ph;
+        let ix0 = ox * SW - p.pw;
+        let xv = vec4<f32>(gw_load(xn, iy0, ix0, f0), gw_load(xn, iy0, ix0, f1), gw_load(xn, iy0, ix0, f2), gw_load(xn, iy0, ix0, f3));
+        let gv0 = g[gp + gl0];
+        acc0_0 = fma(vec4<f32>(subgroupBroadcast(gv0, 0u)), xv, acc0_0);
+        acc0_1 = fma(vec4<f32>(subgroupBroadcast(gv0, 1u)), xv, acc0_1);
+        acc0_2 = fma(vec4<f32>(subgroupBroadcast(gv0, 2u)), xv, acc0_2);
+        acc0_3 = fma(vec4<f32>(subgroupBroadcast(gv0, 3u)), xv, acc0_3);
+        acc0_4 = fma(vec4<f32>(subgroupBroadcast(gv0, 4u)), xv, acc0_4);
+        acc0_5 = fma(vec4<f32>(subgroupBroadcast(gv0, 5u)), xv, acc0_5);
+        acc0_6 = fma(vec4<f32>(subgroupBroadcast(gv0, 6u)), xv, acc0_6);
+        acc0_7 = fma(vec4<f32>(subgroupBroadcast(gv0, 7u)), xv, acc0_7);
+        if (CT >= 2u) {
+            let gv1 = g[gp + gl1];
+            acc1_0 = fma(vec4<f32>(subgroupBroadcast(gv1, 0u)), xv, acc1_0);
+            acc1_1 = fma(vec4<f32>(subgroupBroadcast(gv1, 1u)), xv, acc1_1);
+            acc1_2 = fma(vec4<f32>(subgroupBroadcast(gv1, 2u)), xv, acc1_2);
+            acc1_3 = fma(vec4<f32>(subgroupBroadcast(gv1, 3u)), xv, acc1_3);
+            acc1_4 = fma(vec4<f32>(subgroupBroadcast(gv1, 4u)), xv, acc1_4);
+            acc1_5 = fma(vec4<f32>(subgroupBroadcast(gv1, 5u)), xv, acc1_5);
+            acc1_6 = fma(vec4<f32>(subgroupBroadcast(gv1, 6u)), xv, acc1_6);
+            acc1_7 = fma(vec4<f32>(subgroupBroadcast(gv1, 7u)), xv, acc1_7);
+        }
+        ox = ox + 1u;
+        if (ox == p.ow) {
+            ox = 0u;
+            oy = oy + 1u;
+            if (oy == p.oh) {
+                oy = 0u;
+                n = n + 1u;
+            }
+        }
+    }
+    let base = s * p.o * ckk;
+    gw_store4(base, o0 + 0u, e0, acc0_0);
+    gw_store4(base, o0 + 1u, e0, acc0_1);
+    gw_store4(base, o0 + 2u, e0, acc0_2);
+    gw_store4(base, o0 + 3u, e0, acc0_3);
+    gw_store4(base, o0 + 4u, e0, acc0_4);
+    gw_store4(base, o0 + 5u, e0, acc0_5);
+    gw_store4(base, o0 + 6u, e0, acc0_6);
+    gw_store4(base, o0 + 7u, e0, acc0_7);
+    if (CT >= 2u) {
+        gw_store4(base, o0 + 8u, e0, acc1_0);
+        gw_store4(base, o0 + 9u, e0, acc1_1);
+        gw_store4(base, o0 + 10u, e0, acc1_2);
+        gw_store4(base, o0 + 11u, e0, acc1_3);
+        gw_store4(base, o0 + 12u, e0, acc1_4);
+        gw_store4(base, o0 + 13u, e0, acc1_5);
+        gw_store4(base, o0 + 14u, e0, acc1_6);
+        gw_store4(base, o0 + 15u, e0, acc1_7);
     }
 }
 //#endif

@@ -157,6 +157,12 @@ fn pixel_channel_kernel(
     Ok((kernel, [gx, gy, channels.div_ceil(cb) as u32]))
 }
 
+/// Whether the conv kernels take their subgroup forms: they follow the matmul variant.
+fn use_subgroups(ctx: &crate::gpu::Context) -> bool {
+    use crate::ops::matmul::{subgroup_ok, Variant};
+    subgroup_ok(ctx) && Variant::for_context(ctx) == Variant::Subgroup
+}
+
 /// The subgroup variant of a forward or grad-input kernel (`conv2d_fwd_sg`,
 /// `conv2d_grad_input_sg`) where the adapter has 8-wide subgroups: lanes own 8 pixels and
 /// 8 * CT channels, CT = 1 or 2 blocks of 8. 16 channels per lane measured best on
@@ -169,9 +175,7 @@ fn subgroup_kernel(
     pixels: usize,
     channels: usize,
 ) -> Result<Option<(std::rc::Rc<crate::gpu::Kernel>, [u32; 3])>> {
-    if !crate::ops::matmul::subgroup_ok(ctx)
-        || crate::ops::matmul::Variant::for_context(ctx) != crate::ops::matmul::Variant::Subgroup
-    {
+    if !use_subgroups(ctx) {
         return Ok(None);
     }
     let ct = channels.div_ceil(8).clamp(1, 2);
@@ -353,7 +357,20 @@ pub fn conv2d_grad_weight(
     expect_shape(OP, "g", g, &geo.y_shape())?;
     let pixels = geo.n * geo.oh * geo.ow;
     let ckk = geo.c * geo.kh * geo.kw;
-    let blocks = geo.o.div_ceil(8) * ckk.div_ceil(8);
+    let ctx = g.ctx();
+    // Lanes per partial sum, and the kernel with its override constants.
+    let subgroups = use_subgroups(ctx);
+    let (blocks, entry, consts) = if subgroups {
+        // 4 entries x 8 * CT channels per lane; entry blocks padded to whole subgroups.
+        let ct = geo.o.div_ceil(8).clamp(1, 2);
+        let mut consts = geo.constants(&p).to_vec();
+        consts.push(("CT", ct as f64));
+        let blocks = geo.o.div_ceil(8 * ct) * ckk.div_ceil(4).div_ceil(8) * 8;
+        (blocks, "conv2d_grad_weight_sg", consts)
+    } else {
+        let blocks = geo.o.div_ceil(8) * ckk.div_ceil(8);
+        (blocks, "conv2d_grad_weight", geo.constants(&p).to_vec())
+    };
     // Split the pixel sum only as far as needed to fill the lanes, keeping each chunk long
     // enough that the partial sums stay cheap to add up.
     let want = GRAD_WEIGHT_LANES
@@ -362,8 +379,7 @@ pub fn conv2d_grad_weight(
     let chunk = pixels.div_ceil(want);
     let splits = pixels.div_ceil(chunk);
     let part = alloc_like(g, &[splits, geo.o * ckk], DType::F32)?;
-    let ctx = g.ctx();
-    let k = ctx.kernel("conv2d", "conv2d_grad_weight", &geo.constants(&p))?;
+    let k = ctx.kernel("conv2d", entry, &consts)?;
     ctx.dispatch(
         &k,
         geo.params(&p, 0, chunk, splits).bytes(),
