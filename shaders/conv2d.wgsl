@@ -621,8 +621,10 @@ fn conv2d_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 fn conv2d_fwd_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
     let total = p.n * p.oh * p.ow;
     let q0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
-    // No early return: every lane of a subgroup must take part in the broadcasts.
-    // Lanes past the end work on the last pixel and store nothing.
+    // Every lane of a subgroup must take part in the broadcasts: a subgroup leaves only
+    // when all its lanes are past the end, and lanes past the end in a subgroup that stays
+    // work on the last pixel and store nothing.
+    if (subgroupAll(q0 >= total)) { return; }
     let v0 = cursor(min(q0, total - 1u), p.oh, p.ow);
     let v1 = step(v0, p.oh, p.ow);
     let v2 = step(v1, p.oh, p.ow);
@@ -791,8 +793,10 @@ fn conv2d_fwd_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 fn conv2d_grad_input_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
     let total = p.n * p.h * p.w;
     let q0 = (gid.x + gid.y * nwg.x * 64u) * 8u;
-    // No early return: every lane of a subgroup must take part in the broadcasts.
-    // Lanes past the end work on the last pixel and store nothing.
+    // Every lane of a subgroup must take part in the broadcasts: a subgroup leaves only
+    // when all its lanes are past the end, and lanes past the end in a subgroup that stays
+    // work on the last pixel and store nothing.
+    if (subgroupAll(q0 >= total)) { return; }
     let v0 = cursor(min(q0, total - 1u), p.h, p.w);
     let v1 = step(v0, p.h, p.w);
     let v2 = step(v1, p.h, p.w);
@@ -975,7 +979,9 @@ fn conv2d_grad_input_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(
 // conv2d_grad_weight_sg: pass 1 of the grad weight for adapters with 8-wide subgroups.
 // A lane owns 4 weight entries e0 .. e0+3 (e0 = eb * 4) x 8 * CT output channels
 // o0 .. (o0 = ob * 8 * CT) of partial sum s, for lane i = (s * OB + ob) * EB + eb with
-// EB = ceil(C*KH*KW / 4) rounded up to 8, so the 8 lanes of a subgroup share s and ob.
+// EB = ceil(C*KH*KW / 4) rounded up to 8, so the 8 lanes of a subgroup share s and ob
+// (subgroups being 8 consecutive invocations, as in llvmpipe; the kernel tests would
+// catch an adapter that groups them otherwise).
 // At each output pixel, lane sl loads g for channel o0 + 8t + sl and subgroupBroadcast
 // hands the 8 values round (as in conv2d_fwd_sg): 4 + CT loads per pixel instead of 16.
 // Entries past the end (padding lanes) re-read the last entry and store nothing.

@@ -515,6 +515,9 @@ fn matmul_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
     let batch = wid.z;
     let row0 = wid.y * 32u;
     let col = (wid.x * 16u + lane) * 8u;
+    // A subgroup with all its columns past N leaves (whole, so the broadcasts below still
+    // see every lane of the subgroups that stay).
+    if (subgroupAll(col >= p.n)) { return; }
     let aoff = batch * p.a_bs;
     // Lane sl of each 8-lane subgroup loads rows row0 + sl, + 8, + 16, + 24; the other
     // lanes get them by broadcast.
@@ -769,6 +772,9 @@ fn matmul_sg_any(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     let batch = wid.z;
     let row0 = wid.y * 32u;
     let col = (wid.x * 16u + lane) * 8u;
+    // A subgroup with all its columns past N leaves (whole, so the broadcasts below still
+    // see every lane of the subgroups that stay).
+    if (subgroupAll(col >= p.n)) { return; }
     let aoff = batch * p.a_bs;
     // Lane sl of each 8-lane subgroup loads rows row0 + sl, + 8, + 16, + 24; the other
     // lanes get them by broadcast.

@@ -35,6 +35,14 @@ struct Recorder {
     ring_bytes: Vec<u8>,
 }
 
+impl Drop for Context {
+    fn drop(&mut self) {
+        if let Some(report) = self.profile_report() {
+            eprint!("{report}");
+        }
+    }
+}
+
 /// One wgpu device and everything needed to run tidal's kernels on it.
 pub struct Context {
     pub adapter: wgpu::Adapter,
@@ -50,6 +58,9 @@ pub struct Context {
     stats: Cell<Stats>,
     /// Matmul variant chosen for this adapter (see ops::matmul).
     pub(crate) matmul_variant: Cell<Option<crate::ops::matmul::Variant>>,
+    /// With `TIDAL_PROFILE` set: (dispatches, seconds) per kernel label, each dispatch
+    /// submitted and waited for on its own, printed when the context is dropped.
+    profile: Option<RefCell<std::collections::BTreeMap<String, (u64, f64)>>>,
 }
 
 impl Context {
@@ -99,6 +110,7 @@ impl Context {
             pipelines: RefCell::new(pipeline::Cache::default()),
             stats: Cell::new(Stats::default()),
             matmul_variant: Cell::new(None),
+            profile: std::env::var_os("TIDAL_PROFILE").map(|_| RefCell::default()),
         }))
     }
 
@@ -235,7 +247,39 @@ impl Context {
         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         drop(rec);
         self.bump(|s| s.dispatches += 1);
+        if let Some(profile) = &self.profile {
+            // Serialises the step (one submit per dispatch): for finding where time goes,
+            // not for measuring totals.
+            let t = std::time::Instant::now();
+            self.sync()?;
+            let mut p = profile.borrow_mut();
+            let e = p.entry(kernel.label.clone()).or_default();
+            e.0 += 1;
+            e.1 += t.elapsed().as_secs_f64();
+        }
         Ok(())
+    }
+
+    /// The `TIDAL_PROFILE` table: kernels by total time, with dispatches and share.
+    pub fn profile_report(&self) -> Option<String> {
+        let p = self.profile.as_ref()?.borrow();
+        let total: f64 = p.values().map(|v| v.1).sum();
+        let mut rows: Vec<_> = p.iter().collect();
+        rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+        let mut out = format!(
+            "TIDAL_PROFILE: {:.3} s in {} kernels (each dispatch waited for alone)\n",
+            total,
+            rows.len()
+        );
+        for (label, (n, secs)) in rows {
+            out += &format!(
+                "{:>9.1} ms {:>5.1}% {:>7} x  {label}\n",
+                secs * 1e3,
+                100.0 * secs / total.max(1e-12),
+                n
+            );
+        }
+        Some(out)
     }
 
     /// The step's command encoder with no compute pass open (copies and queries go here).
