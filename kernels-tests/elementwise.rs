@@ -46,8 +46,9 @@ fn input(op: Unary, n: usize, seed: u64) -> Vec<f32> {
 
 #[test]
 fn unary_ops_match_cpu_on_odd_sizes() {
-    // 1, a prime, and a size past one workgroup that is no multiple of 256.
-    for n in [1usize, 7, 1031] {
+    // 1, a prime, and a size past one workgroup that is no multiple of 256 (scalar kernel);
+    // multiples of 4, one of them past a workgroup of vec4 lanes (unary4).
+    for n in [1usize, 7, 1031, 12, 1028] {
         for &(op, p0, p1) in &ALL {
             let x = input(op, n, n as u64);
             let got = tensor(&x, &[n])
@@ -86,9 +87,10 @@ fn sigmoid_is_finite_at_extremes() {
 
 #[test]
 fn unary_grads_match_finite_differences() {
-    for &(op, p0, p1) in &ALL {
+    // n = 11 takes the scalar backward kernel, n = 12 the vec4 one.
+    for (&(op, p0, p1), n) in ALL.iter().flat_map(|c| [(c, 11usize), (c, 12)]) {
         // Keep clamp/relu inputs away from their kinks, where differences are undefined.
-        let mut x = input(op, 11, 5);
+        let mut x = input(op, n, 5);
         if matches!(op, Unary::Relu | Unary::Clamp) {
             for v in x.iter_mut() {
                 if (*v - p0).abs() < 0.05 || (*v - p1).abs() < 0.05 || v.abs() < 0.05 {
@@ -100,7 +102,7 @@ fn unary_grads_match_finite_differences() {
             x.iter_mut().for_each(|v| *v *= 0.25);
         }
         grad_check(
-            &[(x, vec![11])],
+            &[(x, vec![n])],
             |t| t[0].unary(op, p0, p1),
             1e-2,
             2e-2,

@@ -87,30 +87,57 @@ fn unary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     out[i] = unary_op(a[i]);
 }
 
+// dL/dx of the unary op OP from x (forward input), y (forward output) and g = dL/dy.
+fn unary_grad(x: f32, y: f32, g: f32) -> f32 {
+    switch OP {
+        case 0u: { return g * y; }
+        case 1u: { return g / x; }
+        case 2u: { return g * 0.5 / y; }
+        case 3u: { return g * 2.0 * x; }
+        case 4u: { return select(0.0, g, x > 0.0); }
+        case 5u: { return g * y * (1.0 - y); }
+        case 6u: { return g * (1.0 - y * y); }
+        case 7u: { return -g; }
+        case 8u: { return g * p.p0 * pow_signed(x, p.p0 - 1.0); }
+        case 9u: { return select(0.0, g, x >= p.p0 && x <= p.p1); }
+        case 10u: { return g * p.p0; }
+        default: { return g; }
+    }
+}
+
 // Backward of the unary op OP: a = x (forward input), b = y (forward output), c = dL/dy.
 @compute @workgroup_size(256)
 fn unary_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = linear(gid, nwg);
     if (i >= p.n) { return; }
-    let x = a[i];
-    let y = b[i];
-    let g = c[i];
-    var d = 0.0;
-    switch OP {
-        case 0u: { d = g * y; }
-        case 1u: { d = g / x; }
-        case 2u: { d = g * 0.5 / y; }
-        case 3u: { d = g * 2.0 * x; }
-        case 4u: { d = select(0.0, g, x > 0.0); }
-        case 5u: { d = g * y * (1.0 - y); }
-        case 6u: { d = g * (1.0 - y * y); }
-        case 7u: { d = -g; }
-        case 8u: { d = g * p.p0 * pow_signed(x, p.p0 - 1.0); }
-        case 9u: { d = select(0.0, g, x >= p.p0 && x <= p.p1); }
-        case 10u: { d = g * p.p0; }
-        default: { d = g; }
-    }
-    out[i] = d;
+    out[i] = unary_grad(a[i], b[i], c[i]);
+}
+
+// unary and unary_backward four elements per invocation (v = linear index < n / 4), for
+// n % 4 == 0: lavapipe spends most of an elementwise kernel on each lane's load and store
+// instructions, and a vec4 access costs about what a scalar one does.
+@group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> c4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> out4: array<vec4<f32>>;
+
+@compute @workgroup_size(256)
+fn unary4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let v = linear(gid, nwg);
+    if (v >= p.n / 4u) { return; }
+    let x = a4[v];
+    out4[v] = vec4<f32>(unary_op(x.x), unary_op(x.y), unary_op(x.z), unary_op(x.w));
+}
+
+@compute @workgroup_size(256)
+fn unary_backward4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let v = linear(gid, nwg);
+    if (v >= p.n / 4u) { return; }
+    let x = a4[v];
+    let y = b4[v];
+    let g = c4[v];
+    out4[v] = vec4<f32>(unary_grad(x.x, y.x, g.x), unary_grad(x.y, y.y, g.y),
+        unary_grad(x.z, y.z, g.z), unary_grad(x.w, y.w, g.w));
 }
 
 // In-place out[i] += p0 * a[i]: the plain SGD update (optimizers proper live in optim.wgsl).

@@ -254,13 +254,19 @@ impl Tensor {
         let ctx = self.ctx();
         let out = alloc_like(self, self.shape(), DType::F32)?;
         let n = out.numel() as u64;
-        let k = ctx.kernel("elementwise", "unary", &[("OP", op as u32 as f64)])?;
+        // Four elements per lane where they divide evenly (see unary4).
+        let (entry, lanes) = if n.is_multiple_of(4) {
+            ("unary4", n / 4)
+        } else {
+            ("unary", n)
+        };
+        let k = ctx.kernel("elementwise", entry, &[("OP", op as u32 as f64)])?;
         let p = Params::new().u32(n as u32).u32(0).f32(p0).f32(p1);
         ctx.dispatch(
             &k,
             p.bytes(),
             &[self.buffer(), out.buffer()],
-            grid_1d(n, 256),
+            grid_1d(lanes, 256),
         )?;
         let x = self.clone();
         let y = out.detach();
@@ -341,13 +347,18 @@ pub(crate) fn unary_backward(
     let ctx = x.ctx();
     let out = alloc_like(x, x.shape(), DType::F32)?;
     let n = out.numel() as u64;
-    let k = ctx.kernel("elementwise", "unary_backward", &[("OP", op as u32 as f64)])?;
+    let (entry, lanes) = if n.is_multiple_of(4) {
+        ("unary_backward4", n / 4)
+    } else {
+        ("unary_backward", n)
+    };
+    let k = ctx.kernel("elementwise", entry, &[("OP", op as u32 as f64)])?;
     let p = Params::new().u32(n as u32).u32(0).f32(p0).f32(p1);
     ctx.dispatch(
         &k,
         p.bytes(),
         &[x.buffer(), y.buffer(), g.buffer(), out.buffer()],
-        grid_1d(n, 256),
+        grid_1d(lanes, 256),
     )?;
     Ok(out)
 }
