@@ -14,6 +14,23 @@ pub fn ctx() -> Rc<Context> {
     CTX.with(|c| c.clone())
 }
 
+/// Runs `f` once per CPU kernel family this adapter has (the register kernels, and the
+/// subgroup ones where it has 8-wide subgroups; matmul and conv follow the same switch),
+/// then restores the adapter's default.
+pub fn for_each_cpu_variant(mut f: impl FnMut(&str)) {
+    use tidal::ops::matmul::{reset_variant, set_variant, subgroup_ok, Variant};
+    let ctx = ctx();
+    let mut variants = vec![Variant::Register];
+    if subgroup_ok(&ctx) {
+        variants.push(Variant::Subgroup);
+    }
+    for v in variants {
+        set_variant(&ctx, v);
+        f(&format!("{v:?}"));
+    }
+    reset_variant(&ctx);
+}
+
 /// Deterministic host data in [-1, 1) from a small LCG (independent of the GPU generator).
 pub fn data(seed: u64, n: usize) -> Vec<f32> {
     let mut s = seed

@@ -1,6 +1,5 @@
 use crate::common::*;
 use tidal::ops::conv::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
-use tidal::ops::matmul::{reset_variant, set_variant, subgroup_ok, Variant};
 
 /// One convolution case: x [n, c, h, w], w [o, c, kh, kw].
 #[derive(Clone, Copy, Debug)]
@@ -282,25 +281,10 @@ fn check_backward(name: &str, cs: Case, seed: u64, rtol: f32, atol: f32) {
     );
 }
 
-/// Runs `f` once per CPU kernel family this adapter has (the register kernels, and the
-/// subgroup ones where it has 8-wide subgroups), then restores the default.
-fn for_each_variant(mut f: impl FnMut(&str)) {
-    let ctx = ctx();
-    let mut variants = vec![Variant::Register];
-    if subgroup_ok(&ctx) {
-        variants.push(Variant::Subgroup);
-    }
-    for v in variants {
-        set_variant(&ctx, v);
-        f(&format!("{v:?}"));
-    }
-    reset_variant(&ctx);
-}
-
 #[test]
 fn conv2d_forward_matches_cpu_on_odd_shapes_with_and_without_bias_relu() {
     // f32 sums of at most 19*9 products of |v| < 1: 1e-5 relative and absolute.
-    for_each_variant(|v| {
+    for_each_cpu_variant(|v| {
         for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
             check_forward(&format!("{v} {name}"), cs, 10 * i as u64 + 1, 1e-5);
         }
@@ -309,7 +293,7 @@ fn conv2d_forward_matches_cpu_on_odd_shapes_with_and_without_bias_relu() {
 
 #[test]
 fn conv2d_forward_matches_cpu_on_deepmerge_layers_at_batch_3_and_5() {
-    for_each_variant(|v| {
+    for_each_cpu_variant(|v| {
         for n in [3, 5] {
             for (i, (name, cs)) in deepmerge_cases(n).into_iter().enumerate() {
                 check_forward(&format!("{v} {name} batch {n}"), cs, 100 + i as u64, 1e-5);
@@ -321,7 +305,7 @@ fn conv2d_forward_matches_cpu_on_deepmerge_layers_at_batch_3_and_5() {
 #[test]
 fn conv2d_grad_input_weight_bias_match_cpu_on_odd_shapes() {
     // grad weight sums up to n*oh*ow = 2*8*8 products: 2e-5.
-    for_each_variant(|v| {
+    for_each_cpu_variant(|v| {
         for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
             check_backward(&format!("{v} {name}"), cs, 20 * i as u64 + 7, 2e-5, 2e-5);
         }

@@ -124,15 +124,7 @@ fn batched(n: usize) {
 #[test]
 fn large_batched_products_with_transposed_b_match_cpu() {
     // Long K and many columns with B transposed, per batch and shared over the batch.
-    let ctx = ctx();
-    let mut variants = vec![Variant::Register];
-    if subgroup_ok(&ctx) {
-        variants.push(Variant::Subgroup);
-    }
-    for v in variants {
-        set_variant(&ctx, v);
-        large_batched_bt();
-    }
+    for_each_cpu_variant(|_| large_batched_bt());
 }
 
 fn large_batched_bt() {
