@@ -508,6 +508,8 @@ fn matmul_skinny(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 // [wid.y * 32, +32) and columns [(wid.x * 16 + lane) * 8, +8) of batch wid.z. Loads clamp to
 // the last valid row/column and stores are masked, so any shape works without padding.
 // Whole-workgroup uniformity is not needed: each subgroup broadcasts only among itself.
+// The two entry points differ only in how they load B; one kernel with the layout as an
+// override constant measured about 10% slower at 1024³ and 2048³, so both stay.
 
 // B row-major with N % 4 == 0.
 @compute @workgroup_size(16)
