@@ -991,11 +991,15 @@ fn conv2d_grad_weight_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
     let ckk = p.c * KH * KW;
     let eblocks = ((ckk + 3u) / 4u + 7u) / 8u * 8u;
     let oblocks = (p.o + 8u * CT - 1u) / (8u * CT);
-    // The lane count is a multiple of 8: whole subgroups leave here, none in part.
-    if (i >= p.splits * oblocks * eblocks) { return; }
-    let e0 = (i % eblocks) * 4u;
-    let o0 = ((i / eblocks) % oblocks) * 8u * CT;
-    let s = i / (eblocks * oblocks);
+    // Lanes past the end: a subgroup leaves only as a whole (the broadcasts need every
+    // lane); in one that stays they work on the last block and store nothing.
+    let lanes = p.splits * oblocks * eblocks;
+    if (subgroupAll(i >= lanes)) { return; }
+    let live = i < lanes;
+    let ic = min(i, lanes - 1u);
+    let e0 = (ic % eblocks) * 4u;
+    let o0 = ((ic / eblocks) % oblocks) * 8u * CT;
+    let s = ic / (eblocks * oblocks);
     let ohw = p.oh * p.ow;
     let chw = p.c * p.h * p.w;
     let f0 = gw_entry(e0 + 0u);
@@ -1062,6 +1066,7 @@ fn conv2d_grad_weight_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
         }
     }
     let base = s * p.o * ckk;
+    if (!live) { return; }
     gw_store4(base, o0 + 0u, e0, acc0_0);
     gw_store4(base, o0 + 1u, e0, acc0_1);
     gw_store4(base, o0 + 2u, e0, acc0_2);

@@ -3,8 +3,9 @@
 // C row-major [batch, M, N]. Edges are handled in the kernel: loads clamp their row/column
 // to the last valid one and stores are masked, so no host padding is ever needed.
 //
-// Two variants (ops/matmul.rs picks one per adapter, overridable):
-// - matmul_register (below) and matmul_register_any: for CPU adapters (lavapipe).
+// Variants (ops/matmul.rs picks one per adapter, overridable); matmul_skinny serves N <= 4
+// and matmul_sg (at the end) CPU adapters with 8-wide subgroups:
+// - matmul_register (below) and matmul_register_any: for other CPU adapters.
 //   matmul_register_any handles every layout with scalar loads. Workgroup = 64 lanes along N; each lane
 //   owns an 8 x 4 block (rows from workgroup_id.y, 4 columns from its lane). The A operands
 //   depend only on the workgroup, so lavapipe loads them once for all SIMD lanes; only the

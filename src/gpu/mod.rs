@@ -110,7 +110,9 @@ impl Context {
             pipelines: RefCell::new(pipeline::Cache::default()),
             stats: Cell::new(Stats::default()),
             matmul_variant: Cell::new(None),
-            profile: std::env::var_os("TIDAL_PROFILE").map(|_| RefCell::default()),
+            profile: std::env::var("TIDAL_PROFILE")
+                .is_ok_and(|v| !v.is_empty() && v != "0")
+                .then(RefCell::default),
         }))
     }
 

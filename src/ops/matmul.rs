@@ -40,7 +40,8 @@ impl Variant {
     }
 }
 
-/// matmul_sg.wgsl broadcasts within 8-lane subgroups, so it needs exactly that size.
+/// matmul_sg (matmul.wgsl) broadcasts within 8-lane subgroups, so it needs exactly that
+/// size.
 pub fn subgroup_ok(ctx: &Context) -> bool {
     ctx.device.features().contains(wgpu::Features::SUBGROUP)
         && ctx.info.subgroup_min_size == 8
@@ -87,7 +88,11 @@ pub(crate) fn gemm(
         .u32(b_bs as u32)
         .u32(0)
         .u32(0);
-    let variant = Variant::for_context(ctx);
+    // A variant pinned by set_variant on a device without 8-wide subgroups falls back.
+    let variant = match Variant::for_context(ctx) {
+        Variant::Subgroup if !subgroup_ok(ctx) => Variant::Register,
+        v => v,
+    };
     if n <= 4 {
         // Matrix-vector shapes: the blocked kernels would compute 64–256 columns per lane
         // group and keep one (a 450×2592 · 2592×1 product took 128 ms on lavapipe).
@@ -102,7 +107,7 @@ pub(crate) fn gemm(
     }
     match variant {
         Variant::Subgroup => {
-            // 32 rows x 8 columns per lane, 16 lanes per workgroup (matmul_sg.wgsl).
+            // 32 rows x 8 columns per lane, 16 lanes per workgroup (matmul_sg in matmul.wgsl).
             let groups = [n.div_ceil(128) as u32, m.div_ceil(32) as u32, batch as u32];
             if !tb && n % 4 == 0 {
                 let kernel = ctx.kernel("matmul", "matmul_sg", &[])?;
