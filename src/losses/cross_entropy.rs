@@ -54,12 +54,14 @@ fn dispatch_maybe_weighted(
     ctx.dispatch(&kern, p.bytes(), &bufs, groups)
 }
 
-fn batch_mean(items: &Tensor, weights: Option<&Tensor>) -> Result<(Tensor, Option<Tensor>)> {
+/// The (weighted) mean of per-item losses, and for a weighted loss the detached weights
+/// and their sum, which the backward binds in that order.
+fn batch_mean(items: &Tensor, weights: Option<&Tensor>) -> Result<(Tensor, Option<[Tensor; 2]>)> {
     no_grad(|| match weights {
         None => Ok((items.mean()?, None)),
         Some(w) => {
             let wsum = w.sum()?;
-            Ok((items.sum()?.div(&wsum)?, Some(wsum)))
+            Ok((items.sum()?.div(&wsum)?, Some([w.detach(), wsum])))
         }
     })
 }
@@ -103,9 +105,9 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor, weights: Option<&Tensor>)
         &weights.map(|w| w.buffer()).into_iter().collect::<Vec<_>>(),
         &[probs.buffer(), rows.buffer()],
     )?;
-    let (loss, wsum) = batch_mean(&rows, weights)?;
+    let (loss, weighting) = batch_mean(&rows, weights)?;
 
-    let (labels, weights) = (labels.detach(), weights.map(Tensor::detach));
+    let labels = labels.detach();
     Ok(make(
         storage(&loss),
         Vec::new(),
@@ -116,11 +118,7 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor, weights: Option<&Tensor>)
             let ctx = probs.ctx();
             let dx = Tensor::empty(ctx, &[b, k], DType::F32)?;
             let groups = grid_1d((b * k) as u64, 64);
-            let w: Vec<_> = weights
-                .iter()
-                .zip(&wsum)
-                .flat_map(|(w, ws)| [w.buffer(), ws.buffer()])
-                .collect();
+            let w: Vec<_> = weighting.iter().flatten().map(Tensor::buffer).collect();
             dispatch_maybe_weighted(
                 ctx,
                 ["cross_entropy_bwd", "cross_entropy_bwd_weighted"],
@@ -167,13 +165,9 @@ pub fn binary_cross_entropy_with_logits(
         &weights.map(|w| w.buffer()).into_iter().collect::<Vec<_>>(),
         &[targets.buffer(), items.buffer()],
     )?;
-    let (loss, wsum) = batch_mean(&items, weights)?;
+    let (loss, weighting) = batch_mean(&items, weights)?;
 
-    let (z, t, weights) = (
-        logits.detach(),
-        targets.detach(),
-        weights.map(Tensor::detach),
-    );
+    let (z, t) = (logits.detach(), targets.detach());
     Ok(make(
         storage(&loss),
         Vec::new(),
@@ -183,11 +177,7 @@ pub fn binary_cross_entropy_with_logits(
         move |g| {
             let ctx = z.ctx();
             let dz = Tensor::empty(ctx, z.shape(), DType::F32)?;
-            let w: Vec<_> = weights
-                .iter()
-                .zip(&wsum)
-                .flat_map(|(w, ws)| [w.buffer(), ws.buffer()])
-                .collect();
+            let w: Vec<_> = weighting.iter().flatten().map(Tensor::buffer).collect();
             dispatch_maybe_weighted(
                 ctx,
                 ["bce_logits_bwd", "bce_logits_bwd_weighted"],

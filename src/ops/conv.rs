@@ -129,9 +129,8 @@ impl Geom {
     }
 }
 
-/// Groups for a kernel whose lanes each own 8 pixels of `pixels` (x, folded into y) and
-/// whose workgroup z picks a block of 8 channels out of `channels`.
-/// Channels per lane (the `CB` override): 4 where blocks of 8 would carry more padding.
+/// Channels per lane (the `CB` override) in the register kernels: 4 where blocks of 8
+/// would carry more padding.
 fn channel_block(channels: usize) -> usize {
     if channels.div_ceil(4) * 4 < channels.div_ceil(8) * 8 {
         4
@@ -140,50 +139,44 @@ fn channel_block(channels: usize) -> usize {
     }
 }
 
-/// Looks up a forward or grad-input kernel, whose lanes own 8 pixels (flattened over
-/// `pixels`) and a block of `channels`, and its grid.
-fn pixel_channel_kernel(
-    ctx: &crate::gpu::Context,
-    entry: &'static str,
-    consts: [(&'static str, f64); 6],
-    pixels: usize,
-    channels: usize,
-) -> Result<(std::rc::Rc<crate::gpu::Kernel>, [u32; 3])> {
-    let cb = channel_block(channels);
-    let mut all = consts.to_vec();
-    all.push(("CB", cb as f64));
-    let kernel = ctx.kernel("conv2d", entry, &all)?;
-    let [gx, gy, _] = grid_1d(pixels.div_ceil(8) as u64, 64);
-    Ok((kernel, [gx, gy, channels.div_ceil(cb) as u32]))
+/// Blocks of 8 channels per lane (the `CT` override) in the subgroup kernels: 1 or 2. 16
+/// channels per lane measured best on lavapipe (DeepMerge conv3 forward 18.6 GFLOP/s
+/// against 15.9 with 8, 14.3 with 32; the per-pixel state leaves less room for
+/// accumulators than in matmul_sg).
+fn subgroup_blocks(channels: usize) -> usize {
+    channels.div_ceil(8).clamp(1, 2)
 }
 
 /// Whether the conv kernels take their subgroup forms: they follow the matmul variant.
 fn use_subgroups(ctx: &crate::gpu::Context) -> bool {
-    use crate::ops::matmul::{subgroup_ok, Variant};
-    subgroup_ok(ctx) && Variant::for_context(ctx) == Variant::Subgroup
+    crate::ops::matmul::Variant::for_context(ctx) == crate::ops::matmul::Variant::Subgroup
 }
 
-/// The subgroup variant of a forward or grad-input kernel (`conv2d_fwd_sg`,
-/// `conv2d_grad_input_sg`) where the adapter has 8-wide subgroups: lanes own 8 pixels and
-/// 8 * CT channels, CT = 1 or 2 blocks of 8. 16 channels per lane measured best on
-/// lavapipe (DeepMerge conv3 forward 18.6 GFLOP/s against 15.9 with 8, 14.3 with 32; the
-/// per-pixel state leaves less room for accumulators than in matmul_sg).
-fn subgroup_kernel(
+/// Looks up a forward or grad-input kernel, whose lanes own 8 pixels (flattened over
+/// `pixels`) and a block of `channels`, and its grid (x folded into y, z over channel
+/// blocks): the subgroup form `<entry>_sg` (8 * CT channels per lane) where the adapter
+/// takes it, else `entry` (CB channels per lane). Returns whether it is the subgroup form,
+/// whose bindings differ.
+fn pixel_channel_kernel(
     ctx: &crate::gpu::Context,
-    entry: &'static str,
+    entries: [&'static str; 2],
     consts: [(&'static str, f64); 6],
     pixels: usize,
     channels: usize,
-) -> Result<Option<(std::rc::Rc<crate::gpu::Kernel>, [u32; 3])>> {
-    if !use_subgroups(ctx) {
-        return Ok(None);
-    }
-    let ct = channels.div_ceil(8).clamp(1, 2);
+) -> Result<(std::rc::Rc<crate::gpu::Kernel>, [u32; 3], bool)> {
+    let sg = use_subgroups(ctx);
+    let (entry, name, block, per_lane) = if sg {
+        let ct = subgroup_blocks(channels);
+        (entries[1], "CT", ct, 8 * ct)
+    } else {
+        let cb = channel_block(channels);
+        (entries[0], "CB", cb, cb)
+    };
     let mut all = consts.to_vec();
-    all.push(("CT", ct as f64));
+    all.push((name, block as f64));
     let kernel = ctx.kernel("conv2d", entry, &all)?;
     let [gx, gy, _] = grid_1d(pixels.div_ceil(8) as u64, 64);
-    Ok(Some((kernel, [gx, gy, channels.div_ceil(8 * ct) as u32])))
+    Ok((kernel, [gx, gy, channels.div_ceil(per_lane) as u32], sg))
 }
 
 /// w repacked by `conv2d_pack` for the forward (rows (c, ky, kx), columns o) or the grad
@@ -238,24 +231,21 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
     // Without a bias the kernel never reads its bias binding; w stands in for it.
     let b_buf = bias.map_or(w.buffer(), |b| b.buffer());
     let params = geo.params(&p, flags, 0, 0);
-    if let Some((k, grid)) =
-        subgroup_kernel(ctx, "conv2d_fwd_sg", geo.constants(&p), pixels, geo.o)?
-    {
-        ctx.dispatch(
-            &k,
-            params.bytes(),
-            &[x.buffer(), w.buffer(), b_buf, out.buffer()],
-            grid,
-        )?;
+    let (k, grid, sg) = pixel_channel_kernel(
+        ctx,
+        ["conv2d_fwd", "conv2d_fwd_sg"],
+        geo.constants(&p),
+        pixels,
+        geo.o,
+    )?;
+    if sg {
+        // Reads w as it is; lanes share its values by broadcast.
+        let bufs = [x.buffer(), w.buffer(), b_buf, out.buffer()];
+        ctx.dispatch(&k, params.bytes(), &bufs, grid)?;
     } else {
-        let (k, grid) = pixel_channel_kernel(ctx, "conv2d_fwd", geo.constants(&p), pixels, geo.o)?;
         let packed = pack_weights(w, &geo, &p, false)?;
-        ctx.dispatch(
-            &k,
-            params.bytes(),
-            &[x.buffer(), b_buf, out.buffer(), packed.buffer()],
-            grid,
-        )?;
+        let bufs = [x.buffer(), b_buf, out.buffer(), packed.buffer()];
+        ctx.dispatch(&k, params.bytes(), &bufs, grid)?;
     }
 
     let mut inputs = vec![x, w];
@@ -314,13 +304,14 @@ pub fn conv2d_grad_input(
     let ctx = g.ctx();
     let pixels = geo.n * geo.h * geo.w;
     let params = geo.params(&p, 0, 0, 0);
-    if let Some((k, grid)) = subgroup_kernel(
+    let (k, grid, sg) = pixel_channel_kernel(
         ctx,
-        "conv2d_grad_input_sg",
+        ["conv2d_grad_input", "conv2d_grad_input_sg"],
         geo.constants(&p),
         pixels,
         geo.c,
-    )? {
+    )?;
+    if sg {
         ctx.dispatch(
             &k,
             params.bytes(),
@@ -328,15 +319,9 @@ pub fn conv2d_grad_input(
             grid,
         )?;
     } else {
-        let (k, grid) =
-            pixel_channel_kernel(ctx, "conv2d_grad_input", geo.constants(&p), pixels, geo.c)?;
         let packed = pack_weights(w, &geo, &p, true)?;
-        ctx.dispatch(
-            &k,
-            params.bytes(),
-            &[g.buffer(), out.buffer(), packed.buffer()],
-            grid,
-        )?;
+        let bufs = [g.buffer(), out.buffer(), packed.buffer()];
+        ctx.dispatch(&k, params.bytes(), &bufs, grid)?;
     }
     Ok(out)
 }
@@ -359,10 +344,9 @@ pub fn conv2d_grad_weight(
     let ckk = geo.c * geo.kh * geo.kw;
     let ctx = g.ctx();
     // Lanes per partial sum, and the kernel with its override constants.
-    let subgroups = use_subgroups(ctx);
-    let (blocks, entry, consts) = if subgroups {
+    let (blocks, entry, consts) = if use_subgroups(ctx) {
         // 4 entries x 8 * CT channels per lane; entry blocks padded to whole subgroups.
-        let ct = geo.o.div_ceil(8).clamp(1, 2);
+        let ct = subgroup_blocks(geo.o);
         let mut consts = geo.constants(&p).to_vec();
         consts.push(("CT", ct as f64));
         let blocks = geo.o.div_ceil(8 * ct) * ckk.div_ceil(4).div_ceil(8) * 8;

@@ -23,9 +23,14 @@ impl Variant {
     /// subgroup kernel where they have 8-wide subgroups (lavapipe on AVX2: 2.5x the
     /// register kernel at 1024³), else the register kernel (shared-memory tiles with
     /// barriers measured several times slower on lavapipe), and GPUs the tiled one.
+    /// A pinned `Subgroup` (see `set_variant`) on a device without 8-wide subgroups reads
+    /// as `Register`, so every caller sees a variant the device can run.
     pub fn for_context(ctx: &Context) -> Variant {
         if let Some(v) = ctx.matmul_variant.get() {
-            return v;
+            return match v {
+                Variant::Subgroup if !subgroup_ok(ctx) => Variant::Register,
+                v => v,
+            };
         }
         let v = match std::env::var("TIDAL_MATMUL").ok().as_deref() {
             Some("subgroup") if subgroup_ok(ctx) => Variant::Subgroup,
@@ -88,11 +93,7 @@ pub(crate) fn gemm(
         .u32(b_bs as u32)
         .u32(0)
         .u32(0);
-    // A variant pinned by set_variant on a device without 8-wide subgroups falls back.
-    let variant = match Variant::for_context(ctx) {
-        Variant::Subgroup if !subgroup_ok(ctx) => Variant::Register,
-        v => v,
-    };
+    let variant = Variant::for_context(ctx);
     if n <= 4 {
         // Matrix-vector shapes: the blocked kernels would compute 64–256 columns per lane
         // group and keep one (a 450×2592 · 2592×1 product took 128 ms on lavapipe).
