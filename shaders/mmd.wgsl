@@ -15,6 +15,7 @@ struct Params {
     m: u32,
     k: u32,            // number of bandwidths
     estimator: u32,    // 0 biased (V), 1 unbiased (U), 2 linear-time (disjoint pairs)
+    d: u32,            // feature width (columns of Z)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,14 +26,21 @@ struct Params {
 @group(0) @binding(5) var<storage, read> base: array<f32>;
 @group(0) @binding(6) var<storage, read_write> contrib: array<f32>;
 @group(0) @binding(7) var<storage, read_write> coef: array<f32>;
+@group(0) @binding(8) var<storage, read> z: array<f32>;
 
 fn pair(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;
 }
 
-// d_ij = max(G_ii + G_jj − 2 G_ij, 0), and exactly 0 for a point paired with itself: the
-// expansion leaves a float32 residue there that a bandwidth of 1e-6 would turn into a
-// wrong kernel value.
+// d_ij = max(G_ii + G_jj − 2 G_ij, 0), exactly 0 for a point paired with itself. The
+// expansion cancels catastrophically for coincident or near-coincident rows (duplicates in a
+// batch drawn with replacement): there it leaves a float32 residue of order eps·‖z‖², which
+// a bandwidth of 1e-6 turns into a wrong kernel value. Pairs whose expansion is within
+// REFINE·(G_ii + G_jj) of zero are recomputed by direct differences Σ_k (z_ik − z_jk)², as
+// the published code does: exactly 0 for duplicates, accurate for near-duplicates. Such
+// pairs are rare in real batches, so the divergent branch costs little.
+const REFINE: f32 = 1e-3;
+
 @compute @workgroup_size(256)
 fn mmd_dist(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let nn = p.n + p.m;
@@ -44,7 +52,17 @@ fn mmd_dist(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         dist[e] = 0.0;
         return;
     }
-    dist[e] = max(gram[i * nn + i] + gram[j * nn + j] - 2.0 * gram[e], 0.0);
+    let norms = gram[i * nn + i] + gram[j * nn + j];
+    var dd = max(norms - 2.0 * gram[e], 0.0);
+    if (dd <= REFINE * norms) {
+        var acc = 0.0;
+        for (var k = 0u; k < p.d; k = k + 1u) {
+            let t = z[i * p.d + k] - z[j * p.d + k];
+            acc = acc + t * t;
+        }
+        dd = acc;
+    }
+    dist[e] = dd;
 }
 
 // Estimator weight of pair (i, j); symmetric, so the cross term −2·mean(Kxy) is split
@@ -85,7 +103,11 @@ fn weight(i: u32, j: u32) -> f32 {
 }
 
 // C_ij = w_ij · k(d_ij) and the backward coefficient A_ij = −2 w_ij Σ_s exp(−d/(2σ_s)) / (2σ_s)
-// (∂MMD/∂d_ij counted for both (i,j) and (j,i), since w is symmetric).
+// (∂MMD/∂d_ij counted for both (i,j) and (j,i), since w is symmetric). The gradient of pair
+// (i, j) is A_ij·(z_i − z_j), which is exactly 0 when d_ij = 0 (a self-pair or a duplicate
+// row); A_ij is then set to 0, because the backward's rowsum(A)·Z − A·Z would otherwise
+// subtract two terms of order |A_ij|·|z| ≈ 1e6·|z| (σ = 1e-6) whose float32 rounding
+// swamps the true gradient.
 @compute @workgroup_size(256)
 fn mmd_pairs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let nn = p.n + p.m;
@@ -105,7 +127,7 @@ fn mmd_pairs(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         dk = dk + ex * inv;
     }
     contrib[e] = w * kv;
-    coef[e] = -2.0 * w * dk;
+    coef[e] = select(-2.0 * w * dk, 0.0, d == 0.0);
 }
 
 var<workgroup> counts: array<u32, 256>;

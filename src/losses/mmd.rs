@@ -2,9 +2,12 @@
 //! with a sum of Gaussian kernels k(d) = Σ_s exp(−‖x−y‖² / (2σ_s)).
 //!
 //! Forward: Z = [X; Y]; G = Z·Zᵀ (the matmul kernel, no N×N×d tensor); one pass turns G into squared
-//! distances (self-pairs exactly 0); one pass evaluates every bandwidth and the estimator
+//! distances (self-pairs exactly 0, coincident rows recomputed by direct differences so
+//! duplicates are exactly 0 too); one pass evaluates every bandwidth and the estimator
 //! weights, writing per-pair contributions C and the backward coefficients A; MMD² = ΣC.
-//! Backward: ∂MMD²/∂Z = 2·(rowsum(A)·Z − A·Z), one more matmul.
+//! Backward: ∂MMD²/∂Z = 2·(rowsum(A)·Z − A·Z), one more matmul, with A = 0 wherever d = 0
+//! (those pairs have no gradient, and their ~1e6 coefficients at σ = 1e-6 would leave only
+//! float32 rounding after the subtraction).
 
 use crate::autograd::{make, no_grad};
 use crate::error::{Error, Result};
@@ -66,6 +69,13 @@ impl MmdConfig {
             clamp_min: None,
         }
     }
+    /// DAN's five kernels around the batch's median pairwise distance.
+    pub fn dan_median() -> MmdConfig {
+        MmdConfig {
+            bandwidth: Bandwidth::BatchMedian(vec![0.25, 0.5, 1.0, 2.0, 4.0]),
+            ..MmdConfig::dan()
+        }
+    }
 }
 
 /// MMD² between the rows of `x` [n, d] and `y` [m, d]; a scalar with gradients to both.
@@ -113,12 +123,13 @@ pub fn mmd(x: &Tensor, y: &Tensor, cfg: &MmdConfig) -> Result<Tensor> {
             .u32(n as u32)
             .u32(m as u32)
             .u32(scales.len() as u32)
-            .u32(est);
+            .u32(est)
+            .u32(x.shape()[1] as u32);
         let k = ctx.kernel("mmd", "mmd_dist", &[])?;
         ctx.dispatch(
             &k,
             p.bytes(),
-            &[gram.buffer(), dist.buffer()],
+            &[gram.buffer(), dist.buffer(), z.buffer()],
             grid_1d(pairs, 256),
         )?;
         let base = match &cfg.bandwidth {

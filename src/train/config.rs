@@ -223,10 +223,7 @@ impl TrainConfig {
         let mut c = match self.mmd_preset {
             MmdPreset::Reference => MmdConfig::reference(),
             MmdPreset::Dan => MmdConfig::dan(),
-            MmdPreset::DanMedian => MmdConfig {
-                bandwidth: Bandwidth::BatchMedian(vec![0.25, 0.5, 1.0, 2.0, 4.0]),
-                ..MmdConfig::dan()
-            },
+            MmdPreset::DanMedian => MmdConfig::dan_median(),
         };
         c.estimator = self.mmd_estimator;
         if self.mmd_estimator != Estimator::Biased {
