@@ -16,10 +16,11 @@ fn cpu_unary(op: Unary, x: f32, p0: f32, p1: f32) -> f32 {
         Unary::Clamp => x.clamp(p0, p1),
         Unary::Scale => x * p0,
         Unary::AddScalar => x + p0,
+        Unary::AtLeast => f32::from(x >= p0),
     }
 }
 
-const ALL: [(Unary, f32, f32); 12] = [
+const ALL: [(Unary, f32, f32); 13] = [
     (Unary::Exp, 0.0, 0.0),
     (Unary::Log, 0.0, 0.0),
     (Unary::Sqrt, 0.0, 0.0),
@@ -32,6 +33,7 @@ const ALL: [(Unary, f32, f32); 12] = [
     (Unary::Clamp, -0.3, 0.4),
     (Unary::Scale, -1.7, 0.0),
     (Unary::AddScalar, 0.25, 0.0),
+    (Unary::AtLeast, 0.1, 0.0),
 ];
 
 /// log, sqrt and fractional pow need positive inputs.
@@ -91,7 +93,7 @@ fn unary_grads_match_finite_differences() {
     for (&(op, p0, p1), n) in ALL.iter().flat_map(|c| [(c, 11usize), (c, 12)]) {
         // Keep clamp/relu inputs away from their kinks, where differences are undefined.
         let mut x = input(op, n, 5);
-        if matches!(op, Unary::Relu | Unary::Clamp) {
+        if matches!(op, Unary::Relu | Unary::Clamp | Unary::AtLeast) {
             for v in x.iter_mut() {
                 if (*v - p0).abs() < 0.05 || (*v - p1).abs() < 0.05 || v.abs() < 0.05 {
                     *v += 0.11;

@@ -1,5 +1,5 @@
 use crate::common::*;
-use tidal::losses::{binary_cross_entropy_with_logits, cross_entropy};
+use tidal::losses::{binary_cross_entropy_with_logits, cross_entropy, cross_entropy_per_sample};
 use tidal::Tensor;
 
 fn labels_for(b: usize, k: usize, seed: u64) -> Vec<u32> {
@@ -244,4 +244,37 @@ fn bce_with_logits_rejects_targets_of_another_shape() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("[2, 3]") && err.contains("[3, 2]"), "{err}");
+}
+
+#[test]
+fn cross_entropy_per_sample_matches_cpu_rows_and_fd() {
+    for (b, k) in [(1usize, 2usize), (7, 5), (129, 3)] {
+        let x: Vec<f32> = data(b as u64 + 50, b * k).iter().map(|v| v * 3.0).collect();
+        let labels = labels_for(b, k, b as u64 + 51);
+        let lt = Tensor::from_u32(&ctx(), &labels, &[b]).unwrap();
+        let rows = cross_entropy_per_sample(&tensor(&x, &[b, k]), &lt).unwrap();
+        assert_eq!(rows.shape(), &[b]);
+        let want: Vec<f32> = x
+            .chunks(k)
+            .zip(&labels)
+            .map(|(r, &l)| cpu_cross_entropy(r, &[l], None, k).0)
+            .collect();
+        assert_close(
+            &rows.to_vec().unwrap(),
+            &want,
+            1e-5,
+            1e-6,
+            &format!("{b}x{k}"),
+        );
+        if b <= 7 {
+            grad_check(
+                &[(x.clone(), vec![b, k])],
+                |t| cross_entropy_per_sample(&t[0], &lt),
+                1e-2,
+                1e-2,
+                1e-4,
+                &format!("cross_entropy_per_sample {b}x{k}"),
+            );
+        }
+    }
 }

@@ -67,11 +67,19 @@ fn cpu_max_pool(x: &[f32], cfg: &Cfg) -> (Vec<f32>, Vec<usize>) {
 }
 
 /// CPU avg pool with count_include_pad (divisor kh * kw), f64 sums.
-fn cpu_avg_pool(x: &[f32], cfg: &Cfg) -> Vec<f32> {
-    let div = (cfg.k.0 * cfg.k.1) as f64;
+/// Average pool: `windows()` lists each window's real pixels, so the divisor is kh·kw with
+/// count_include_pad and the window's length without.
+fn cpu_avg_pool(x: &[f32], cfg: &Cfg, include_pad: bool) -> Vec<f32> {
     cfg.windows()
         .iter()
-        .map(|win| (win.iter().map(|&i| x[i] as f64).sum::<f64>() / div) as f32)
+        .map(|win| {
+            let div = if include_pad {
+                (cfg.k.0 * cfg.k.1) as f64
+            } else {
+                win.len() as f64
+            };
+            (win.iter().map(|&i| x[i] as f64).sum::<f64>() / div) as f32
+        })
         .collect()
 }
 
@@ -85,11 +93,15 @@ fn cpu_max_pool_grad(x: &[f32], g: &[f32], cfg: &Cfg) -> Vec<f32> {
     gx.iter().map(|&v| v as f32).collect()
 }
 
-/// Gradient of avg pool: each g[o] / (kh * kw) goes to every real pixel of its window.
-fn cpu_avg_pool_grad(g: &[f32], cfg: &Cfg) -> Vec<f32> {
-    let div = (cfg.k.0 * cfg.k.1) as f64;
+/// Gradient of avg pool: each g[o] / divisor goes to every real pixel of its window.
+fn cpu_avg_pool_grad(g: &[f32], cfg: &Cfg, include_pad: bool) -> Vec<f32> {
     let mut gx = vec![0.0f64; numel(&cfg.shape)];
     for (o, win) in cfg.windows().iter().enumerate() {
+        let div = if include_pad {
+            (cfg.k.0 * cfg.k.1) as f64
+        } else {
+            win.len() as f64
+        };
         for &i in win {
             gx[i] += g[o] as f64 / div;
         }
@@ -194,24 +206,27 @@ fn check_against_cpu(cfg: &Cfg, seed: u64) {
         &format!("max grad {what}"),
     );
 
-    let xt = param(&x, &cfg.shape);
-    let y = avg_pool2d(&xt, cfg.k, cfg.s, cfg.p).unwrap();
-    assert_eq!(y.shape(), cfg.out_shape().as_slice(), "avg {what}");
-    assert_close(
-        &y.to_vec().unwrap(),
-        &cpu_avg_pool(&x, cfg),
-        1e-5,
-        1e-6,
-        &format!("avg {what}"),
-    );
-    y.backward_with(&tensor(&g, y.shape())).unwrap();
-    assert_close(
-        &xt.grad().unwrap().to_vec().unwrap(),
-        &cpu_avg_pool_grad(&g, cfg),
-        1e-5,
-        1e-6,
-        &format!("avg grad {what}"),
-    );
+    for include_pad in [true, false] {
+        let xt = param(&x, &cfg.shape);
+        let y = avg_pool2d(&xt, cfg.k, cfg.s, cfg.p, include_pad).unwrap();
+        let what = format!("{what} count_include_pad={include_pad}");
+        assert_eq!(y.shape(), cfg.out_shape().as_slice(), "avg {what}");
+        assert_close(
+            &y.to_vec().unwrap(),
+            &cpu_avg_pool(&x, cfg, include_pad),
+            1e-5,
+            1e-6,
+            &format!("avg {what}"),
+        );
+        y.backward_with(&tensor(&g, y.shape())).unwrap();
+        assert_close(
+            &xt.grad().unwrap().to_vec().unwrap(),
+            &cpu_avg_pool_grad(&g, cfg, include_pad),
+            1e-5,
+            1e-6,
+            &format!("avg grad {what}"),
+        );
+    }
 }
 
 #[test]
@@ -311,14 +326,16 @@ fn max_pool2d_grad_matches_fd_with_distinct_values() {
 #[test]
 fn avg_pool2d_grad_matches_fd_on_odd_shapes() {
     for cfg in [ODD[1], ODD[3], ODD[5]] {
-        grad_check(
-            &[(data(7, numel(&cfg.shape)), cfg.shape.to_vec())],
-            |t| avg_pool2d(&t[0], cfg.k, cfg.s, cfg.p),
-            1e-2,
-            1e-2,
-            1e-3,
-            &format!("avg_pool2d {cfg:?}"),
-        );
+        for include_pad in [true, false] {
+            grad_check(
+                &[(data(7, numel(&cfg.shape)), cfg.shape.to_vec())],
+                |t| avg_pool2d(&t[0], cfg.k, cfg.s, cfg.p, include_pad),
+                1e-2,
+                1e-2,
+                1e-3,
+                &format!("avg_pool2d {cfg:?} count_include_pad={include_pad}"),
+            );
+        }
     }
 }
 
@@ -357,7 +374,7 @@ fn pools_reject_bad_geometry_with_the_shapes() {
     let x = tensor(&data(1, 2 * 3 * 4 * 4), &[2, 3, 4, 4]);
     let e = max_pool2d(&x, (2, 2), (2, 2), (2, 2)).unwrap_err();
     assert!(e.to_string().contains("at most half the kernel"), "{e}");
-    let e = avg_pool2d(&x, (7, 7), (1, 1), (1, 1)).unwrap_err();
+    let e = avg_pool2d(&x, (7, 7), (1, 1), (1, 1), true).unwrap_err();
     assert!(e.to_string().contains("[2, 3, 4, 4]"), "{e}");
     let flat = tensor(&data(1, 12), &[3, 4]);
     let e = global_avg_pool2d(&flat).unwrap_err();

@@ -1,9 +1,9 @@
 //! Domain-adaptation transfer losses: MMD, CORAL, Fisher.
 
 use crate::common::*;
-use tidal::losses::coral::coral;
-use tidal::losses::fisher::{fisher_loss, update_centres, FisherConfig, FisherForm};
+use tidal::losses::fisher::{fisher_loss, update_centres, FisherConfig, FisherForm, FisherNorm};
 use tidal::losses::mmd::{mmd, Bandwidth, Estimator, MmdConfig, REFERENCE_SIGMAS};
+use tidal::losses::{coral, CoralForm, EntropyForm};
 use tidal::{Rng, Tensor};
 
 /// f64 MMD² from direct distances (no Gram expansion).
@@ -272,26 +272,36 @@ fn coral_matches_the_covariance_formula_and_its_grad_checks() {
     let (n, m, d) = (7usize, 5usize, 3usize);
     let x = data(7, n * d);
     let y: Vec<f32> = data(8, m * d).iter().map(|v| v * 2.0).collect();
-    let got = coral(&tensor(&x, &[n, d]), &tensor(&y, &[m, d]))
-        .unwrap()
-        .item()
-        .unwrap();
     let (cs, ct) = (cpu_cov(&x, n, d), cpu_cov(&y, m, d));
-    let want = cs
+    let sq = cs
         .iter()
         .zip(&ct)
         .map(|(a, b)| (a - b).powi(2))
-        .sum::<f64>()
-        / (4.0 * (d * d) as f64);
-    assert_close(&[got], &[want as f32], 1e-5, 1e-7, "coral");
-    grad_check(
-        &[(x, vec![n, d]), (y, vec![m, d])],
-        |t| coral(&t[0], &t[1]),
-        1e-2,
-        2e-2,
-        2e-4,
-        "coral",
-    );
+        .sum::<f64>();
+    for (form, div) in [
+        (CoralForm::DeepCoral, 4.0 * (d * d) as f64),
+        (CoralForm::Published, (d * d) as f64),
+    ] {
+        let got = coral(&tensor(&x, &[n, d]), &tensor(&y, &[m, d]), form)
+            .unwrap()
+            .item()
+            .unwrap();
+        assert_close(
+            &[got],
+            &[(sq / div) as f32],
+            1e-5,
+            1e-7,
+            &format!("coral {form:?}"),
+        );
+        grad_check(
+            &[(x.clone(), vec![n, d]), (y.clone(), vec![m, d])],
+            |t| coral(&t[0], &t[1], form),
+            1e-2,
+            2e-2,
+            2e-4,
+            &format!("coral {form:?}"),
+        );
+    }
 }
 
 #[test]
@@ -301,48 +311,56 @@ fn fisher_traces_match_cpu_and_grads_reach_features_and_centres() {
     let c = data(12, k * d);
     let labels = [0u32, 1, 1, 0, 1, 1, 1];
     let lt = Tensor::from_u32(&ctx(), &labels, &[b]).unwrap();
-    for form in [FisherForm::TraceDifference, FisherForm::TraceRatio] {
-        let cfg = FisherConfig {
-            form,
-            intra: 0.01,
-            inter: 1.0,
+    let sw: f64 = (0..b)
+        .map(|i| {
+            (0..d)
+                .map(|j| (h[i * d + j] as f64 - c[labels[i] as usize * d + j] as f64).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>();
+    let cbar: Vec<f64> = (0..d)
+        .map(|j| (0..k).map(|q| c[q * d + j] as f64).sum::<f64>() / k as f64)
+        .collect();
+    let sb: f64 = (0..k)
+        .map(|q| {
+            (0..d)
+                .map(|j| (c[q * d + j] as f64 - cbar[j]).powi(2))
+                .sum::<f64>()
+        })
+        .sum::<f64>();
+    for norm in [FisherNorm::PerSample, FisherNorm::Published] {
+        // tidal averages tr(S_w) over the batch and tr(S_b) over the classes; the
+        // reference code sums both and has no ε in the ratio.
+        let (sw, sb, eps) = match norm {
+            FisherNorm::PerSample => (sw / b as f64, sb / k as f64, 1e-6),
+            FisherNorm::Published => (sw, sb, 0.0),
         };
-        let got = fisher_loss(&tensor(&h, &[b, d]), &lt, &tensor(&c, &[k, d]), &cfg)
-            .unwrap()
-            .item()
-            .unwrap();
-        let sw: f64 = (0..b)
-            .map(|i| {
-                (0..d)
-                    .map(|j| (h[i * d + j] as f64 - c[labels[i] as usize * d + j] as f64).powi(2))
-                    .sum::<f64>()
-            })
-            .sum::<f64>()
-            / b as f64;
-        let cbar: Vec<f64> = (0..d)
-            .map(|j| (0..k).map(|q| c[q * d + j] as f64).sum::<f64>() / k as f64)
-            .collect();
-        let sb: f64 = (0..k)
-            .map(|q| {
-                (0..d)
-                    .map(|j| (c[q * d + j] as f64 - cbar[j]).powi(2))
-                    .sum::<f64>()
-            })
-            .sum::<f64>()
-            / k as f64;
-        let want = match form {
-            FisherForm::TraceDifference => 0.01 * sw - sb,
-            FisherForm::TraceRatio => 0.01 * sw / (sb + 1e-6),
-        };
-        assert_close(&[got], &[want as f32], 1e-5, 1e-7, &format!("{form:?}"));
-        grad_check(
-            &[(h.clone(), vec![b, d]), (c.clone(), vec![k, d])],
-            |t| fisher_loss(&t[0], &lt, &t[1], &cfg),
-            1e-2,
-            2e-2,
-            2e-4,
-            &format!("fisher {form:?}"),
-        );
+        for form in [FisherForm::TraceDifference, FisherForm::TraceRatio] {
+            let cfg = FisherConfig {
+                form,
+                intra: 0.01,
+                inter: 1.0,
+                norm,
+            };
+            let got = fisher_loss(&tensor(&h, &[b, d]), &lt, &tensor(&c, &[k, d]), &cfg)
+                .unwrap()
+                .item()
+                .unwrap();
+            let want = match form {
+                FisherForm::TraceDifference => 0.01 * sw - sb,
+                FisherForm::TraceRatio => 0.01 * sw / (sb + eps),
+            };
+            let what = format!("{form:?} {norm:?}");
+            assert_close(&[got], &[want as f32], 1e-5, 1e-7, &what);
+            grad_check(
+                &[(h.clone(), vec![b, d]), (c.clone(), vec![k, d])],
+                |t| fisher_loss(&t[0], &lt, &t[1], &cfg),
+                1e-2,
+                2e-2,
+                2e-4,
+                &format!("fisher {what}"),
+            );
+        }
     }
 }
 
@@ -369,33 +387,66 @@ fn one_hot_rows_from_labels() {
     );
 }
 
+/// f64 −(1/B) Σ p log p over softmax rows; `floor` drops probabilities below it.
+fn cpu_entropy(z: &[f32], k: usize, floor: f64) -> f64 {
+    let b = z.len() / k;
+    let mut h = 0.0f64;
+    for r in z.chunks(k) {
+        let mx = r.iter().cloned().fold(f32::MIN, f32::max) as f64;
+        let lse = r.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln() + mx;
+        h -= r
+            .iter()
+            .map(|&v| (v as f64 - lse).exp())
+            .filter(|&p| p >= floor)
+            .map(|p| p * p.ln())
+            .sum::<f64>();
+    }
+    h / b as f64
+}
+
 #[test]
 fn entropy_matches_cpu_is_safe_near_zero_and_its_grad_checks() {
     use tidal::losses::entropy;
     let (b, k) = (5usize, 3usize);
     let mut z = data(21, b * k);
     z[0] = 60.0; // a row whose softmax has probabilities ~1e-26
-    let got = entropy(&tensor(&z, &[b, k])).unwrap().item().unwrap();
-    let mut want = 0.0f64;
-    for r in z.chunks(k) {
-        let mx = r.iter().cloned().fold(f32::MIN, f32::max) as f64;
-        let lse = r.iter().map(|&v| (v as f64 - mx).exp()).sum::<f64>().ln() + mx;
-        want -= r
-            .iter()
-            .map(|&v| (v as f64 - lse).exp() * (v as f64 - lse))
-            .sum::<f64>();
+    z[4] = -14.0; // p ≈ 1e-6·…: a probability near the published floor
+    for (form, floor) in [(EntropyForm::Exact, 0.0), (EntropyForm::Published, 1e-6)] {
+        let got = entropy(&tensor(&z, &[b, k]), form).unwrap().item().unwrap();
+        assert!(got.is_finite());
+        let want = cpu_entropy(&z, k, floor);
+        assert_close(
+            &[got],
+            &[want as f32],
+            1e-5,
+            1e-6,
+            &format!("entropy {form:?}"),
+        );
+        grad_check(
+            &[(data(22, b * k), vec![b, k])],
+            |t| entropy(&t[0], form),
+            1e-2,
+            2e-2,
+            2e-4,
+            &format!("entropy {form:?}"),
+        );
     }
-    want /= b as f64;
-    assert!(got.is_finite());
-    assert_close(&[got], &[want as f32], 1e-5, 1e-6, "entropy");
-    grad_check(
-        &[(data(22, b * k), vec![b, k])],
-        |t| entropy(&t[0]),
-        1e-2,
-        2e-2,
-        2e-4,
-        "entropy",
-    );
+}
+
+#[test]
+fn published_entropy_gives_masked_probabilities_no_gradient_of_their_own() {
+    use tidal::losses::entropy;
+    // Row (0, 0, −20): p2 ≈ 1e-9 < 1e-6 is dropped, so dΩ/dz_2 comes only through the
+    // softmax of the kept entries: Σ_{k<2} (log p_k + 1)·p_k·p_2 ≈ 0.307·p_2. Kept, its own
+    // term would add −(log p_2 + 1)·p_2·(1 − p_2) ≈ 20·p_2, 65 times more.
+    let z = [0.0f32, 0.0, -20.0];
+    let t = param(&z, &[1, 3]);
+    entropy(&t, EntropyForm::Published).unwrap().backward().unwrap();
+    let got = t.grad().unwrap().to_vec().unwrap()[2];
+    let e = (-20.0f64).exp();
+    let p = [1.0 / (2.0 + e), 1.0 / (2.0 + e), e / (2.0 + e)];
+    let want: f64 = p[..2].iter().map(|pk| (pk.ln() + 1.0) * pk * p[2]).sum();
+    assert_close(&[got], &[want as f32], 1e-3, 0.0, "masked entropy dΩ/dz_2");
 }
 
 #[test]

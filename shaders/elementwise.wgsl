@@ -42,7 +42,8 @@ fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 // Unary ops on a; p0, p1 are the op's scalars.
 // 0 exp, 1 log, 2 sqrt, 3 square, 4 relu, 5 sigmoid, 6 tanh, 7 neg, 8 pow(x, p0),
-// 9 clamp(x, p0, p1), 10 scale x*p0, 11 add x+p0, 12 copy
+// 9 clamp(x, p0, p1), 10 scale x*p0, 11 add x+p0, 12 at_least (1 where x >= p0, else 0),
+// 13 copy
 fn unary_op(x: f32) -> f32 {
     switch OP {
         case 0u: { return exp(x); }
@@ -62,6 +63,7 @@ fn unary_op(x: f32) -> f32 {
         case 9u: { return clamp(x, p.p0, p.p1); }
         case 10u: { return x * p.p0; }
         case 11u: { return x + p.p0; }
+        case 12u: { return select(0.0, 1.0, x >= p.p0); }
         default: { return x; }
     }
 }
@@ -101,6 +103,7 @@ fn unary_grad(x: f32, y: f32, g: f32) -> f32 {
         case 8u: { return g * p.p0 * pow_signed(x, p.p0 - 1.0); }
         case 9u: { return select(0.0, g, x >= p.p0 && x <= p.p1); }
         case 10u: { return g * p.p0; }
+        case 12u: { return 0.0; }    // a step: no gradient
         default: { return g; }
     }
 }

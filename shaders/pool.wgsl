@@ -1,7 +1,8 @@
 // 2-D pooling over x [planes = N * C, H, W] (row-major), PyTorch semantics: output
 // [planes, OH, OW], window (oy, ox) covers rows oy * sh - ph + [0, kh) and columns
 // ox * sw - pw + [0, kw); positions outside the input are padding (-inf for max, 0 for
-// average, whose divisor is always kh * kw: count_include_pad).
+// average, whose divisor is kh * kw with count_include_pad, else the window's number of
+// real pixels).
 //
 // Backward kernels gather: each input element sums the gradients of the windows that
 // cover it, in a fixed order, so no atomics are needed and results are deterministic.
@@ -20,6 +21,7 @@ struct Params {
     ph: u32,
     pw: u32,
     scale: f32,   // 1 / (kh * kw) for average pooling
+    exclude_pad: u32,  // average pooling: 1 = divide by the real pixels only (count_include_pad = false)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -221,7 +223,20 @@ fn avg_pool2d(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
             s = s + select(0.0, v, row_in && ix >= 0 && ix < i32(p.w));
         }
     }
-    out[o] = s * p.scale;
+    out[o] = s * avg_scale(oy, ox);
+}
+
+// Number of real (unpadded) positions among `k` starting at padded offset start - pad.
+fn real_span(o: u32, k: u32, s: u32, pad: u32, n: u32) -> u32 {
+    let a = i32(o * s) - i32(pad);
+    return u32(min(a + i32(k), i32(n)) - max(a, 0));
+}
+
+// The divisor of window (oy, ox): 1 / (kh * kw), or 1 / (its real pixels) without
+// count_include_pad (never 0: padding is at most half the window).
+fn avg_scale(oy: u32, ox: u32) -> f32 {
+    if (p.exclude_pad == 0u) { return p.scale; }
+    return 1.0 / f32(real_span(oy, kh(), SH, p.ph, p.h) * real_span(ox, kw(), SW, p.pw, p.w));
 }
 
 // Output rows (or columns) whose windows cover input row i: [lo, hi), for window k,
@@ -317,7 +332,7 @@ fn avg_pool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
             if (ix >= p.w) { break; }
             let wx = single(ix, KW, SW, p.pw, p.ow);
             let gv = g[r.obase + wy.x * p.ow + wx.x];
-            out[r.row * p.w + ix] = select(0.0, gv * p.scale, (wy.y & wx.y) == 1u);
+            out[r.row * p.w + ix] = select(0.0, gv * avg_scale(wy.x, wx.x), (wy.y & wx.y) == 1u);
         }
         return;
     }
@@ -328,9 +343,9 @@ fn avg_pool2d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
         var s = 0.0;
         for (var oy = r.ry.x; oy < r.ry.y; oy = oy + 1u) {
             for (var ox = rx.x; ox < rx.y; ox = ox + 1u) {
-                s = s + g[r.obase + oy * p.ow + ox];
+                s = s + g[r.obase + oy * p.ow + ox] * avg_scale(oy, ox);
             }
         }
-        out[r.row * p.w + ix] = s * p.scale;
+        out[r.row * p.w + ix] = s;
     }
 }

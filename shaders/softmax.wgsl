@@ -191,6 +191,17 @@ fn cross_entropy_bwd_weighted(@builtin(global_invocation_id) gid: vec3<u32>, @bu
     out[e] = (x[e] - hit) * (w[r] * g[0] / wsum[0]);
 }
 
+// Per-sample cross-entropy (reduction = none): the upstream gradient has one entry per
+// row, (x[e] - onehot(label[e / k])[e % k]) * g[e / k]. Indexing as cross_entropy_bwd.
+@compute @workgroup_size(64)
+fn cross_entropy_bwd_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = row_index(gid, nwg);
+    if (e >= p.rows * p.k) { return; }
+    let r = e / p.k;
+    let hit = select(0.0, 1.0, labels[r] == e % p.k);
+    out[e] = (x[e] - hit) * g[r];
+}
+
 // log(1 + u) for u in [0, 1], accurate when u is tiny (1 + u rounds to 1): the rounding
 // error of 1 + u is divided out (Goldberg's trick, no log1p in WGSL).
 fn log1p_small(u: f32) -> f32 {

@@ -64,7 +64,7 @@ impl Classifier for RegionModel {
         3 * HALF * HALF
     }
     fn last_conv(&self, x: &Tensor) -> Result<Tensor> {
-        avg_pool2d(x, (2, 2), (2, 2), (0, 0))?.mul(&self.mask)
+        avg_pool2d(x, (2, 2), (2, 2), (0, 0), true)?.mul(&self.mask)
     }
     fn logits_from_last_conv(&self, a: &Tensor) -> Result<Tensor> {
         a.reshape(&[a.shape()[0], 3 * HALF * HALF])?

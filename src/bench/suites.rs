@@ -243,7 +243,7 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
         Work::Bytes(4.0 * 4.0 * 512.0),
         || {
             logits.zero_grad();
-            crate::losses::entropy(&logits)?.backward()
+            crate::losses::entropy(&logits, crate::losses::EntropyForm::Exact)?.backward()
         },
     )?;
     // DeepMerge's first pool and batch norm: [256, 8, 75, 75].

@@ -74,6 +74,70 @@ fn batch_mean(items: &Tensor, weights: Option<&Tensor>) -> Result<(Tensor, Optio
 /// Labels live on the GPU, so they are checked there: a label outside [0, K) makes its row's
 /// loss, and so the result, NaN.
 pub fn cross_entropy(logits: &Tensor, labels: &Tensor, weights: Option<&Tensor>) -> Result<Tensor> {
+    let (probs, rows, p) = cross_entropy_rows(logits, labels, weights)?;
+    let (b, k) = (logits.shape()[0], logits.shape()[1]);
+    let (loss, weighting) = batch_mean(&rows, weights)?;
+
+    let labels = labels.detach();
+    Ok(make(
+        storage(&loss),
+        Vec::new(),
+        DType::F32,
+        "cross_entropy",
+        &[logits],
+        move |g| {
+            let ctx = probs.ctx();
+            let dx = Tensor::empty(ctx, &[b, k], DType::F32)?;
+            let groups = grid_1d((b * k) as u64, 64);
+            let w: Vec<_> = weighting.iter().flatten().map(Tensor::buffer).collect();
+            dispatch_maybe_weighted(
+                ctx,
+                ["cross_entropy_bwd", "cross_entropy_bwd_weighted"],
+                &p,
+                groups,
+                &[probs.buffer(), g.buffer(), labels.buffer()],
+                &w,
+                &[dx.buffer()],
+            )?;
+            Ok(vec![Some(dx)])
+        },
+    ))
+}
+
+/// Per-sample cross-entropy, PyTorch's `reduction = "none"`: [B] losses −log softmax(logits)[label]
+/// on the tape, each row's gradient (softmax − onehot)·g_i.
+pub fn cross_entropy_per_sample(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    let (probs, rows, p) = cross_entropy_rows(logits, labels, None)?;
+    let (b, k) = (logits.shape()[0], logits.shape()[1]);
+    let labels = labels.detach();
+    Ok(make(
+        storage(&rows),
+        vec![b],
+        DType::F32,
+        "cross_entropy",
+        &[logits],
+        move |g| {
+            let ctx = probs.ctx();
+            let dx = Tensor::empty(ctx, &[b, k], DType::F32)?;
+            let kern = ctx.kernel("softmax", "cross_entropy_bwd_rows", &[])?;
+            ctx.dispatch(
+                &kern,
+                p.bytes(),
+                &[probs.buffer(), g.buffer(), labels.buffer(), dx.buffer()],
+                grid_1d((b * k) as u64, 64),
+            )?;
+            Ok(vec![Some(dx)])
+        },
+    ))
+}
+
+/// The fused forward: softmax [B, K] (saved for the backward), per-row (weighted) losses
+/// [B], and the parameter block both passes use.
+fn cross_entropy_rows(
+    logits: &Tensor,
+    labels: &Tensor,
+    weights: Option<&Tensor>,
+) -> Result<(Tensor, Tensor, Params)> {
     const OP: &str = "cross_entropy";
     logits.expect_dtype(OP, DType::F32)?;
     labels.expect_dtype(OP, DType::U32)?;
@@ -95,42 +159,16 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor, weights: Option<&Tensor>)
         .u32(k as u32)
         .f32(1.0 / b as f32)
         .u32(0);
-    let groups = grid_1d(b as u64, 64);
     dispatch_maybe_weighted(
         ctx,
         ["cross_entropy_fwd", "cross_entropy_fwd_weighted"],
         &p,
-        groups,
+        grid_1d(b as u64, 64),
         &[logits.buffer(), labels.buffer()],
         &weights.map(|w| w.buffer()).into_iter().collect::<Vec<_>>(),
         &[probs.buffer(), rows.buffer()],
     )?;
-    let (loss, weighting) = batch_mean(&rows, weights)?;
-
-    let labels = labels.detach();
-    Ok(make(
-        storage(&loss),
-        Vec::new(),
-        DType::F32,
-        OP,
-        &[logits],
-        move |g| {
-            let ctx = probs.ctx();
-            let dx = Tensor::empty(ctx, &[b, k], DType::F32)?;
-            let groups = grid_1d((b * k) as u64, 64);
-            let w: Vec<_> = weighting.iter().flatten().map(Tensor::buffer).collect();
-            dispatch_maybe_weighted(
-                ctx,
-                ["cross_entropy_bwd", "cross_entropy_bwd_weighted"],
-                &p,
-                groups,
-                &[probs.buffer(), g.buffer(), labels.buffer()],
-                &w,
-                &[dx.buffer()],
-            )?;
-            Ok(vec![Some(dx)])
-        },
-    ))
+    Ok((probs, rows, p))
 }
 
 /// Mean of max(z,0) − z·t + log(1 + exp(−|z|)) (stable); logits and targets same shape (f32).

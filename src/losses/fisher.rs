@@ -1,7 +1,9 @@
 //! Fisher loss (Zhang et al. 2020) on labelled source features h [B, d] with class centres
 //! c [K, d]: only the traces of the scatter matrices are needed,
-//! tr(S_w) = Σ_i ‖h_i − c_{y_i}‖² (here averaged over the batch) and
-//! tr(S_b) = Σ_k ‖c_k − c̄‖² (averaged over the classes).
+//! tr(S_w) = Σ_i ‖h_i − c_{y_i}‖² and tr(S_b) = Σ_k ‖c_k − c̄‖². tidal's default averages
+//! the first over the batch and the second over the classes; the reference code sums both
+//! (and clamps each ‖h_i − c‖² to [1e-12, 1e12]), which weighs the intra term B/K times
+//! more against the inter term.
 //!
 //! Centres are either learnable parameters (give them to the optimizer, with their own
 //! learning-rate multiplier) or a plain tensor moved towards the batch class means by
@@ -20,12 +22,25 @@ pub enum FisherForm {
     TraceDifference,
 }
 
+/// How the two traces are normalised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FisherNorm {
+    /// tr(S_w)/B and tr(S_b)/K; the ratio's denominator gets + 1e-6.
+    #[default]
+    PerSample,
+    /// The reference code: Σ_i clamp(‖h_i − c_{y_i}‖², 1e-12, 1e12) and Σ_k ‖c_k − c̄‖²,
+    /// summed, not averaged; the ratio has no ε.
+    Published,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FisherConfig {
     pub form: FisherForm,
     /// Reference weights: intra 0.01, inter 1.0.
     pub intra: f32,
     pub inter: f32,
+    pub norm: FisherNorm,
 }
 
 impl Default for FisherConfig {
@@ -34,6 +49,7 @@ impl Default for FisherConfig {
             form: FisherForm::TraceDifference,
             intra: 0.01,
             inter: 1.0,
+            norm: FisherNorm::PerSample,
         }
     }
 }
@@ -57,22 +73,22 @@ fn check(h: &Tensor, labels: &Tensor, centres: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// (tr(S_w)/B, tr(S_b)/K) as scalars on the tape.
-pub fn scatter_traces(h: &Tensor, labels: &Tensor, centres: &Tensor) -> Result<(Tensor, Tensor)> {
+/// (tr(S_w), tr(S_b)) as scalars on the tape: (/B, /K) per sample, or the published sums.
+pub fn scatter_traces(
+    h: &Tensor,
+    labels: &Tensor,
+    centres: &Tensor,
+    norm: FisherNorm,
+) -> Result<(Tensor, Tensor)> {
     check(h, labels, centres)?;
     let b = h.shape()[0] as f32;
     let k = centres.shape()[0] as f32;
-    let within = h
-        .sub(&centres.gather_rows(labels)?)?
-        .square()?
-        .sum()?
-        .scale(1.0 / b)?;
-    let between = centres
-        .sub(&centres.mean_axis(0, true)?)?
-        .square()?
-        .sum()?
-        .scale(1.0 / k)?;
-    Ok((within, between))
+    let sq = h.sub(&centres.gather_rows(labels)?)?.square()?;
+    let between = centres.sub(&centres.mean_axis(0, true)?)?.square()?.sum()?;
+    Ok(match norm {
+        FisherNorm::PerSample => (sq.sum()?.scale(1.0 / b)?, between.scale(1.0 / k)?),
+        FisherNorm::Published => (sq.sum_axis(1, false)?.clamp(1e-12, 1e12)?.sum()?, between),
+    })
 }
 
 pub fn fisher_loss(
@@ -81,12 +97,13 @@ pub fn fisher_loss(
     centres: &Tensor,
     cfg: &FisherConfig,
 ) -> Result<Tensor> {
-    let (within, between) = scatter_traces(h, labels, centres)?;
+    let (within, between) = scatter_traces(h, labels, centres, cfg.norm)?;
     let w = within.scale(cfg.intra)?;
     let bt = between.scale(cfg.inter)?;
-    match cfg.form {
-        FisherForm::TraceRatio => w.div(&bt.add_scalar(1e-6)?),
-        FisherForm::TraceDifference => w.sub(&bt),
+    match (cfg.form, cfg.norm) {
+        (FisherForm::TraceRatio, FisherNorm::PerSample) => w.div(&bt.add_scalar(1e-6)?),
+        (FisherForm::TraceRatio, FisherNorm::Published) => w.div(&bt),
+        (FisherForm::TraceDifference, _) => w.sub(&bt),
     }
 }
 

@@ -7,6 +7,10 @@ pub mod entropy;
 pub mod fisher;
 pub mod mmd;
 
-pub use cross_entropy::{binary_cross_entropy_with_logits, cross_entropy};
-pub use entropy::{domain_loss, entropy};
+pub use coral::{coral, CoralForm};
+pub use cross_entropy::{
+    binary_cross_entropy_with_logits, cross_entropy, cross_entropy_per_sample,
+};
+pub use entropy::{domain_loss, entropy, EntropyForm};
+pub use fisher::{FisherConfig, FisherForm, FisherNorm};
 pub use mmd::{mmd, Bandwidth, Estimator, MmdConfig};

@@ -243,11 +243,19 @@ pub struct AvgPool2d {
     pub kernel: (usize, usize),
     pub stride: (usize, usize),
     pub padding: (usize, usize),
+    /// PyTorch's flag: padding counts in each window's divisor.
+    pub count_include_pad: bool,
 }
 
 impl Module for AvgPool2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        avg_pool2d(x, self.kernel, self.stride, self.padding)
+        avg_pool2d(
+            x,
+            self.kernel,
+            self.stride,
+            self.padding,
+            self.count_include_pad,
+        )
     }
 }
 

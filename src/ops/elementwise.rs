@@ -24,6 +24,8 @@ pub enum Unary {
     Clamp = 9,
     Scale = 10,
     AddScalar = 11,
+    /// 1 where x ≥ p0, else 0 (a mask; no gradient).
+    AtLeast = 12,
 }
 
 impl Unary {
@@ -41,6 +43,7 @@ impl Unary {
             Unary::Clamp => "clamp",
             Unary::Scale => "scale",
             Unary::AddScalar => "add_scalar",
+            Unary::AtLeast => "at_least",
         }
     }
 }
@@ -332,6 +335,10 @@ impl Tensor {
     }
     pub fn add_scalar(&self, s: f32) -> Result<Tensor> {
         self.unary(Unary::AddScalar, s, 0.0)
+    }
+    /// 1.0 where x ≥ t, else 0.0; its gradient is 0.
+    pub fn at_least(&self, t: f32) -> Result<Tensor> {
+        self.unary(Unary::AtLeast, t, 0.0)
     }
 }
 

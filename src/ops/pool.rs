@@ -1,5 +1,5 @@
 //! 2-D pooling over [N, C, H, W]: max_pool2d (argmax saved for the gradient),
-//! avg_pool2d (count_include_pad) and global_avg_pool2d, with gather-style backward
+//! avg_pool2d (with or without count_include_pad) and global_avg_pool2d, with gather-style backward
 //! kernels (no atomics).
 
 use super::{alloc_like, storage, Params};
@@ -98,6 +98,11 @@ impl Geom {
     }
 
     fn params(&self) -> Params {
+        self.params_with(false)
+    }
+
+    /// `exclude_pad`: average pooling divides by the real pixels of each window.
+    fn params_with(&self, exclude_pad: bool) -> Params {
         Params::new()
             .u32((self.n * self.c) as u32)
             .u32(self.h as u32)
@@ -109,6 +114,7 @@ impl Geom {
             .u32(self.pad.0 as u32)
             .u32(self.pad.1 as u32)
             .f32(1.0 / (self.k.0 * self.k.1) as f32)
+            .u32(exclude_pad as u32)
     }
 }
 
@@ -171,25 +177,29 @@ pub fn max_pool2d(
                 &geo,
                 g,
                 Some(arg),
+                false,
             )?)])
         },
     ))
 }
 
-/// PyTorch avg_pool2d with count_include_pad = true.
+/// PyTorch avg_pool2d: with `count_include_pad` every window divides by kh·kw (padding
+/// counts as zeros), without it by the number of real pixels it covers.
 pub fn avg_pool2d(
     x: &Tensor,
     kernel: (usize, usize),
     stride: (usize, usize),
     padding: (usize, usize),
+    count_include_pad: bool,
 ) -> Result<Tensor> {
     let geo = Geom::new("avg_pool2d", x, kernel, stride, padding)?;
     let ctx = x.ctx();
     let out = alloc_like(x, &geo.out_shape(), DType::F32)?;
     let k = ctx.kernel("pool", "avg_pool2d", &geo.window())?;
+    let exclude = !count_include_pad;
     ctx.dispatch(
         &k,
-        geo.params().bytes(),
+        geo.params_with(exclude).bytes(),
         &[x.buffer(), out.buffer()],
         grid_1d(out.numel() as u64, 256),
     )?;
@@ -205,6 +215,7 @@ pub fn avg_pool2d(
                 &geo,
                 g,
                 None,
+                exclude,
             )?)])
         },
     ))
@@ -219,7 +230,7 @@ pub fn global_avg_pool2d(x: &Tensor) -> Result<Tensor> {
         });
     };
     // One window spanning the whole plane: the average pool's kernels and gradient.
-    avg_pool2d(x, (h, w), (1, 1), (0, 0))?.reshape(&[n, c])
+    avg_pool2d(x, (h, w), (1, 1), (0, 0), true)?.reshape(&[n, c])
 }
 
 /// Input gradient of a pool: each input element gathers from the windows covering it.
@@ -228,6 +239,7 @@ fn pool_backward(
     geo: &Geom,
     g: &Tensor,
     arg: Option<&Tensor>,
+    exclude_pad: bool,
 ) -> Result<Tensor> {
     let ctx = g.ctx();
     let gx = alloc_like(g, &geo.in_shape(), DType::F32)?;
@@ -239,7 +251,7 @@ fn pool_backward(
     bufs.push(gx.buffer());
     ctx.dispatch(
         &k,
-        geo.params().bytes(),
+        geo.params_with(exclude_pad).bytes(),
         &bufs,
         grid_1d((geo.n * geo.c * geo.h * geo.w.div_ceil(4)) as u64, 256),
     )?;

@@ -2,8 +2,9 @@
 //! resolved configuration is written into the run directory.
 
 use crate::error::{Error, Result};
-use crate::losses::fisher::FisherForm;
+use crate::losses::fisher::{FisherForm, FisherNorm};
 use crate::losses::mmd::{Bandwidth, Estimator, MmdConfig, REFERENCE_SIGMAS};
+use crate::losses::{CoralForm, EntropyForm};
 use crate::ops::GrlSchedule;
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +130,13 @@ pub struct TrainConfig {
     pub fisher_form: FisherForm,
     pub fisher_intra: f32,
     pub fisher_inter: f32,
+    /// "per-sample" (tr(S_w)/B, tr(S_b)/K) or "published" (both traces summed, as the
+    /// reference code).
+    pub fisher_norm: FisherNorm,
+    /// "deep-coral" (‖ΔC‖²/(4d²)) or "published" (mean over the d² entries).
+    pub coral_form: CoralForm,
+    /// "exact" or "published" (probabilities below 1e-6 dropped from the sum).
+    pub entropy_form: EntropyForm,
     /// Learning-rate multiplier of the learnable Fisher centres.
     pub centre_lr_mult: f32,
     /// Fisher centres moved towards the batch class means by this rate instead of being
@@ -168,6 +176,9 @@ impl Default for TrainConfig {
             fisher_form: FisherForm::TraceDifference,
             fisher_intra: 0.01,
             fisher_inter: 1.0,
+            fisher_norm: FisherNorm::PerSample,
+            coral_form: CoralForm::DeepCoral,
+            entropy_form: EntropyForm::Exact,
             centre_lr_mult: 1.0,
             centre_momentum: 0.0,
             entropy_weight: 0.0,

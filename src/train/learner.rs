@@ -8,7 +8,9 @@ use super::config::{Method, TrainConfig, Transfer};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::losses::fisher::{fisher_loss, FisherConfig};
-use crate::losses::{coral::coral, cross_entropy, domain_loss, entropy, mmd, MmdConfig};
+use crate::losses::{
+    coral, cross_entropy, domain_loss, entropy, mmd, CoralForm, EntropyForm, MmdConfig,
+};
 use crate::models::{Classifier, Discriminator};
 use crate::nn::Module;
 use crate::optim::{self, Optimizer, ParamGroup};
@@ -25,6 +27,8 @@ pub struct Learner {
     ctx: Rc<Context>,
     mmd: MmdConfig,
     fisher: FisherConfig,
+    coral_form: CoralForm,
+    entropy_form: EntropyForm,
     entropy_weight: f32,
     transfer_weight: f32,
     /// > 0: moving-average centres (not learned).
@@ -78,7 +82,10 @@ impl Learner {
                 form: cfg.fisher_form,
                 intra: cfg.fisher_intra,
                 inter: cfg.fisher_inter,
+                norm: cfg.fisher_norm,
             },
+            coral_form: cfg.coral_form,
+            entropy_form: cfg.entropy_form,
             entropy_weight: cfg.resolved_entropy_weight()?,
             transfer_weight: cfg.transfer_weight,
             centre_momentum: cfg.centre_momentum,
@@ -145,7 +152,7 @@ impl Learner {
         let transfer = match self.method.transfer {
             Transfer::NoDa => zero()?,
             Transfer::Mmd => mmd(&fs, &ft, &self.mmd)?,
-            Transfer::Coral => coral(&fs, &ft)?,
+            Transfer::Coral => coral(&fs, &ft, self.coral_form)?,
             Transfer::Dann => {
                 let d = self.disc.as_ref().expect("DANN has a discriminator");
                 d.grl.set_lambda(lambda);
@@ -159,7 +166,7 @@ impl Learner {
             None => zero()?,
         };
         let ent = if self.method.entropy {
-            entropy(&out.logits)?.scale(self.entropy_weight)?
+            entropy(&out.logits, self.entropy_form)?.scale(self.entropy_weight)?
         } else {
             zero()?
         };
