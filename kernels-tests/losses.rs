@@ -35,10 +35,10 @@ fn cpu_cross_entropy(x: &[f32], labels: &[u32], w: Option<&[f32]>, k: usize) -> 
     ((loss / wsum) as f32, grad)
 }
 
-/// f64 (weighted) mean BCE with logits and its gradient.
+/// f64 mean of w·BCE with logits (PyTorch's `weight`: divided by n, not Σw) and its gradient.
 fn cpu_bce(z: &[f32], t: &[f32], w: Option<&[f32]>) -> (f32, Vec<f32>) {
     let wi = |i: usize| w.map_or(1.0, |w| w[i] as f64);
-    let wsum: f64 = (0..z.len()).map(wi).sum();
+    let wsum = z.len() as f64;
     let mut loss = 0.0f64;
     let mut grad = Vec::with_capacity(z.len());
     for (i, (&z, &t)) in z.iter().zip(t).enumerate() {

@@ -9,6 +9,7 @@ mod batchnorm;
 mod conv;
 mod dropout;
 mod elementwise;
+mod golden;
 mod losses;
 mod matmul;
 mod mlp;

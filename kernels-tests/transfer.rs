@@ -441,7 +441,10 @@ fn published_entropy_gives_masked_probabilities_no_gradient_of_their_own() {
     // term would add −(log p_2 + 1)·p_2·(1 − p_2) ≈ 20·p_2, 65 times more.
     let z = [0.0f32, 0.0, -20.0];
     let t = param(&z, &[1, 3]);
-    entropy(&t, EntropyForm::Published).unwrap().backward().unwrap();
+    entropy(&t, EntropyForm::Published)
+        .unwrap()
+        .backward()
+        .unwrap();
     let got = t.grad().unwrap().to_vec().unwrap()[2];
     let e = (-20.0f64).exp();
     let p = [1.0 / (2.0 + e), 1.0 / (2.0 + e), e / (2.0 + e)];

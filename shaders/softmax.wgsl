@@ -246,10 +246,11 @@ fn bce_logits_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     out[e] = (sigmoid(x[e]) - t[e]) * (g[0] * p.scale);
 }
 
-// As bce_logits_bwd with the weighted mean: (sigmoid(x[e]) - t[e]) * w[e] * g[0] / wsum[0].
+// As bce_logits_bwd for the mean of w·loss (PyTorch's `weight`):
+// (sigmoid(x[e]) - t[e]) * w[e] * g[0] * scale.
 @compute @workgroup_size(64)
 fn bce_logits_bwd_weighted(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let e = row_index(gid, nwg);
     if (e >= p.k) { return; }
-    out[e] = (sigmoid(x[e]) - t[e]) * (w[e] * g[0] / wsum[0]);
+    out[e] = (sigmoid(x[e]) - t[e]) * (w[e] * g[0] * p.scale);
 }

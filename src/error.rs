@@ -40,6 +40,13 @@ pub enum Error {
     /// Bad or unreadable data: `path` names the file, `message` says what was expected.
     #[error("{path}: {message}")]
     Data { path: String, message: String },
+    /// A checkpoint file that cannot be used: `key` names the tensor or metadata entry.
+    #[error("{path}: {key}: {reason}")]
+    Checkpoint {
+        path: String,
+        key: String,
+        reason: String,
+    },
     /// A chart could not be drawn (plotters' message).
     #[error("{path}: drawing failed: {message}")]
     Plot { path: String, message: String },

@@ -43,9 +43,10 @@ enum Command {
         /// Labels (npy; FITS files carry their own)
         #[arg(long)]
         labels: Option<PathBuf>,
-        /// Which stored normalisation to apply: target (default) or source
+        /// Normalisation: the checkpoint's target (default) or source statistics, input
+        /// (computed over --data; for checkpoints written by PyTorch) or a JSON file
         #[arg(long, default_value = "target")]
-        norm: String,
+        norm: tidal::train::eval::NormChoice,
         /// Where to write the per-image predictions
         #[arg(long, default_value = "predictions.csv")]
         predictions: PathBuf,
@@ -62,9 +63,10 @@ enum Command {
         /// generated with the same seed), shown beside them with the other normalisation
         #[arg(long)]
         pair: Option<PathBuf>,
-        /// Which stored normalisation to apply to --data: target (default) or source
+        /// Normalisation of --data: the checkpoint's target (default) or source statistics,
+        /// input (computed over --data) or a JSON file
         #[arg(long, default_value = "target")]
-        norm: String,
+        norm: tidal::train::eval::NormChoice,
         /// hirescam (gradient × activation, faithful for DeepMerge's flattened head) or
         /// gradcam (channel weights from the spatially averaged gradient)
         #[arg(long, default_value = "hirescam")]
@@ -216,6 +218,10 @@ struct TrainArgs {
     /// Run directory
     #[arg(long)]
     out: Option<String>,
+    /// Start from the model weights of a checkpoint written by tidal or by PyTorch
+    /// (safetensors with `state_dict` names); the optimizer starts fresh
+    #[arg(long, value_name = "FILE")]
+    init: Option<String>,
     /// Continue the run in DIR from its last.safetensors (its config.toml, flags override;
     /// e.g. --epochs to train longer)
     #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out"])]
@@ -425,6 +431,7 @@ fn train_config(a: &TrainArgs) -> anyhow::Result<tidal::train::TrainConfig> {
         (&mut cfg.source_labels, &a.source_labels),
         (&mut cfg.target, &a.target),
         (&mut cfg.target_labels, &a.target_labels),
+        (&mut cfg.init, &a.init),
     ] {
         if src.is_some() {
             *dst = src.clone();
@@ -669,7 +676,7 @@ fn eval(
     checkpoint: &Path,
     data_path: &Path,
     labels: Option<&Path>,
-    norm: &str,
+    norm: &tidal::train::eval::NormChoice,
     predictions: &Path,
 ) -> anyhow::Result<()> {
     let ctx = tidal::Context::new(&args.choice())?;

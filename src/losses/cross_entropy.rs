@@ -172,7 +172,8 @@ fn cross_entropy_rows(
 }
 
 /// Mean of max(z,0) − z·t + log(1 + exp(−|z|)) (stable); logits and targets same shape (f32).
-/// Optional per-element weights, weighted mean as above. Backward: (sigmoid(z) − t)·w/Σw.
+/// Optional per-element weights as PyTorch's `weight`: the plain mean of w·loss (not divided
+/// by Σw, unlike cross-entropy's class weights). Backward: (sigmoid(z) − t)·w/n.
 pub fn binary_cross_entropy_with_logits(
     logits: &Tensor,
     targets: &Tensor,
@@ -203,7 +204,8 @@ pub fn binary_cross_entropy_with_logits(
         &weights.map(|w| w.buffer()).into_iter().collect::<Vec<_>>(),
         &[targets.buffer(), items.buffer()],
     )?;
-    let (loss, weighting) = batch_mean(&items, weights)?;
+    let loss = no_grad(|| items.mean())?;
+    let weighting = weights.map(Tensor::detach);
 
     let (z, t) = (logits.detach(), targets.detach());
     Ok(make(
@@ -215,7 +217,7 @@ pub fn binary_cross_entropy_with_logits(
         move |g| {
             let ctx = z.ctx();
             let dz = Tensor::empty(ctx, z.shape(), DType::F32)?;
-            let w: Vec<_> = weighting.iter().flatten().map(Tensor::buffer).collect();
+            let w: Vec<_> = weighting.iter().map(Tensor::buffer).collect();
             dispatch_maybe_weighted(
                 ctx,
                 ["bce_logits_bwd", "bce_logits_bwd_weighted"],

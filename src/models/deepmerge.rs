@@ -7,7 +7,9 @@
 use super::{Classifier, Output};
 use crate::error::Result;
 use crate::gpu::Context;
-use crate::nn::{BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential};
+use crate::nn::{
+    BatchNorm2d, Conv2d, Counter, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential,
+};
 use crate::ops::conv::Conv2dParams;
 use crate::tensor::create::Rng;
 use crate::tensor::Tensor;
@@ -78,6 +80,10 @@ impl Module for DeepMerge {
                 t.clone(),
             ));
         }
+    }
+    fn named_counters(&self, prefix: &str, out: &mut Vec<(String, Counter)>) {
+        self.features.named_counters(prefix, out);
+        self.head.named_counters(prefix, out);
     }
     fn set_training(&self, on: bool) {
         self.features.set_training(on);

@@ -7,7 +7,7 @@
 use super::{Classifier, Output};
 use crate::error::Result;
 use crate::gpu::Context;
-use crate::nn::{init, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU};
+use crate::nn::{init, join, BatchNorm2d, Conv2d, Counter, Linear, MaxPool2d, Module, ReLU};
 use crate::ops::conv::Conv2dParams;
 use crate::ops::pool::global_avg_pool2d;
 use crate::tensor::create::Rng;
@@ -99,6 +99,11 @@ impl Module for BasicBlock {
             m.named_state(&format!("{prefix}.{n}"), out);
         }
     }
+    fn named_counters(&self, prefix: &str, out: &mut Vec<(String, Counter)>) {
+        for (n, m) in self.parts() {
+            m.named_counters(&format!("{prefix}.{n}"), out);
+        }
+    }
     fn set_training(&self, on: bool) {
         for (_, m) in self.parts() {
             m.set_training(on);
@@ -178,14 +183,12 @@ impl Module for ResNet18 {
     }
     fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
         for (n, m) in self.parts() {
-            m.named_state(
-                &if prefix.is_empty() {
-                    n.clone()
-                } else {
-                    format!("{prefix}.{n}")
-                },
-                out,
-            );
+            m.named_state(&join(prefix, &n), out);
+        }
+    }
+    fn named_counters(&self, prefix: &str, out: &mut Vec<(String, Counter)>) {
+        for (n, m) in self.parts() {
+            m.named_counters(&join(prefix, &n), out);
         }
     }
     fn set_training(&self, on: bool) {

@@ -16,6 +16,9 @@ use crate::tensor::Tensor;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+/// An integer buffer kept on the host (PyTorch stores it as an int64 scalar).
+pub type Counter = Rc<Cell<u64>>;
+
 pub trait Module {
     fn forward(&self, x: &Tensor) -> Result<Tensor>;
     /// Trainable parameters, in `named_state` order.
@@ -24,6 +27,9 @@ pub trait Module {
     }
     /// Parameters and buffers under PyTorch's `state_dict` names, prefixed with `prefix`.
     fn named_state(&self, _prefix: &str, _out: &mut Vec<(String, Tensor)>) {}
+    /// Host-side integer state under its `state_dict` name (batch norm's
+    /// `num_batches_tracked`), shared so a checkpoint can read and restore it.
+    fn named_counters(&self, _prefix: &str, _out: &mut Vec<(String, Counter)>) {}
     /// Training (batch statistics, dropout on) or evaluation mode.
     fn set_training(&self, _on: bool) {}
 }
@@ -39,12 +45,16 @@ impl<M: Module + ?Sized> Module for Rc<M> {
     fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
         (**self).named_state(prefix, out)
     }
+    fn named_counters(&self, prefix: &str, out: &mut Vec<(String, Counter)>) {
+        (**self).named_counters(prefix, out)
+    }
     fn set_training(&self, on: bool) {
         (**self).set_training(on)
     }
 }
 
-fn join(prefix: &str, name: &str) -> String {
+/// `prefix.name`, or `name` at the top level.
+pub fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
         name.to_string()
     } else {
@@ -162,7 +172,7 @@ pub struct BatchNorm {
     pub momentum: f32,
     pub eps: f32,
     /// Forward calls in training mode (PyTorch's `num_batches_tracked`).
-    pub num_batches_tracked: Cell<u64>,
+    pub num_batches_tracked: Counter,
     training: Cell<bool>,
 }
 
@@ -178,7 +188,7 @@ impl BatchNorm {
             running_var: Tensor::ones(ctx, &[channels])?,
             momentum: 0.1,
             eps: 1e-5,
-            num_batches_tracked: Cell::new(0),
+            num_batches_tracked: Rc::new(Cell::new(0)),
             training: Cell::new(true),
         })
     }
@@ -210,6 +220,12 @@ impl Module for BatchNorm {
         out.push((join(prefix, "bias"), self.bias.clone()));
         out.push((join(prefix, "running_mean"), self.running_mean.clone()));
         out.push((join(prefix, "running_var"), self.running_var.clone()));
+    }
+    fn named_counters(&self, prefix: &str, out: &mut Vec<(String, Counter)>) {
+        out.push((
+            join(prefix, "num_batches_tracked"),
+            self.num_batches_tracked.clone(),
+        ));
     }
     fn set_training(&self, on: bool) {
         self.training.set(on);
@@ -377,6 +393,11 @@ impl Module for Sequential {
             .iter()
             .flat_map(|(_, l)| l.parameters())
             .collect()
+    }
+    fn named_counters(&self, prefix: &str, out: &mut Vec<(String, Counter)>) {
+        for (name, l) in &self.layers {
+            l.named_counters(&join(prefix, name), out);
+        }
     }
     fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
         for (name, l) in &self.layers {

@@ -1,9 +1,15 @@
 //! Checkpoints as safetensors: every named tensor (model state under PyTorch's names,
-//! discriminator under `discriminator.`, Fisher centres, optimizer moments) as F32, and
-//! string metadata (config, epoch, step, normalisation). Written to a temporary name and
-//! renamed, so a crash never leaves a half-written checkpoint.
+//! discriminator under `discriminator.`, Fisher centres, optimizer moments) as F32, batch
+//! norm's `num_batches_tracked` as I64 scalars (as PyTorch writes them), and string
+//! metadata (config, epoch, step, normalisation). Written to a temporary name and renamed,
+//! so a crash never leaves a half-written checkpoint.
+//!
+//! Files written by PyTorch (`safetensors.torch.save_file(model.state_dict(), path)`) load
+//! too: float tensors of any safetensors float type are converted to f32, integer scalars
+//! named `*.num_batches_tracked` become counters, and no metadata is required.
 
 use crate::error::{Error, Result};
+use crate::nn::Counter;
 use crate::tensor::Tensor;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
@@ -13,6 +19,14 @@ fn io(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.display().to_string(),
         source,
+    }
+}
+
+fn bad(path: &Path, key: &str, reason: impl Into<String>) -> Error {
+    Error::Checkpoint {
+        path: path.display().to_string(),
+        key: key.to_string(),
+        reason: reason.into(),
     }
 }
 
@@ -26,56 +40,154 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }
 
+/// Writes the tensors (F32), the counters (I64 scalars) and the metadata.
 pub fn save(
     path: &Path,
     tensors: &[(String, Tensor)],
+    counters: &[(String, Counter)],
     metadata: HashMap<String, String>,
 ) -> Result<()> {
     let refs: Vec<&Tensor> = tensors.iter().map(|(_, t)| t).collect();
     let values = Tensor::read_all(&refs)?;
-    let bytes: Vec<Vec<u8>> = values
+    for ((name, _), v) in tensors.iter().zip(&values) {
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(bad(
+                path,
+                name,
+                format!("element {i} is {} (not saving non-finite weights)", v[i]),
+            ));
+        }
+    }
+    let mut bytes: Vec<Vec<u8>> = values
         .iter()
         .map(|v| bytemuck::cast_slice(v).to_vec())
         .collect();
-    let mut views = Vec::with_capacity(tensors.len());
-    for ((name, t), b) in tensors.iter().zip(&bytes) {
-        let view = TensorView::new(Dtype::F32, t.shape().to_vec(), b)
-            .map_err(|e| Error::Invalid(format!("checkpoint {name}: {e}")))?;
+    bytes.extend(
+        counters
+            .iter()
+            .map(|(_, c)| (c.get() as i64).to_le_bytes().to_vec()),
+    );
+    let mut views = Vec::with_capacity(tensors.len() + counters.len());
+    let shapes = tensors
+        .iter()
+        .map(|(n, t)| (n, Dtype::F32, t.shape().to_vec()))
+        .chain(counters.iter().map(|(n, _)| (n, Dtype::I64, Vec::new())));
+    for ((name, dtype, shape), b) in shapes.zip(&bytes) {
+        let view = TensorView::new(dtype, shape, b).map_err(|e| bad(path, name, e.to_string()))?;
         views.push((name.clone(), view));
     }
     let out = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        .map_err(|e| bad(path, "(file)", e.to_string()))?;
     write_atomic(path, &out)
 }
 
 pub struct Loaded {
     pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    /// Integer scalars (`num_batches_tracked`).
+    pub counters: HashMap<String, u64>,
     pub metadata: HashMap<String, String>,
+}
+
+impl Loaded {
+    /// True when the file was written by tidal (it then carries its run's metadata).
+    pub fn is_tidal(&self) -> bool {
+        self.metadata.get("format").map(String::as_str) == Some("tidal-checkpoint-1")
+    }
+}
+
+/// f32 values of a float tensor of any safetensors float type.
+fn floats(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+    let v = match dtype {
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
+            .collect(),
+        _ => return None,
+    };
+    Some(v)
+}
+
+/// IEEE half to single precision (exact).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: f · 2^−24, exact in f32.
+            let v = f as f32 * 2f32.powi(-24);
+            return if sign != 0 { -v } else { v };
+        }
+        (31, 0) => sign | 0x7f80_0000,
+        (31, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 112) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// An integer scalar's value, for the integer types PyTorch writes.
+fn integer(dtype: Dtype, data: &[u8]) -> Option<i64> {
+    Some(match dtype {
+        Dtype::I64 => i64::from_le_bytes(data.try_into().ok()?),
+        Dtype::I32 => i32::from_le_bytes(data.try_into().ok()?) as i64,
+        Dtype::U8 => *data.first()? as i64,
+        _ => return None,
+    })
 }
 
 pub fn load(path: &Path) -> Result<Loaded> {
     let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
-    let bad =
-        |e: String| Error::Invalid(format!("{}: not a tidal checkpoint: {e}", path.display()));
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
+    let not_st = |e: String| bad(path, "(file)", format!("not a safetensors checkpoint: {e}"));
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| not_st(e.to_string()))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| not_st(e.to_string()))?;
     let mut tensors = HashMap::new();
+    let mut counters = HashMap::new();
     for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(bad(format!(
-                "tensor {name} is {:?}, expected F32",
-                view.dtype()
-            )));
+        if name.ends_with("num_batches_tracked") {
+            let v = integer(view.dtype(), view.data())
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| {
+                    bad(
+                        path,
+                        &name,
+                        format!(
+                            "expected a non-negative integer scalar, got {:?} {:?}",
+                            view.dtype(),
+                            view.shape()
+                        ),
+                    )
+                })?;
+            counters.insert(name, v as u64);
+            continue;
         }
-        let data: Vec<f32> = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let data = floats(view.dtype(), view.data()).ok_or_else(|| {
+            bad(
+                path,
+                &name,
+                format!("dtype {:?}; expected a float tensor", view.dtype()),
+            )
+        })?;
+        if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+            return Err(bad(path, &name, format!("element {i} is {}", data[i])));
+        }
         tensors.insert(name, (view.shape().to_vec(), data));
     }
     Ok(Loaded {
         tensors,
+        counters,
         metadata: meta.metadata().clone().unwrap_or_default(),
     })
 }
@@ -86,18 +198,24 @@ pub fn restore(loaded: &Loaded, targets: &[(String, Tensor)], path: &Path) -> Re
         let (shape, data) = loaded
             .tensors
             .get(name)
-            .ok_or_else(|| Error::Invalid(format!("{}: missing tensor {name}", path.display())))?;
+            .ok_or_else(|| bad(path, name, "missing tensor"))?;
         if shape.as_slice() != t.shape() {
-            return Err(Error::Shape {
-                op: "checkpoint",
-                detail: format!(
-                    "{}: {name} is {shape:?}, the model expects {:?}",
-                    path.display(),
-                    t.shape()
-                ),
-            });
+            return Err(bad(
+                path,
+                name,
+                format!("shape {shape:?}, the model expects {:?}", t.shape()),
+            ));
         }
         t.write(data)?;
     }
     Ok(())
+}
+
+/// Sets the counters the file has (older tidal checkpoints have none: they keep their value).
+pub fn restore_counters(loaded: &Loaded, counters: &[(String, Counter)]) {
+    for (name, c) in counters {
+        if let Some(&v) = loaded.counters.get(name) {
+            c.set(v);
+        }
+    }
 }

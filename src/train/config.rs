@@ -154,6 +154,9 @@ pub struct TrainConfig {
     pub source_labels: Option<String>,
     pub target: Option<String>,
     pub target_labels: Option<String>,
+    /// Initial model weights (and batch-norm statistics) from a checkpoint written by tidal
+    /// or by PyTorch (`state_dict` names); the optimizer starts fresh.
+    pub init: Option<String>,
     pub out: String,
 }
 
@@ -188,6 +191,7 @@ impl Default for TrainConfig {
             source_labels: None,
             target: None,
             target_labels: None,
+            init: None,
             out: "runs/latest".into(),
         }
     }

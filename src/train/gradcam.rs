@@ -10,7 +10,7 @@
 //!
 //! Either map is upsampled bilinearly to the image.
 
-use super::eval::load_model;
+use super::eval::{load_model, NormChoice};
 use crate::autograd::no_grad;
 use crate::data::synth::SIZE;
 use crate::data::{self, preview};
@@ -180,8 +180,9 @@ pub struct Request<'a> {
     /// The same scenes in the other domain, drawn beside `data`.
     pub pair: Option<&'a Path>,
     pub indices: &'a [usize],
-    /// The checkpoint's statistics for `data`: "source" or "target" (`pair` gets the other).
-    pub norm: &'a str,
+    /// The normalisation of `data`; with the checkpoint's source (target) statistics, `pair`
+    /// gets the target (source) ones, otherwise the same choice.
+    pub norm: &'a NormChoice,
     pub method: CamMethod,
     /// Output folder.
     pub out: &'a Path,
@@ -201,18 +202,21 @@ pub fn write_gradcam(ctx: &Rc<Context>, req: &Request) -> Result<Vec<(PathBuf, V
         out,
     } = *req;
     let other = match norm {
-        "source" => "target",
-        _ => "source",
+        NormChoice::Source => NormChoice::Target,
+        NormChoice::Target => NormChoice::Source,
+        same => same.clone(),
     };
-    let mut sets = vec![(data_path, norm)];
+    let mut sets = vec![(data_path, norm.clone())];
     if let Some(p) = pair {
         sets.push((p, other));
     }
     let mut tiles: Vec<Vec<Vec<u8>>> = vec![Vec::new(); indices.len()];
     let mut probs: Vec<Vec<f32>> = vec![Vec::new(); indices.len()];
+    let loaded = load_model(ctx, checkpoint)?;
+    let model = &loaded.model;
     for (path, norm) in sets {
-        let (model, stats) = load_model(ctx, checkpoint, norm)?;
         let raw = data::load(path, None)?;
+        let stats = loaded.normalisation(&norm, &raw)?;
         if (raw.c, raw.h, raw.w) != (3, SIZE, SIZE) {
             return Err(Error::Invalid(format!(
                 "{}: Grad-CAM pictures need 3×75×75 images, got {}×{}×{}",

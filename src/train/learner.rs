@@ -112,6 +112,13 @@ impl Learner {
         state
     }
 
+    /// The model's host-side counters (batch norm's `num_batches_tracked`).
+    pub fn counters(&self) -> Vec<(String, crate::nn::Counter)> {
+        let mut c = Vec::new();
+        self.model.module().named_counters("", &mut c);
+        c
+    }
+
     /// Generator states that a bit-identical resume needs besides the tensors.
     pub fn rng_state(&self) -> Vec<Rng> {
         self.disc

@@ -217,6 +217,7 @@ pub fn train(
 
     let state = learner.state();
     let ckpt = learner.checkpoint_tensors();
+    let counters = learner.counters();
     // epochs_done: epochs whose evaluation finished; step: optimisation steps taken.
     let meta =
         |epochs_done: usize, step: u64, sel: &Selection, rngs: &[Rng]| -> HashMap<String, String> {
@@ -241,10 +242,25 @@ pub fn train(
         };
     let mut sel = Selection::default();
     let (mut epochs_done, mut step) = (0usize, 0u64);
+    if let (Some(init), false) = (&cfg.init, resume) {
+        let path = PathBuf::from(init);
+        let loaded = checkpoint::load(&path)?;
+        let kind = eval::model_kind(&loaded, &path)?;
+        if kind != cfg.model {
+            return Err(Error::Checkpoint {
+                path: path.display().to_string(),
+                key: "model".into(),
+                reason: format!("holds {kind:?}, the run trains {:?}", cfg.model),
+            });
+        }
+        checkpoint::restore(&loaded, &state, &path)?;
+        checkpoint::restore_counters(&loaded, &counters);
+    }
     if resume {
         let path = run.path("last.safetensors");
         let loaded = checkpoint::load(&path)?;
         checkpoint::restore(&loaded, &ckpt, &path)?;
+        checkpoint::restore_counters(&loaded, &counters);
         let field = |k: &str| {
             loaded.metadata.get(k).cloned().ok_or_else(|| {
                 Error::Invalid(format!(
@@ -343,7 +359,7 @@ pub fn train(
             progress(epoch, s + 1, steps_per_epoch, &last_msg);
             if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
                 let m = meta(epoch, step, &sel, &learner.rng_state());
-                checkpoint::save(&run.path("last.safetensors"), &ckpt, m)?;
+                checkpoint::save(&run.path("last.safetensors"), &ckpt, &counters, m)?;
                 return Err(Error::Invalid(format!(
                     "interrupted at step {step} (epoch {epoch}); {} written",
                     run.path("last.safetensors").display()
@@ -444,9 +460,9 @@ pub fn train(
         }
         let m = meta(epoch + 1, step, &sel, &learner.rng_state());
         if better {
-            checkpoint::save(&run.path("best.safetensors"), &ckpt, m.clone())?;
+            checkpoint::save(&run.path("best.safetensors"), &ckpt, &counters, m.clone())?;
         }
-        checkpoint::save(&run.path("last.safetensors"), &ckpt, m)?;
+        checkpoint::save(&run.path("last.safetensors"), &ckpt, &counters, m)?;
         if sel.since_best_loss >= cfg.patience {
             stopped_early = true;
             break;
