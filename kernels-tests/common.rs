@@ -18,7 +18,7 @@ pub fn ctx() -> Rc<Context> {
 /// subgroup ones where it has 8-wide subgroups; matmul and conv follow the same switch),
 /// then restores the adapter's default.
 pub fn for_each_cpu_variant(mut f: impl FnMut(&str)) {
-    use tidal::ops::matmul::{reset_variant, set_variant, subgroup_ok, Variant};
+    use tidal::gpu::{reset_variant, set_variant, subgroup_ok, Variant};
     let ctx = ctx();
     let mut variants = vec![Variant::Register];
     if subgroup_ok(&ctx) {

@@ -130,7 +130,7 @@ fn usize_of(v: &Value, key: &str) -> usize {
 
 #[test]
 fn golden_conv2d_matches_pytorch_forward_and_both_gradients() {
-    use tidal::ops::conv::{conv2d, Conv2dParams};
+    use tidal::ops::conv2d::{conv2d, Conv2dParams};
     let g = Golden::open("conv2d");
     for case in g.cases() {
         let s = g.settings(&case);
@@ -461,14 +461,14 @@ fn golden_fisher_entropy_coral_domain_loss_and_grl_match_pytorch() {
 
 #[test]
 fn golden_optimizers_follow_pytorch_for_10_steps() {
-    use tidal::optim::{Method, Optimizer, ParamGroup};
+    use tidal::optim::{Optimizer, ParamGroup, Rule};
     let g = Golden::open("optim");
     for case in g.cases() {
         let s = g.settings(&case);
         let f = |k: &str, d: f64| s[k].as_f64().unwrap_or(d) as f32;
         let flag = |k: &str| s[k].as_bool().unwrap_or(false);
         let method = match s["optimizer"].as_str().unwrap() {
-            "Adam" | "AdamW" => Method::Adam {
+            "Adam" | "AdamW" => Rule::Adam {
                 beta1: s["betas"][0].as_f64().unwrap() as f32,
                 beta2: s["betas"][1].as_f64().unwrap() as f32,
                 eps: f("eps", 1e-8),
@@ -476,7 +476,7 @@ fn golden_optimizers_follow_pytorch_for_10_steps() {
                 amsgrad: flag("amsgrad"),
                 decoupled: s["optimizer"] == "AdamW",
             },
-            _ => Method::Sgd {
+            _ => Rule::Sgd {
                 momentum: f("momentum", 0.0),
                 dampening: f("dampening", 0.0),
                 weight_decay: f("weight_decay", 0.0),
@@ -606,7 +606,7 @@ fn golden_checkpoints_round_trip_with_pytorch_state_dicts() {
     let path = golden_dir().join("deepmerge_state_dict.safetensors");
     // PyTorch → tidal: the file has no tidal metadata and int64 num_batches_tracked.
     let loaded = load_model(&ctx(), &path).unwrap();
-    assert_eq!(loaded.kind, tidal::train::config::ModelKind::DeepMerge);
+    assert_eq!(loaded.kind, tidal::models::ModelKind::DeepMerge);
     let g = Golden::open("deepmerge_step");
     loaded.model.module().set_training(false);
     let out = loaded.model.run(&g.tensor("mmd_step", "x")).unwrap();
@@ -690,7 +690,7 @@ fn pytorch_style_resnet18_state_dicts_load_with_their_counters() {
     let path = dir.join("resnet18.safetensors");
     std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
     let loaded = load_model(&ctx, &path).unwrap();
-    assert_eq!(loaded.kind, tidal::train::config::ModelKind::ResNet18);
+    assert_eq!(loaded.kind, tidal::models::ModelKind::ResNet18);
     let mut got = Vec::new();
     loaded.model.module().named_counters("", &mut got);
     assert_eq!(got.len(), 20, "ResNet18 has 20 batch norms");

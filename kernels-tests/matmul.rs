@@ -1,5 +1,5 @@
 use crate::common::*;
-use tidal::ops::matmul::{set_variant, subgroup_ok, Variant};
+use tidal::gpu::{set_variant, subgroup_ok, Variant};
 
 // N % 4 == 0 shapes (64, 12, 300, 516) take the vec4 path of the register kernel; N <= 4
 // shapes (1, 3, 2, 4) the skinny matrix-vector kernel; 64×256×257 is a long-K product.

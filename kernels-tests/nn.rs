@@ -5,7 +5,7 @@ use crate::common::*;
 use tidal::losses::cross_entropy;
 use tidal::models::{Classifier, DeepMerge, Discriminator, ResNet18};
 use tidal::nn::{Dropout, Linear, Module};
-use tidal::optim::{Method, Optimizer, ParamGroup};
+use tidal::optim::{Optimizer, ParamGroup, Rule};
 use tidal::{no_grad, Rng, Tensor};
 
 #[test]
@@ -13,7 +13,7 @@ fn linear_is_x_times_weight_transposed_plus_bias_with_pytorch_init_bounds() {
     let ctx = ctx();
     let mut rng = Rng::new(3);
     let (fan_in, fan_out) = (37usize, 5usize);
-    let l = Linear::new(&mut rng, &ctx, fan_in, fan_out, true).unwrap();
+    let l = Linear::new(&ctx, &mut rng, fan_in, fan_out, true).unwrap();
     let w = l.weight.to_vec().unwrap();
     let b = l.bias.as_ref().unwrap().to_vec().unwrap();
     let bound = 1.0 / (fan_in as f32).sqrt();
@@ -158,7 +158,7 @@ fn deepmerge_overfits_a_small_batch_with_adam() {
     let x = rng.normal(&ctx, &[8, 3, 75, 75], 0.0, 1.0).unwrap();
     let y = Tensor::from_u32(&ctx, &[0, 1, 0, 1, 1, 0, 1, 0], &[8]).unwrap();
     let mut opt = Optimizer::new(
-        Method::reference_adam(),
+        Rule::reference_adam(),
         vec![ParamGroup::new(m.parameters())],
     )
     .unwrap();

@@ -1,9 +1,9 @@
 use crate::common::*;
-use tidal::optim::{Method, Optimizer, ParamGroup};
+use tidal::optim::{Optimizer, ParamGroup, Rule};
 
 /// PyTorch's update rules in plain f32, in the kernel's operation order.
 struct CpuOpt {
-    method: Method,
+    rule: Rule,
     m: Vec<f32>,
     v: Vec<f32>,
     vmax: Vec<f32>,
@@ -15,8 +15,8 @@ impl CpuOpt {
         self.t += 1;
         for i in 0..w.len() {
             let lr = lr * lr_mult[i];
-            match self.method {
-                Method::Adam {
+            match self.rule {
+                Rule::Adam {
                     beta1,
                     beta2,
                     eps,
@@ -42,7 +42,7 @@ impl CpuOpt {
                     let denom = vh.sqrt() / bc2 + eps;
                     w[i] -= (lr / bc1) * (self.m[i] / denom);
                 }
-                Method::Sgd {
+                Rule::Sgd {
                     momentum,
                     dampening,
                     weight_decay,
@@ -65,7 +65,7 @@ impl CpuOpt {
     }
 }
 
-fn run(method: Method) {
+fn run(rule: Rule) {
     // Two groups (the second at a tenth of the rate) over parameters of odd sizes.
     let shapes = [vec![7usize], vec![3, 5], vec![1]];
     let init: Vec<Vec<f32>> = shapes
@@ -75,7 +75,7 @@ fn run(method: Method) {
         .collect();
     let params: Vec<_> = init.iter().zip(&shapes).map(|(d, s)| param(d, s)).collect();
     let mut opt = Optimizer::new(
-        method,
+        rule,
         vec![
             ParamGroup::new(params[..2].to_vec()),
             ParamGroup::new(params[2..].to_vec()).lr_mult(0.1),
@@ -86,7 +86,7 @@ fn run(method: Method) {
     let n = w.len();
     let lr_mult: Vec<f32> = (0..n).map(|i| if i < 22 { 1.0 } else { 0.1 }).collect();
     let mut cpu = CpuOpt {
-        method,
+        rule,
         m: vec![0.0; n],
         v: vec![0.0; n],
         vmax: vec![0.0; n],
@@ -107,7 +107,7 @@ fn run(method: Method) {
         cpu.step(&mut w, &g, lr, &lr_mult);
         let got: Vec<f32> = params.iter().flat_map(|p| p.to_vec().unwrap()).collect();
         // 1e-6 relative (sqrt and division may differ by an ulp or two on the GPU).
-        assert_close(&got, &w, 1e-6, 1e-7, &format!("{method:?} step {step}"));
+        assert_close(&got, &w, 1e-6, 1e-7, &format!("{rule:?} step {step}"));
         // Continue from the GPU's values so rounding differences do not compound.
         w = got;
     }
@@ -115,8 +115,8 @@ fn run(method: Method) {
 
 #[test]
 fn ten_adam_steps_match_the_cpu_reference() {
-    run(Method::reference_adam());
-    run(Method::Adam {
+    run(Rule::reference_adam());
+    run(Rule::Adam {
         beta1: 0.9,
         beta2: 0.999,
         eps: 1e-8,
@@ -128,7 +128,7 @@ fn ten_adam_steps_match_the_cpu_reference() {
 
 #[test]
 fn ten_adamw_steps_match_the_cpu_reference() {
-    run(Method::Adam {
+    run(Rule::Adam {
         beta1: 0.9,
         beta2: 0.999,
         eps: 1e-8,
@@ -140,19 +140,19 @@ fn ten_adamw_steps_match_the_cpu_reference() {
 
 #[test]
 fn ten_sgd_steps_match_the_cpu_reference() {
-    run(Method::Sgd {
+    run(Rule::Sgd {
         momentum: 0.0,
         dampening: 0.0,
         weight_decay: 0.0,
         nesterov: false,
     });
-    run(Method::Sgd {
+    run(Rule::Sgd {
         momentum: 0.9,
         dampening: 0.1,
         weight_decay: 1e-3,
         nesterov: false,
     });
-    run(Method::Sgd {
+    run(Rule::Sgd {
         momentum: 0.9,
         dampening: 0.0,
         weight_decay: 1e-4,
@@ -163,6 +163,6 @@ fn ten_sgd_steps_match_the_cpu_reference() {
 #[test]
 fn optimizer_refuses_non_parameters() {
     let t = tensor(&[1.0], &[1]);
-    assert!(Optimizer::new(Method::reference_adam(), vec![ParamGroup::new(vec![t])]).is_err());
-    assert!(Optimizer::new(Method::reference_adam(), vec![]).is_err());
+    assert!(Optimizer::new(Rule::reference_adam(), vec![ParamGroup::new(vec![t])]).is_err());
+    assert!(Optimizer::new(Rule::reference_adam(), vec![]).is_err());
 }

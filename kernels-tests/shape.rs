@@ -117,3 +117,12 @@ fn grad_reverse_is_identity_forward_and_minus_lambda_backward() {
         .unwrap();
     assert_eq!(x.grad().unwrap().to_vec().unwrap(), vec![-6.0; 3]);
 }
+
+#[test]
+fn one_hot_rows_from_labels() {
+    let l = Tensor::from_u32(&ctx(), &[2, 0, 1, 2], &[4]).unwrap();
+    assert_eq!(
+        l.one_hot(3).unwrap().to_vec().unwrap(),
+        vec![0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    );
+}

@@ -5,7 +5,7 @@
 use crate::autograd::no_grad;
 use crate::error::Result;
 use crate::gpu::Context;
-use crate::tensor::create::Rng;
+use crate::ops::random::Rng;
 use crate::tensor::Tensor;
 use std::rc::Rc;
 

@@ -35,11 +35,32 @@ pub enum Error {
     BufferTooLarge { bytes: u64, limit: u64 },
     #[error("reading back from the GPU failed: {0}")]
     Readback(String),
+    /// An argument an op or function cannot take (a zero stride, a probability above 1).
     #[error("{0}")]
     Invalid(String),
-    /// Bad or unreadable data: `path` names the file, `message` says what was expected.
-    #[error("{path}: {message}")]
-    Data { path: String, message: String },
+    /// A setting out of range or unknown: `key` names it (a config key or a flag).
+    #[error("{key}: {reason}")]
+    Config { key: String, reason: String },
+    /// Bad or unreadable data: `path` names the file, `reason` says what was expected.
+    #[error("{path}: {reason}")]
+    Data { path: String, reason: String },
+    /// Training stopped on Ctrl-C or SIGTERM after a step, its checkpoint written.
+    #[error("interrupted at step {step} (epoch {epoch}); {checkpoint} written")]
+    Interrupted {
+        step: u64,
+        epoch: usize,
+        checkpoint: String,
+    },
+    /// A loss term became NaN or infinite.
+    #[error("loss term '{term}' is {value} at step {step} (epoch {epoch}); {last_good}")]
+    NonFinite {
+        term: String,
+        value: f32,
+        step: u64,
+        epoch: usize,
+        /// Which checkpoint holds the last good state, or that none does.
+        last_good: String,
+    },
     /// A checkpoint file that cannot be used: `key` names the tensor or metadata entry.
     #[error("{path}: {key}: {reason}")]
     Checkpoint {
@@ -58,3 +79,35 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+    pub fn data(path: &std::path::Path, reason: impl Into<String>) -> Error {
+        Error::Data {
+            path: path.display().to_string(),
+            reason: reason.into(),
+        }
+    }
+    pub fn config(key: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::Config {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+    pub fn checkpoint(
+        path: &std::path::Path,
+        key: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::Checkpoint {
+            path: path.display().to_string(),
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}

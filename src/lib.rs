@@ -12,10 +12,8 @@
 //! # Ok::<(), tidal::Error>(())
 //! ```
 
+// --- engine: never imports the application modules below ---
 pub mod autograd;
-pub mod bench;
-pub mod data;
-pub mod demo;
 pub mod error;
 pub mod gpu;
 pub mod losses;
@@ -23,15 +21,22 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod optim;
-pub mod plot;
 pub mod shaders;
-pub mod sweep;
 pub mod tensor;
+
+// --- application, each layer using only those above it: files, data, reports, training,
+// then benchmarks, sweeps and the demo ---
+pub mod atomic;
+pub mod bench;
+pub mod data;
+pub mod demo;
+pub mod report;
+pub mod sweep;
 pub mod train;
 
 pub use autograd::{no_grad, NoGradGuard};
 pub use error::{Error, Result};
 pub use gpu::{AdapterChoice, Context};
+pub use ops::random::Rng;
 pub use ops::GradReverse;
-pub use tensor::create::Rng;
 pub use tensor::{DType, Tensor};

@@ -12,6 +12,10 @@ pub const ALL: &[(&str, &str)] = &[
     ("optim", include_str!("../shaders/optim.wgsl")),
     ("mmd", include_str!("../shaders/mmd.wgsl")),
     ("softmax", include_str!("../shaders/softmax.wgsl")),
+    (
+        "cross_entropy",
+        include_str!("../shaders/cross_entropy.wgsl"),
+    ),
     ("pool", include_str!("../shaders/pool.wgsl")),
     ("batchnorm", include_str!("../shaders/batchnorm.wgsl")),
 ];

@@ -20,7 +20,7 @@ fn committed(name: &str) -> Report {
 fn committed_reports_load() {
     // The committed lavapipe reports must stay readable whatever the schema version.
     let k = committed("kernels-llvmpipe-mesa25-2core.json");
-    assert!(k.cases.iter().any(|c| c.name == "matmul"));
+    assert!(k.cases.iter().any(|c| c.name == "matmul/nn"));
     assert!(k.peak.fma_gflops > 0.0);
     let t = committed("train_step-llvmpipe-mesa25-2core.json");
     assert!(t
@@ -35,12 +35,12 @@ fn compare_ratios_and_missing_cases() {
     let mut b = a.clone();
     // b: matmul 1024 twice as fast, one case dropped, one case of its own.
     for c in b.cases.iter_mut() {
-        if c.name == "matmul" && c.shape == [1024, 1024, 1024] {
+        if c.name == "matmul/nn" && c.shape == [1024, 1024, 1024] {
             c.median_s /= 2.0;
             c.gflops = c.gflops.map(|g| g * 2.0);
         }
     }
-    b.cases.retain(|c| c.name != "exp");
+    b.cases.retain(|c| c.name != "elementwise/exp");
     // The same case timed by another clock on b's adapter: flagged, not silently compared.
     // (Whichever clock the committed report used, b gets the other one.)
     for c in b.cases.iter_mut().filter(|c| c.name == "softmax/1024x1000") {
@@ -61,12 +61,12 @@ fn compare_ratios_and_missing_cases() {
             .unwrap()
             .clone()
     };
-    let mm = row("matmul", &[1024, 1024, 1024]);
+    let mm = row("matmul/nn", &[1024, 1024, 1024]);
     approx::assert_relative_eq!(mm.ratios[1].unwrap(), 2.0, max_relative = 1e-9);
     approx::assert_relative_eq!(mm.ratios[0].unwrap(), 1.0, max_relative = 1e-12);
-    let same = row("matmul", &[256, 256, 256]);
+    let same = row("matmul/nn", &[256, 256, 256]);
     approx::assert_relative_eq!(same.ratios[1].unwrap(), 1.0, max_relative = 1e-12);
-    assert!(row("exp", &[1 << 22]).values[1].is_none());
+    assert!(row("elementwise/exp", &[1 << 22]).values[1].is_none());
     assert!(row("only/in_b", &a.cases[0].shape).values[0].is_none());
     let missing = cmp.missing();
     assert_eq!(missing.len(), 2, "{missing:?}");
@@ -75,13 +75,16 @@ fn compare_ratios_and_missing_cases() {
         .any(|(l, k)| l == "a" && k[0].starts_with("only/in_b")));
     assert!(missing
         .iter()
-        .any(|(l, k)| l == "b" && k[0].starts_with("exp")));
+        .any(|(l, k)| l == "b" && k[0].starts_with("elementwise/exp")));
     let table = cmp.table();
     assert!(table.contains("2.00×"), "{table}");
     assert!(row("softmax/1024x1000", &[1024, 1000]).mixed_clocks);
     assert!(!mm.mixed_clocks);
     assert!(table.contains("| softmax/1024x1000 † |"), "{table}");
-    assert!(table.contains("missing in b (1 case(s)): exp"), "{table}");
+    assert!(
+        table.contains("missing in b (1 case(s)): elementwise/exp"),
+        "{table}"
+    );
     // One case of ~40 doubled: the geometric mean moves a little above 1.
     let g = cmp.geomean_ratio(1).unwrap();
     assert!(g > 1.0 && g < 1.1, "{g}");
@@ -144,4 +147,31 @@ fn bench_command_runs_and_compares() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a tidal bench report"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reports_written_before_the_renaming_load_under_the_current_case_names() {
+    use tidal::bench::compare::current_name;
+    assert_eq!(current_name("matmul"), "matmul/nn");
+    assert_eq!(
+        current_name("conv2d_bwd_weight/deepmerge_conv1"),
+        "conv2d/grad_weight/deepmerge_conv1"
+    );
+    assert_eq!(
+        current_name("maxpool/deepmerge_pool1"),
+        "pool/max_pool2d/deepmerge_pool1"
+    );
+    assert_eq!(
+        current_name("train_step/deepmerge/mmd"),
+        "train_step/deepmerge/mmd"
+    );
+    // The committed reports predate the renaming: every case loads under a current name.
+    let k = committed("kernels-llvmpipe-mesa25-2core.json");
+    for c in &k.cases {
+        assert_eq!(current_name(&c.name), c.name, "{} left unrenamed", c.name);
+    }
+    assert!(k
+        .cases
+        .iter()
+        .any(|c| c.name == "conv2d/forward/deepmerge_conv1"));
 }

@@ -502,7 +502,15 @@ fn nothing_is_written_when_writing_fails() {
     std::fs::create_dir_all(target.join("keep")).unwrap();
     assert!(npy::write_f32(&target, &[1], &[1.0]).is_err());
     assert!(target.join("keep").is_dir());
-    assert!(!d.join("X.npy.tmp").exists());
+    let left: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("X.npy")],
+        "no temporary file is left"
+    );
     // An existing good file is not touched by a failed write into a missing folder.
     let good = d.join("good.npy");
     npy::write_f32(&good, &[2], &[1.0, 2.0]).unwrap();

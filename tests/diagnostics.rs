@@ -93,7 +93,7 @@ fn dev_risk_and_entropy_known_values() {
 fn a_score_that_cannot_be_computed_survives_the_summary_round_trip() {
     // DEV with one validation image is NaN; serde_json writes it as null, and reading the
     // summary back (as `tidal report` does) must not fail on it.
-    let s = tidal::train::diagnostics::SelectionScores {
+    let s = tidal::report::SelectionScores {
         source_val_acc: 0.5,
         source_val_loss: 0.7,
         dev_risk: dev_risk(&[1.0], &[0.3]),
@@ -102,7 +102,7 @@ fn a_score_that_cannot_be_computed_survives_the_summary_round_trip() {
     };
     let json = serde_json::to_string(&s).unwrap();
     assert!(json.contains("\"dev_risk\":null"), "{json}");
-    let back: tidal::train::diagnostics::SelectionScores = serde_json::from_str(&json).unwrap();
+    let back: tidal::report::SelectionScores = serde_json::from_str(&json).unwrap();
     assert!(back.dev_risk.is_nan() && back.heldout_mmd.is_nan());
     assert_eq!(back.source_val_acc, 0.5);
 }

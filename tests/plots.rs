@@ -3,10 +3,11 @@
 //! pictures and a report.md that embeds exactly the pictures it drew.
 
 use std::path::{Path, PathBuf};
-use tidal::plot::{self, LinePanel, ScatterPanel, Series};
-use tidal::train::metrics::{self, Metrics};
-use tidal::train::report::{self, TestPrediction};
-use tidal::train::{ModelKind, Summary};
+use tidal::models::ModelKind;
+use tidal::report::metrics::{self, Metrics};
+use tidal::report::plot::{self, LinePanel, ScatterPanel, Series};
+use tidal::report::Summary;
+use tidal::report::{self, TestPrediction};
 
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tidal-plots-{name}-{}", std::process::id()));

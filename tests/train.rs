@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tidal::data::{generate_to_dir, synth::Domain};
-use tidal::train::{checkpoint, metrics, report, train, TrainConfig};
+use tidal::report::{self, metrics};
+use tidal::train::{checkpoint, train, TrainConfig};
 use tidal::Context;
 
 fn tiny_data(root: &Path) -> (PathBuf, PathBuf) {
@@ -17,7 +18,7 @@ fn tiny_data(root: &Path) -> (PathBuf, PathBuf) {
 fn config(data: &(PathBuf, PathBuf), out: &Path, epochs: usize) -> TrainConfig {
     let p = |d: &PathBuf, f: &str| Some(d.join(f).display().to_string());
     TrainConfig {
-        method: "dann+fisher+entropy".into(),
+        method: "dann+fisher+entropy".parse().unwrap(),
         // Ganin's λ and the cosine schedule depend on the planned length; a constant λ lets
         // a 1-epoch run extended to 2 follow the 2-epoch run exactly.
         grl_ganin: false,
@@ -205,11 +206,13 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
 #[test]
 fn bad_method_and_missing_target_are_clear_errors() {
     let ctx = Context::from_env().unwrap();
-    let cfg = TrainConfig {
-        method: "mmd+fishr".into(),
-        ..TrainConfig::default()
-    };
-    let e = train(&ctx, &cfg, false, |_, _, _, _| {}).unwrap_err();
+    // A method is checked where it is read: from a flag, or from a config file.
+    let e = "mmd+fishr".parse::<tidal::train::Method>().unwrap_err();
+    assert!(
+        e.to_string().contains("unknown method term '+fishr'"),
+        "{e}"
+    );
+    let e = toml::from_str::<TrainConfig>("method = \"mmd+fishr\"").unwrap_err();
     assert!(
         e.to_string().contains("unknown method term '+fishr'"),
         "{e}"
@@ -231,7 +234,7 @@ fn moving_average_centres_train_without_entering_the_optimizer() {
     let data = tiny_data(&root);
     let ctx = Context::from_env().unwrap();
     let mut cfg = config(&data, &root.join("run"), 1);
-    cfg.method = "mmd+fisher".into();
+    cfg.method = "mmd+fisher".parse().unwrap();
     cfg.centre_momentum = 0.1;
     let s = train(&ctx, &cfg, false, |_, _, _, _| {}).unwrap();
     assert!(s.source_test.accuracy.is_finite());
@@ -249,7 +252,7 @@ fn unlabelled_target_still_gets_test_probabilities_and_only_labelled_pictures() 
     let ctx = Context::from_env().unwrap();
     let out = root.join("run");
     let mut cfg = config(&data, &out, 1);
-    cfg.method = "noda".into();
+    cfg.method = "noda".parse().unwrap();
     cfg.target_labels = None;
     let s = train(&ctx, &cfg, false, |_, _, _, _| {}).unwrap();
     assert!(s.target_test.is_none());

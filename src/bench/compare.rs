@@ -112,6 +112,41 @@ impl Comparison {
     }
 }
 
+/// Case names before the one renaming to `<family>/...` (the family being the op's file
+/// name): old name or prefix → new. Reports written before it load with their cases
+/// renamed, so `--compare` matches them with newer ones.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("matmul", "matmul/nn"),
+    ("matmul_tn", "matmul/tn"),
+    ("matmul_nt", "matmul/nt"),
+    ("add", "elementwise/add"),
+    ("exp", "elementwise/exp"),
+    ("sum_axis1", "reduce/sum_axis1"),
+    ("sum_axis0", "reduce/sum_axis0"),
+    ("adam/deepmerge", "optim/adam_deepmerge"),
+    ("maxpool/", "pool/max_pool2d/"),
+    ("batchnorm_bwd/", "batchnorm/backward/"),
+    ("batchnorm/deepmerge_bn1", "batchnorm/forward/deepmerge_bn1"),
+    ("conv2d_fwd/", "conv2d/forward/"),
+    ("conv2d_bwd_input/", "conv2d/grad_input/"),
+    ("conv2d_bwd_weight/", "conv2d/grad_weight/"),
+];
+
+/// The current name of a case called `name` in an older report (itself when not renamed).
+/// Entries ending in `/` rename a prefix, the others a whole name.
+pub fn current_name(name: &str) -> String {
+    for (old, new) in ALIASES {
+        if old.ends_with('/') {
+            if let Some(rest) = name.strip_prefix(old) {
+                return format!("{new}{rest}");
+            }
+        } else if name == *old {
+            return new.to_string();
+        }
+    }
+    name.to_string()
+}
+
 fn key(c: &Case) -> (String, Vec<usize>) {
     (c.name.clone(), c.shape.clone())
 }

@@ -7,12 +7,13 @@ use crate::error::Result;
 use crate::losses::cross_entropy;
 use crate::losses::fisher::{fisher_loss, FisherConfig};
 use crate::losses::mmd::{mmd, MmdConfig};
+use crate::models::ModelKind;
 use crate::ops::batchnorm::batch_norm;
-use crate::ops::conv::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
+use crate::ops::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
 use crate::ops::pool::max_pool2d;
 use crate::ops::softmax::softmax;
-use crate::optim::{Method, Optimizer, ParamGroup};
-use crate::train::{config::ModelKind, Learner, TrainConfig};
+use crate::optim::{Optimizer, ParamGroup, Rule};
+use crate::train::{Learner, TrainConfig};
 use crate::{no_grad, Rng, Tensor};
 use std::time::Instant;
 
@@ -43,9 +44,10 @@ impl std::str::FromStr for Suite {
             "kernels" => Ok(Suite::Kernels),
             "train" => Ok(Suite::Train),
             "all" => Ok(Suite::All),
-            _ => Err(crate::Error::Invalid(format!(
-                "unknown suite '{s}' (expected kernels, train or all)"
-            ))),
+            _ => Err(crate::Error::config(
+                "suite",
+                format!("unknown suite '{s}' (expected kernels, train or all)"),
+            )),
         }
     }
 }
@@ -78,7 +80,7 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
         let a = rng.normal(&ctx, &[m, k], 0.0, 1.0)?;
         let w = rng.normal(&ctx, &[k, n], 0.0, 1.0)?;
         let flops = 2.0 * (m * n * k) as f64;
-        b.case("matmul", &[m, n, k], Work::Flops(flops), || {
+        b.case("matmul/nn", &[m, n, k], Work::Flops(flops), || {
             a.matmul(&w).map(|_| ())
         })?;
     }
@@ -86,36 +88,36 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
     let a = rng.normal(&ctx, &[1024, 1024], 0.0, 1.0)?;
     let w = rng.normal(&ctx, &[1024, 1024], 0.0, 1.0)?;
     let flops = 2.0 * 1024f64.powi(3);
-    b.case("matmul_tn", &[1024, 1024, 1024], Work::Flops(flops), || {
+    b.case("matmul/tn", &[1024, 1024, 1024], Work::Flops(flops), || {
         a.matmul_t(&w, true, false).map(|_| ())
     })?;
-    b.case("matmul_nt", &[1024, 1024, 1024], Work::Flops(flops), || {
+    b.case("matmul/nt", &[1024, 1024, 1024], Work::Flops(flops), || {
         a.matmul_t(&w, false, true).map(|_| ())
     })?;
 
     let x = Tensor::zeros(&ctx, &[1 << 22])?;
     let y = Tensor::zeros(&ctx, &[1 << 22])?;
     b.case(
-        "add",
+        "elementwise/add",
         &[1 << 22],
         Work::Bytes(3.0 * 4.0 * (1 << 22) as f64),
         || x.add(&y).map(|_| ()),
     )?;
     b.case(
-        "exp",
+        "elementwise/exp",
         &[1 << 22],
         Work::Bytes(2.0 * 4.0 * (1 << 22) as f64),
         || x.exp().map(|_| ()),
     )?;
     let r = x.reshape(&[1024, 4096])?;
     b.case(
-        "sum_axis1",
+        "reduce/sum_axis1",
         &[1024, 4096],
         Work::Bytes(4.0 * (1 << 22) as f64),
         || r.sum_axis(1, false).map(|_| ()),
     )?;
     b.case(
-        "sum_axis0",
+        "reduce/sum_axis0",
         &[1024, 4096],
         Work::Bytes(4.0 * (1 << 22) as f64),
         || r.sum_axis(0, false).map(|_| ()),
@@ -155,7 +157,7 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
             p.set_grad(Some(rng.normal(&ctx, p.shape(), 0.0, 1.0)?));
         }
         opts.push(Optimizer::new(
-            Method::reference_adam(),
+            Rule::reference_adam(),
             vec![ParamGroup::new(params)],
         )?);
     }
@@ -163,7 +165,7 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
     let mut turn = 0;
     // Reads p, g, m, v; writes p, m, v; plus the gather/scatter copies of p and g.
     b.case(
-        "adam/deepmerge",
+        "optim/adam_deepmerge",
         &[n],
         Work::Bytes((4 * 7 + 4 * 4) as f64 * n as f64),
         || {
@@ -252,7 +254,7 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
     let x = rng.normal(&ctx, &shape, 0.0, 1.0)?;
     let pooled = 256.0 * 8.0 * 37.0 * 37.0;
     b.case(
-        "maxpool/deepmerge_pool1",
+        "pool/max_pool2d/deepmerge_pool1",
         &shape,
         Work::Bytes(4.0 * (numel + pooled)),
         || max_pool2d(&x, (2, 2), (2, 2), (0, 0)).map(|_| ()),
@@ -263,7 +265,7 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
     let (rm, rv) = (Tensor::zeros(&ctx, &[8])?, Tensor::ones(&ctx, &[8])?);
     // Forward reads x twice (statistics, then normalise) and writes y.
     b.case(
-        "batchnorm/deepmerge_bn1",
+        "batchnorm/forward/deepmerge_bn1",
         &shape,
         Work::Bytes(3.0 * 4.0 * numel),
         || batch_norm(&x, &gamma, &beta, &rm, &rv, true, 0.1, 1e-5).map(|_| ()),
@@ -272,7 +274,7 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
     let g = rng.normal(&ctx, &shape, 0.0, 1.0)?;
     // Backward reads x and g twice (gradient sums, then dx) and writes dx.
     b.case(
-        "batchnorm_bwd/deepmerge_bn1",
+        "batchnorm/backward/deepmerge_bn1",
         &shape,
         Work::Bytes(5.0 * 4.0 * numel),
         || {
@@ -304,15 +306,18 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
         let g = rng.normal(&ctx, &[n, o, ohw, ohw], 0.0, 1.0)?;
         let flops = Work::Flops(2.0 * (n * o * ohw * ohw * c * k * k) as f64);
         let shape = [n, c, hw, hw, o, k, k];
-        b.case(&format!("conv2d_fwd/{layer}"), &shape, flops, || {
+        b.case(&format!("conv2d/forward/{layer}"), &shape, flops, || {
             conv2d(&x, &w, None, p).map(|_| ())
         })?;
-        b.case(&format!("conv2d_bwd_input/{layer}"), &shape, flops, || {
+        b.case(&format!("conv2d/grad_input/{layer}"), &shape, flops, || {
             conv2d_grad_input(&g, &w, x.shape(), p).map(|_| ())
         })?;
-        b.case(&format!("conv2d_bwd_weight/{layer}"), &shape, flops, || {
-            conv2d_grad_weight(&g, &x, w.shape(), p).map(|_| ())
-        })?;
+        b.case(
+            &format!("conv2d/grad_weight/{layer}"),
+            &shape,
+            flops,
+            || conv2d_grad_weight(&g, &x, w.shape(), p).map(|_| ()),
+        )?;
     }
 
     Ok(())
@@ -352,7 +357,7 @@ pub fn train_steps(b: &mut Bench) -> Result<()> {
         )?;
         let cfg = TrainConfig {
             model,
-            method: method.into(),
+            method: method.parse()?,
             batch,
             ..TrainConfig::default()
         };

@@ -15,20 +15,6 @@ use std::path::Path;
 const BLOCK: usize = 2880;
 const CARD: usize = 80;
 
-fn data_err(path: &Path, message: impl Into<String>) -> Error {
-    Error::Data {
-        path: path.display().to_string(),
-        message: message.into(),
-    }
-}
-
-fn io_err(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 /// One parsed header (keyword → raw value text, in order).
 #[derive(Debug, Clone, Default)]
 struct Header {
@@ -93,12 +79,12 @@ fn parse_card(card: &[u8]) -> (String, String) {
 
 /// Reads every HDU's header of `path` and checks the data fits in the file.
 fn scan(path: &Path, file: &mut std::fs::File) -> Result<Vec<Hdu>> {
-    let file_len = file.metadata().map_err(|e| io_err(path, e))?.len();
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut hdus = Vec::new();
     let mut pos = 0u64;
     while pos < file_len {
         file.seek(SeekFrom::Start(pos))
-            .map_err(|e| io_err(path, e))?;
+            .map_err(|e| Error::io(path, e))?;
         let mut header = Header::default();
         let mut block = vec![0u8; BLOCK];
         let mut ended = false;
@@ -106,7 +92,7 @@ fn scan(path: &Path, file: &mut std::fs::File) -> Result<Vec<Hdu>> {
         while !ended {
             if let Err(e) = file.read_exact(&mut block) {
                 if hdus.is_empty() || read > 0 {
-                    return Err(data_err(
+                    return Err(Error::data(
                         path,
                         format!("truncated FITS header in HDU{} (expected 2880-byte blocks ending with END): {e}", hdus.len()),
                     ));
@@ -126,20 +112,20 @@ fn scan(path: &Path, file: &mut std::fs::File) -> Result<Vec<Hdu>> {
             }
         }
         if hdus.is_empty() && header.get("SIMPLE").map(str::trim) != Some("T") {
-            return Err(data_err(
+            return Err(Error::data(
                 path,
                 "not a FITS file: expected SIMPLE = T in the first card",
             ));
         }
         let bitpix = header
             .int("BITPIX")
-            .ok_or_else(|| data_err(path, format!("HDU{} has no BITPIX", hdus.len())))?;
+            .ok_or_else(|| Error::data(path, format!("HDU{} has no BITPIX", hdus.len())))?;
         let naxis = header.int("NAXIS").unwrap_or(0).max(0) as usize;
         let mut axes = Vec::with_capacity(naxis);
         for i in 1..=naxis {
             let a = header
                 .int(&format!("NAXIS{i}"))
-                .ok_or_else(|| data_err(path, format!("HDU{} lacks NAXIS{i}", hdus.len())))?;
+                .ok_or_else(|| Error::data(path, format!("HDU{} lacks NAXIS{i}", hdus.len())))?;
             axes.push(a.max(0) as usize);
         }
         let pcount = header.int("PCOUNT").unwrap_or(0).max(0) as u64;
@@ -152,7 +138,7 @@ fn scan(path: &Path, file: &mut std::fs::File) -> Result<Vec<Hdu>> {
         let data_len = (bitpix.unsigned_abs() / 8) * gcount * (pcount + elems);
         let data_offset = pos + read;
         if data_offset + data_len > file_len {
-            return Err(data_err(
+            return Err(Error::data(
                 path,
                 format!(
                     "truncated: HDU{} promises {data_len} data bytes (axes {axes:?}, BITPIX {bitpix}) but the file ends {} bytes after its header",
@@ -217,7 +203,7 @@ fn decode(path: &Path, bytes: &[u8], bitpix: i64, scale: f64, zero: f64) -> Resu
             .map(|b| conv(i64::from_be_bytes(b.try_into().unwrap()) as f64))
             .collect(),
         other => {
-            return Err(data_err(
+            return Err(Error::data(
                 path,
                 format!("unsupported BITPIX {other}: expected 8, 16, 32, 64, -32 or -64"),
             ))
@@ -227,10 +213,10 @@ fn decode(path: &Path, bytes: &[u8], bitpix: i64, scale: f64, zero: f64) -> Resu
 
 fn read_bytes(path: &Path, file: &mut std::fs::File, offset: u64, len: u64) -> Result<Vec<u8>> {
     file.seek(SeekFrom::Start(offset))
-        .map_err(|e| io_err(path, e))?;
+        .map_err(|e| Error::io(path, e))?;
     let mut buf = vec![0u8; len as usize];
     file.read_exact(&mut buf)
-        .map_err(|e| data_err(path, format!("truncated data: {e}")))?;
+        .map_err(|e| Error::data(path, format!("truncated data: {e}")))?;
     Ok(buf)
 }
 
@@ -250,7 +236,7 @@ fn table_first_column(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Resul
     let row_bytes = hdu.header.int("NAXIS1").unwrap_or(0) as usize;
     let rows = hdu.header.int("NAXIS2").unwrap_or(0) as usize;
     let form = hdu.header.string("TFORM1").ok_or_else(|| {
-        data_err(
+        Error::data(
             path,
             "HDU1 is a BINTABLE without TFORM1: expected a label column",
         )
@@ -264,7 +250,7 @@ fn table_first_column(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Resul
         Some('J') => (4, 32),
         Some('K') => (8, 64),
         _ => {
-            return Err(data_err(
+            return Err(Error::data(
                 path,
                 format!("HDU1 label column has TFORM1 '{form}': expected a numeric column (E, D, B, L, I, J, K)"),
             ))
@@ -295,7 +281,7 @@ pub struct FitsData {
 
 fn labels_from_values(path: &Path, vals: &[f32], n: usize) -> Result<Vec<u8>> {
     if vals.len() != n {
-        return Err(data_err(
+        return Err(Error::data(
             path,
             format!(
                 "HDU1 holds {} labels but HDU0 holds {n} images: expected {n} labels",
@@ -309,7 +295,7 @@ fn labels_from_values(path: &Path, vals: &[f32], n: usize) -> Result<Vec<u8>> {
             if v == 0.0 || v == 1.0 {
                 Ok(v as u8)
             } else {
-                Err(data_err(
+                Err(Error::data(
                     path,
                     format!("label {i} in HDU1 is {v}: expected 0 or 1"),
                 ))
@@ -320,11 +306,11 @@ fn labels_from_values(path: &Path, vals: &[f32], n: usize) -> Result<Vec<u8>> {
 
 /// Reads HDU0's images (float32/float64, 4-D) and, when `want_labels`, HDU1's labels.
 pub fn read(path: &Path, want_labels: bool) -> Result<FitsData> {
-    let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let hdus = scan(path, &mut file)?;
     let h0 = &hdus[0];
     if h0.bitpix != -32 && h0.bitpix != -64 {
-        return Err(data_err(
+        return Err(Error::data(
             path,
             format!(
                 "HDU0 images have BITPIX {} ({}): expected -32 (float32) or -64 (float64)",
@@ -334,7 +320,7 @@ pub fn read(path: &Path, want_labels: bool) -> Result<FitsData> {
         ));
     }
     if h0.shape.len() != 4 {
-        return Err(data_err(
+        return Err(Error::data(
             path,
             format!(
                 "HDU0 images have shape {:?}: expected 4-D N×C×H×W (NAXIS = 4)",
@@ -345,7 +331,7 @@ pub fn read(path: &Path, want_labels: bool) -> Result<FitsData> {
     let images = image_values(path, &mut file, h0)?;
     let labels = if want_labels {
         let h1 = hdus.get(1).ok_or_else(|| {
-            data_err(
+            Error::data(
                 path,
                 "no HDU1: expected labels in HDU1 (the MAST layout) or a separate labels file",
             )
@@ -372,7 +358,7 @@ fn hdu_values(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Result<Vec<f3
 
 /// Labels from a FITS file: HDU1 if present (MAST layout), else the primary array.
 pub fn read_labels(path: &Path) -> Result<Vec<f32>> {
-    let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let hdus = scan(path, &mut file)?;
     let hdu = if hdus.len() > 1 { &hdus[1] } else { &hdus[0] };
     hdu_values(path, &mut file, hdu)
@@ -386,7 +372,7 @@ pub struct AnyFits {
 }
 
 pub fn read_any(path: &Path) -> Result<AnyFits> {
-    let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let hdus = scan(path, &mut file)?;
     let hdu = hdus
         .iter()
@@ -459,5 +445,5 @@ pub fn write(path: &Path, shape: &[usize], images: &[f32], labels: Option<&[u8]>
         let vals: Vec<f32> = l.iter().map(|&v| v as f32).collect();
         bytes.extend(image_hdu(false, &[l.len()], &vals));
     }
-    super::npy::write_atomic(path, |w| std::io::Write::write_all(w, &bytes))
+    crate::atomic::write(path, &bytes)
 }

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 /// Element types tidal reads (all little-endian; one-byte types have no byte order).
@@ -87,20 +87,6 @@ impl Elem {
     }
 }
 
-fn data_err(path: &Path, message: impl Into<String>) -> Error {
-    Error::Data {
-        path: path.display().to_string(),
-        message: message.into(),
-    }
-}
-
-fn io_err(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
-
 /// An open `.npy` file positioned at its data, header checked against the file length.
 pub struct NpyFile {
     pub path: std::path::PathBuf,
@@ -113,33 +99,33 @@ impl NpyFile {
     /// Opens `path` and checks: a readable header, a supported little-endian dtype, C order,
     /// and at least as many data bytes as the shape needs (else "truncated").
     pub fn open(path: &Path) -> Result<NpyFile> {
-        let mut file = File::open(path).map_err(|e| io_err(path, e))?;
-        let file_len = file.metadata().map_err(|e| io_err(path, e))?.len();
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let header = npyz::NpyHeader::from_reader(&mut file).map_err(|e| {
-            data_err(
+            Error::data(
                 path,
                 format!("not a readable NumPy .npy file (expected the \\x93NUMPY magic and a header): {e}"),
             )
         })?;
-        let offset = file.stream_position().map_err(|e| io_err(path, e))?;
+        let offset = file.stream_position().map_err(|e| Error::io(path, e))?;
         let descr = match header.dtype() {
             npyz::DType::Plain(ts) => ts.to_string(),
             other => {
-                return Err(data_err(
+                return Err(Error::data(
                     path,
                     format!("unsupported dtype {}: expected a plain little-endian number type (float32/float64 images, int or float labels)", other.descr()),
                 ))
             }
         };
         let elem = Elem::from_descr(&descr).ok_or_else(|| {
-            data_err(
+            Error::data(
                 path,
                 format!("unsupported dtype '{descr}': expected little-endian float32 ('<f4') or float64 ('<f8') images, int/float/bool labels"),
             )
         })?;
         if header.order() != npyz::Order::C && header.shape().iter().filter(|&&d| d > 1).count() > 1
         {
-            return Err(data_err(
+            return Err(Error::data(
                 path,
                 "array is in Fortran order: expected C order (numpy.ascontiguousarray before saving)",
             ));
@@ -149,7 +135,7 @@ impl NpyFile {
         let need = count as u64 * elem.size() as u64;
         let have = file_len.saturating_sub(offset);
         if have < need {
-            return Err(data_err(
+            return Err(Error::data(
                 path,
                 format!(
                     "truncated: the header promises shape {shape:?} of {} ({need} data bytes) but the file holds {have}",
@@ -189,7 +175,7 @@ impl NpyFile {
             let m = (total - at).min(chunk.max(1));
             let buf = &mut bytes[..m * size];
             self.reader.read_exact(buf).map_err(|e| {
-                data_err(
+                Error::data(
                     &self.path,
                     format!("truncated or unreadable data at element {at} of {total}: {e}"),
                 )
@@ -220,10 +206,10 @@ impl NpyFile {
     }
 }
 
-/// Writes `data` (C order, `shape`) as a little-endian float32 `.npy` file, atomically: the
-/// bytes go to `PATH.tmp`, renamed over `path` only when complete.
+/// Writes `data` (C order, `shape`) as a little-endian float32 `.npy` file, atomically
+/// (`crate::atomic`).
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
-    write_atomic(path, |w| {
+    crate::atomic::write_with(path, |w| {
         let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
         use npyz::WriterBuilder;
         let mut npy = npyz::WriteOptions::<f32>::new()
@@ -243,28 +229,4 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
 pub fn write_labels(path: &Path, labels: &[u8]) -> Result<()> {
     let vals: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
     write_f32(path, &[labels.len()], &vals)
-}
-
-/// Writes through `f` into `PATH.tmp` and renames it to `path`; on error the temporary file
-/// is removed and `path` is untouched.
-pub fn write_atomic(
-    path: &Path,
-    f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
-) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    let result = (|| {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
-        f(&mut w)?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        drop(w);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(path, e));
-    }
-    Ok(())
 }

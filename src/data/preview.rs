@@ -108,12 +108,12 @@ pub fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result
         enc.set_depth(png::BitDepth::Eight);
         let mut w = enc.write_header().map_err(|e| Error::Data {
             path: path.display().to_string(),
-            message: format!("PNG encoding failed: {e}"),
+            reason: format!("PNG encoding failed: {e}"),
         })?;
         w.write_image_data(rgb).map_err(|e| Error::Data {
             path: path.display().to_string(),
-            message: format!("PNG encoding failed: {e}"),
+            reason: format!("PNG encoding failed: {e}"),
         })?;
     }
-    super::npy::write_atomic(path, |w| std::io::Write::write_all(w, &bytes))
+    crate::atomic::write(path, &bytes)
 }

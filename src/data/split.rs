@@ -103,7 +103,7 @@ impl Normalisation {
     /// Saves as JSON (atomically).
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).expect("serialisable");
-        super::npy::write_atomic(path, |w| std::io::Write::write_all(w, text.as_bytes()))
+        crate::atomic::write(path, text.as_bytes())
     }
 
     /// Loads from JSON.
@@ -114,12 +114,12 @@ impl Normalisation {
         })?;
         let n: Normalisation = serde_json::from_str(&text).map_err(|e| Error::Data {
             path: path.display().to_string(),
-            message: format!("expected a JSON object {{\"mean\": [..], \"std\": [..]}}: {e}"),
+            reason: format!("expected a JSON object {{\"mean\": [..], \"std\": [..]}}: {e}"),
         })?;
         if n.mean.len() != n.std.len() {
             return Err(Error::Data {
                 path: path.display().to_string(),
-                message: format!(
+                reason: format!(
                     "mean has {} channels but std has {}",
                     n.mean.len(),
                     n.std.len()

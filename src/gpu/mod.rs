@@ -1,13 +1,20 @@
 //! The GPU runtime: adapter choice, device, buffer pool, pipeline cache, uniform ring,
-//! command recording (one submission per step) and bulk readback.
+//! command recording (one submission per step), bulk readback, kernel-variant choice
+//! (`variant`), the per-dispatch parameter block (`params`), and GPU timestamps and
+//! `TIDAL_PROFILE` (`profile`).
 
 mod adapter;
+mod params;
 mod pipeline;
 mod pool;
+mod profile;
+mod variant;
 
 pub use adapter::{list_adapters, AdapterChoice, AdapterSummary};
+pub use params::Params;
 pub use pipeline::{validate_wgsl, validate_wgsl_for, Kernel};
 pub use pool::PooledBuffer;
+pub use variant::{reset_variant, set_variant, subgroup_ok, Variant};
 
 use crate::error::{Error, Result};
 use std::cell::{Cell, RefCell};
@@ -28,7 +35,7 @@ pub struct Stats {
     pub pipelines_built: u64,
 }
 
-struct Recorder {
+pub(super) struct Recorder {
     encoder: Option<wgpu::CommandEncoder>,
     pass: Option<wgpu::ComputePass<'static>>,
     /// Parameter blocks of the dispatches recorded since the last submit, one ring slot each.
@@ -56,8 +63,8 @@ pub struct Context {
     pool: RefCell<pool::Pool>,
     pipelines: RefCell<pipeline::Cache>,
     stats: Cell<Stats>,
-    /// Matmul variant chosen for this adapter (see ops::matmul).
-    pub(crate) matmul_variant: Cell<Option<crate::ops::matmul::Variant>>,
+    /// Kernel variant chosen for this adapter (see `Variant`).
+    pub(crate) variant: Cell<Option<Variant>>,
     /// With `TIDAL_PROFILE` set: (dispatches, seconds) per kernel label, each dispatch
     /// submitted and waited for on its own, printed when the context is dropped.
     profile: Option<RefCell<std::collections::BTreeMap<String, (u64, f64)>>>,
@@ -109,7 +116,7 @@ impl Context {
             pool: RefCell::new(pool::Pool::new(max_binding)),
             pipelines: RefCell::new(pipeline::Cache::default()),
             stats: Cell::new(Stats::default()),
-            matmul_variant: Cell::new(None),
+            variant: Cell::new(None),
             profile: std::env::var("TIDAL_PROFILE")
                 .is_ok_and(|v| !v.is_empty() && v != "0")
                 .then(RefCell::default),
@@ -262,30 +269,8 @@ impl Context {
         Ok(())
     }
 
-    /// The `TIDAL_PROFILE` table: kernels by total time, with dispatches and share.
-    pub fn profile_report(&self) -> Option<String> {
-        let p = self.profile.as_ref()?.borrow();
-        let total: f64 = p.values().map(|v| v.1).sum();
-        let mut rows: Vec<_> = p.iter().collect();
-        rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
-        let mut out = format!(
-            "TIDAL_PROFILE: {:.3} s in {} kernels (each dispatch waited for alone)\n",
-            total,
-            rows.len()
-        );
-        for (label, (n, secs)) in rows {
-            out += &format!(
-                "{:>9.1} ms {:>5.1}% {:>7} x  {label}\n",
-                secs * 1e3,
-                100.0 * secs / total.max(1e-12),
-                n
-            );
-        }
-        Some(out)
-    }
-
     /// The step's command encoder with no compute pass open (copies and queries go here).
-    fn encoder<'a>(&self, rec: &'a mut Recorder) -> &'a mut wgpu::CommandEncoder {
+    pub(super) fn encoder<'a>(&self, rec: &'a mut Recorder) -> &'a mut wgpu::CommandEncoder {
         rec.pass = None;
         rec.encoder.get_or_insert_with(|| {
             self.device
@@ -307,45 +292,6 @@ impl Context {
             rec.pass = Some(pass);
         }
         rec.pass.as_mut().unwrap()
-    }
-
-    /// True when GPU timestamps can be written between recorded commands.
-    pub fn has_timestamps(&self) -> bool {
-        self.device.features().contains(
-            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
-        )
-    }
-
-    /// Records a GPU timestamp into `set[index]` after the work recorded so far (ends the
-    /// open compute pass). Needs `has_timestamps()`.
-    pub fn write_timestamp(&self, set: &wgpu::QuerySet, index: u32) {
-        self.encoder(&mut self.rec.borrow_mut())
-            .write_timestamp(set, index);
-    }
-
-    /// Resolves and reads back the first `count` timestamps of `set`, in ticks of
-    /// `timestamp_period()` nanoseconds (subtract as integers first: absolute ticks exceed
-    /// f64's exact range).
-    pub fn read_timestamps(&self, set: &wgpu::QuerySet, count: u32) -> Result<Vec<u64>> {
-        let bytes = count as u64 * 8;
-        let resolved = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("tidal.timestamps"),
-            size: bytes,
-            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-            mapped_at_creation: false,
-        });
-        self.encoder(&mut self.rec.borrow_mut())
-            .resolve_query_set(set, 0..count, &resolved, 0);
-        let raw = self.read_many(&[(&resolved, bytes)])?;
-        Ok(raw[0]
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect())
-    }
-
-    /// Nanoseconds per timestamp tick.
-    pub fn timestamp_period(&self) -> f64 {
-        self.queue.get_timestamp_period() as f64
     }
 
     /// Records a buffer-to-buffer copy (ends the open compute pass; the next dispatch opens another).

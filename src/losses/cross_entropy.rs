@@ -1,13 +1,15 @@
-//! Cross-entropy over softmax and binary cross-entropy with logits. Each is one tape op: a
+//! Cross-entropy over softmax, binary cross-entropy with logits, and DANN's domain loss
+//! built on the latter. Each is one tape op: a
 //! fused forward kernel writes the per-row (per-element) losses, a fixed-order reduction
 //! takes their (weighted) mean, and a fused backward kernel writes the logits' gradient
-//! (shaders/softmax.wgsl). Only the logits get a gradient; labels, targets and weights are
+//! (shaders/cross_entropy.wgsl). Only the logits get a gradient; labels, targets and weights are
 //! treated as constants.
 
 use crate::autograd::{make, no_grad};
 use crate::error::{Error, Result};
+use crate::gpu::Params;
 use crate::gpu::{grid_1d, Context};
-use crate::ops::{same_ctx, storage, Params};
+use crate::ops::{same_ctx, storage};
 use crate::tensor::{DType, Tensor};
 
 fn expect_shape(op: &'static str, what: &str, t: &Tensor, shape: &[usize]) -> Result<()> {
@@ -36,7 +38,7 @@ fn check_weights(
 
 /// Mean of `items`, or Σ items / Σ w when weighted (items already hold w·loss); also returns
 /// Σ w, which the backward divides by. Both reductions are fixed-order.
-/// Dispatches `softmax::entries[0]`, or, when `weighted` is not empty, `entries[1]` (the
+/// Dispatches `cross_entropy::entries[0]`, or, when `weighted` is not empty, `entries[1]` (the
 /// weighted twin) with the weight buffers bound between `lead` and `tail`, which is where
 /// every weighted entry point takes them in binding order.
 fn dispatch_maybe_weighted(
@@ -49,7 +51,7 @@ fn dispatch_maybe_weighted(
     tail: &[&wgpu::Buffer],
 ) -> Result<()> {
     let entry = entries[usize::from(!weighted.is_empty())];
-    let kern = ctx.kernel("softmax", entry, &[])?;
+    let kern = ctx.kernel("cross_entropy", entry, &[])?;
     let bufs: Vec<&wgpu::Buffer> = lead.iter().chain(weighted).chain(tail).copied().collect();
     ctx.dispatch(&kern, p.bytes(), &bufs, groups)
 }
@@ -119,7 +121,7 @@ pub fn cross_entropy_per_sample(logits: &Tensor, labels: &Tensor) -> Result<Tens
         move |g| {
             let ctx = probs.ctx();
             let dx = Tensor::empty(ctx, &[b, k], DType::F32)?;
-            let kern = ctx.kernel("softmax", "cross_entropy_bwd_rows", &[])?;
+            let kern = ctx.kernel("cross_entropy", "cross_entropy_bwd_rows", &[])?;
             ctx.dispatch(
                 &kern,
                 p.bytes(),
@@ -230,4 +232,17 @@ pub fn binary_cross_entropy_with_logits(
             Ok(vec![Some(dz)])
         },
     ))
+}
+
+/// The discriminator's binary loss with source = 1 and target = 0: mean BCE over the
+/// concatenated domain logits ([n] or [n, 1] each).
+pub fn domain_loss(source_logits: &Tensor, target_logits: &Tensor) -> Result<Tensor> {
+    let ctx = source_logits.ctx();
+    let logits = Tensor::concat(&[source_logits, target_logits])?;
+    let (n, m) = (source_logits.shape()[0], target_logits.shape()[0]);
+    let tail: usize = logits.shape()[1..].iter().product();
+    let mut t = vec![1.0f32; n * tail];
+    t.extend(std::iter::repeat_n(0.0, m * tail));
+    let targets = Tensor::from_slice(ctx, &t, logits.shape())?;
+    binary_cross_entropy_with_logits(&logits, &targets, None)
 }

@@ -1,4 +1,4 @@
-//! Entropy minimisation and the domain-adversarial loss.
+//! Entropy minimisation on the softmax outputs of a batch.
 
 use crate::error::Result;
 use crate::ops::softmax::log_softmax;
@@ -35,17 +35,4 @@ pub fn entropy(logits: &Tensor, form: EntropyForm) -> Result<Tensor> {
         }
     };
     terms.sum()?.scale(-1.0 / b)
-}
-
-/// The discriminator's binary loss with source = 1 and target = 0: mean BCE over the
-/// concatenated domain logits ([n] or [n, 1] each).
-pub fn domain_loss(source_logits: &Tensor, target_logits: &Tensor) -> Result<Tensor> {
-    let ctx = source_logits.ctx();
-    let logits = Tensor::concat(&[source_logits, target_logits])?;
-    let (n, m) = (source_logits.shape()[0], target_logits.shape()[0]);
-    let tail: usize = logits.shape()[1..].iter().product();
-    let mut t = vec![1.0f32; n * tail];
-    t.extend(std::iter::repeat_n(0.0, m * tail));
-    let targets = Tensor::from_slice(ctx, &t, logits.shape())?;
-    super::cross_entropy::binary_cross_entropy_with_logits(&logits, &targets, None)
 }

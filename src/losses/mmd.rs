@@ -12,7 +12,7 @@
 use crate::autograd::{make, no_grad};
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
-use crate::ops::Params;
+use crate::gpu::Params;
 use crate::tensor::{DType, Tensor};
 
 /// The 19 fixed bandwidths of the published DeepMerge code.

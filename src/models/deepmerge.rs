@@ -10,8 +10,8 @@ use crate::gpu::Context;
 use crate::nn::{
     BatchNorm2d, Conv2d, Counter, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential,
 };
-use crate::ops::conv::Conv2dParams;
-use crate::tensor::create::Rng;
+use crate::ops::conv2d::Conv2dParams;
+use crate::ops::random::Rng;
 use crate::tensor::Tensor;
 use std::rc::Rc;
 
@@ -30,25 +30,25 @@ impl DeepMerge {
             ..Default::default()
         };
         let features = Sequential::new()
-            .named("conv1", Conv2d::new(rng, ctx, 3, 8, 5, conv(2), true)?)
+            .named("conv1", Conv2d::new(ctx, rng, 3, 8, 5, conv(2), true)?)
             .named("batchn1", BatchNorm2d::new(ctx, 8)?)
             .named("relu1", ReLU)
             .named("pool1", MaxPool2d::new(2))
-            .named("conv2", Conv2d::new(rng, ctx, 8, 16, 3, conv(1), true)?)
+            .named("conv2", Conv2d::new(ctx, rng, 8, 16, 3, conv(1), true)?)
             .named("batchn2", BatchNorm2d::new(ctx, 16)?)
             .named("relu2", ReLU)
             .named("pool2", MaxPool2d::new(2))
-            .named("conv3", Conv2d::new(rng, ctx, 16, 32, 3, conv(1), true)?)
+            .named("conv3", Conv2d::new(ctx, rng, 16, 32, 3, conv(1), true)?)
             .named("batchn3", BatchNorm2d::new(ctx, 32)?)
             .named("relu3", ReLU)
             .named("pool3", MaxPool2d::new(2))
             .named("flatten", Flatten);
         let head = Sequential::new()
-            .named("fc1", Linear::new(rng, ctx, FEATURES, 64, true)?)
+            .named("fc1", Linear::new(ctx, rng, FEATURES, 64, true)?)
             .named("relu4", ReLU)
-            .named("fc2", Linear::new(rng, ctx, 64, 32, true)?)
+            .named("fc2", Linear::new(ctx, rng, 64, 32, true)?)
             .named("relu5", ReLU)
-            .named("fc3", Linear::new(rng, ctx, 32, 2, true)?);
+            .named("fc3", Linear::new(ctx, rng, 32, 2, true)?);
         let mut all = Vec::new();
         features.named_state("", &mut all);
         head.named_state("", &mut all);

@@ -5,8 +5,8 @@
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::nn::{Dropout, GradReverseLayer, Linear, Module, ReLU, Sequential};
+use crate::ops::random::Rng;
 use crate::ops::GradReverse;
-use crate::tensor::create::Rng;
 use crate::tensor::Tensor;
 use std::rc::Rc;
 
@@ -30,13 +30,13 @@ impl Discriminator {
         ];
         let net = Sequential::new()
             .named("grl", GradReverseLayer(grl.clone()))
-            .named("ad_layer1", Linear::new(rng, ctx, in_dim, hidden, true)?)
+            .named("ad_layer1", Linear::new(ctx, rng, in_dim, hidden, true)?)
             .named("relu1", ReLU)
             .named("dropout1", dropouts[0].clone())
-            .named("ad_layer2", Linear::new(rng, ctx, hidden, hidden, true)?)
+            .named("ad_layer2", Linear::new(ctx, rng, hidden, hidden, true)?)
             .named("relu2", ReLU)
             .named("dropout2", dropouts[1].clone())
-            .named("ad_layer3", Linear::new(rng, ctx, hidden, 1, true)?);
+            .named("ad_layer3", Linear::new(ctx, rng, hidden, 1, true)?);
         Ok(Discriminator { grl, net, dropouts })
     }
 

@@ -11,8 +11,11 @@ pub use discriminator::Discriminator;
 pub use resnet18::ResNet18;
 
 use crate::error::Result;
+use crate::gpu::Context;
 use crate::nn::Module;
+use crate::ops::random::Rng;
 use crate::tensor::Tensor;
+use std::rc::Rc;
 
 /// Output of a classifier: transfer-loss features and class logits [B, 2].
 pub struct Output {
@@ -31,4 +34,34 @@ pub trait Classifier {
     fn last_conv(&self, x: &Tensor) -> Result<Tensor>;
     /// The logits computed from `last_conv`'s output: `run(x).logits` in two halves.
     fn logits_from_last_conv(&self, a: &Tensor) -> Result<Tensor>;
+}
+
+/// The classifiers of the zoo, as configs and checkpoints name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    DeepMerge,
+    ResNet18,
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<ModelKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "deepmerge" => Ok(ModelKind::DeepMerge),
+            "resnet18" => Ok(ModelKind::ResNet18),
+            other => Err(crate::Error::config(
+                "model",
+                format!("unknown model '{other}' (expected deepmerge or resnet18)"),
+            )),
+        }
+    }
+}
+
+/// A freshly initialised classifier of `kind`.
+pub fn build(kind: ModelKind, ctx: &Rc<Context>, rng: &mut Rng) -> Result<Box<dyn Classifier>> {
+    Ok(match kind {
+        ModelKind::DeepMerge => Box::new(DeepMerge::new(ctx, rng)?),
+        ModelKind::ResNet18 => Box::new(ResNet18::new(ctx, rng)?),
+    })
 }

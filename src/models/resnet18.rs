@@ -8,15 +8,15 @@ use super::{Classifier, Output};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::nn::{init, join, BatchNorm2d, Conv2d, Counter, Linear, MaxPool2d, Module, ReLU};
-use crate::ops::conv::Conv2dParams;
+use crate::ops::conv2d::Conv2dParams;
 use crate::ops::pool::global_avg_pool2d;
-use crate::tensor::create::Rng;
+use crate::ops::random::Rng;
 use crate::tensor::Tensor;
 use std::rc::Rc;
 
 fn conv(
-    rng: &mut Rng,
     ctx: &Rc<Context>,
+    rng: &mut Rng,
     cin: usize,
     cout: usize,
     k: usize,
@@ -27,7 +27,7 @@ fn conv(
         padding: (k / 2, k / 2),
         ..Default::default()
     };
-    Conv2d::new(rng, ctx, cin, cout, k, p, false)
+    Conv2d::new(ctx, rng, cin, cout, k, p, false)
 }
 
 struct BasicBlock {
@@ -40,24 +40,24 @@ struct BasicBlock {
 
 impl BasicBlock {
     fn new(
-        rng: &mut Rng,
         ctx: &Rc<Context>,
+        rng: &mut Rng,
         cin: usize,
         cout: usize,
         stride: usize,
     ) -> Result<BasicBlock> {
         let downsample = if stride != 1 || cin != cout {
             Some((
-                conv(rng, ctx, cin, cout, 1, stride)?,
+                conv(ctx, rng, cin, cout, 1, stride)?,
                 BatchNorm2d::new(ctx, cout)?,
             ))
         } else {
             None
         };
         Ok(BasicBlock {
-            conv1: conv(rng, ctx, cin, cout, 3, stride)?,
+            conv1: conv(ctx, rng, cin, cout, 3, stride)?,
             bn1: BatchNorm2d::new(ctx, cout)?,
-            conv2: conv(rng, ctx, cout, cout, 3, 1)?,
+            conv2: conv(ctx, rng, cout, cout, 3, 1)?,
             bn2: BatchNorm2d::new(ctx, cout)?,
             downsample,
         })
@@ -134,19 +134,19 @@ impl ResNet18 {
                 let s = if bi == 0 { stride } else { 1 };
                 blocks.push((
                     format!("layer{}.{bi}", li + 1),
-                    BasicBlock::new(rng, ctx, cin, cout, s)?,
+                    BasicBlock::new(ctx, rng, cin, cout, s)?,
                 ));
                 cin = cout;
             }
         }
         let head = |rng: &mut Rng, i: usize, o: usize, std: f32| -> Result<Linear> {
             Ok(Linear {
-                weight: init::normal(rng, ctx, &[o, i], std)?.requires_grad_(),
+                weight: init::normal(ctx, rng, &[o, i], std)?.requires_grad_(),
                 bias: Some(Tensor::zeros(ctx, &[o])?.requires_grad_()),
             })
         };
         Ok(ResNet18 {
-            conv1: conv(rng, ctx, 3, 64, 7, 2)?,
+            conv1: conv(ctx, rng, 3, 64, 7, 2)?,
             bn1: BatchNorm2d::new(ctx, 64)?,
             pool: MaxPool2d {
                 kernel: (3, 3),

@@ -8,10 +8,10 @@ pub mod init;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::ops::batchnorm::batch_norm;
-use crate::ops::conv::{conv2d, Conv2dParams};
+use crate::ops::conv2d::{conv2d, Conv2dParams};
 use crate::ops::pool::{avg_pool2d, max_pool2d};
+use crate::ops::random::Rng;
 use crate::ops::GradReverse;
-use crate::tensor::create::Rng;
 use crate::tensor::Tensor;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -87,16 +87,16 @@ pub struct Linear {
 
 impl Linear {
     pub fn new(
-        rng: &mut Rng,
         ctx: &Rc<Context>,
+        rng: &mut Rng,
         fan_in: usize,
         fan_out: usize,
         bias: bool,
     ) -> Result<Linear> {
         Ok(Linear {
-            weight: init::kaiming_uniform(rng, ctx, &[fan_out, fan_in], fan_in)?.requires_grad_(),
+            weight: init::kaiming_uniform(ctx, rng, &[fan_out, fan_in], fan_in)?.requires_grad_(),
             bias: if bias {
-                Some(init::bias_uniform(rng, ctx, fan_out, fan_in)?.requires_grad_())
+                Some(init::bias_uniform(ctx, rng, fan_out, fan_in)?.requires_grad_())
             } else {
                 None
             },
@@ -129,8 +129,8 @@ pub struct Conv2d {
 
 impl Conv2d {
     pub fn new(
-        rng: &mut Rng,
         ctx: &Rc<Context>,
+        rng: &mut Rng,
         in_ch: usize,
         out_ch: usize,
         kernel: usize,
@@ -139,10 +139,10 @@ impl Conv2d {
     ) -> Result<Conv2d> {
         let fan_in = in_ch * kernel * kernel;
         Ok(Conv2d {
-            weight: init::kaiming_uniform(rng, ctx, &[out_ch, in_ch, kernel, kernel], fan_in)?
+            weight: init::kaiming_uniform(ctx, rng, &[out_ch, in_ch, kernel, kernel], fan_in)?
                 .requires_grad_(),
             bias: if bias {
-                Some(init::bias_uniform(rng, ctx, out_ch, fan_in)?.requires_grad_())
+                Some(init::bias_uniform(ctx, rng, out_ch, fan_in)?.requires_grad_())
             } else {
                 None
             },
@@ -323,7 +323,7 @@ impl Dropout {
 
 impl Module for Dropout {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        crate::ops::dropout::dropout(x, self.p, self.training.get(), &mut self.rng.borrow_mut())
+        crate::ops::random::dropout(x, self.p, self.training.get(), &mut self.rng.borrow_mut())
     }
     fn set_training(&self, on: bool) {
         self.training.set(on);

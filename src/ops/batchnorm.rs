@@ -3,10 +3,11 @@
 //! gradient to x, γ and β. Per-channel reductions run in a fixed order (chunk partials,
 //! then one ordered combine per channel), so results are bit-identical run to run.
 
-use super::{alloc_like, storage, Params};
+use super::{alloc_like, storage};
 use crate::autograd::make;
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
+use crate::gpu::Params;
 use crate::tensor::{DType, Tensor};
 use std::rc::Rc;
 

@@ -2,10 +2,11 @@
 //! (scale, add_scalar, pow, clamp) and unary maths (exp, log, sqrt, square, relu, sigmoid,
 //! tanh, neg). Gradient rules for unary ops run as one `unary_backward` kernel.
 
-use super::{alloc_like, same_ctx, storage, Params};
+use super::{alloc_like, same_ctx, storage};
 use crate::autograd::make;
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
+use crate::gpu::Params;
 use crate::tensor::{DType, Tensor};
 
 /// Unary op codes: the `OP` override constant of `elementwise::unary`.

@@ -2,10 +2,11 @@
 //! avg_pool2d (with or without count_include_pad) and global_avg_pool2d, with gather-style backward
 //! kernels (no atomics).
 
-use super::{alloc_like, storage, Params};
+use super::{alloc_like, storage};
 use crate::autograd::{is_grad_enabled, make};
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
+use crate::gpu::Params;
 use crate::tensor::{DType, Tensor};
 
 /// Largest window (kh * kw) whose loops are unrolled through pipeline constants.

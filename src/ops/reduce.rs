@@ -1,9 +1,10 @@
 //! Reductions: sum, mean and max over one axis or over all elements, and argmax.
 
-use super::{alloc_like, storage, Params};
+use super::{alloc_like, storage};
 use crate::autograd::make;
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
+use crate::gpu::Params;
 use crate::tensor::{DType, Tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,10 +1,11 @@
 //! Shape ops: reshape (free), broadcast_to, transpose, concat and slice along the batch
 //! axis (buffer copies), and row gather by index.
 
-use super::{alloc_like, same_ctx, storage, Params};
+use super::{alloc_like, same_ctx, storage};
 use crate::autograd::make;
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
+use crate::gpu::Params;
 use crate::tensor::{numel, DType, Tensor};
 
 fn row_len(shape: &[usize]) -> usize {

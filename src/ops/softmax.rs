@@ -1,10 +1,11 @@
 //! Softmax and log-softmax over the last axis, with their backward rules
 //! (shaders/softmax.wgsl: `softmax_fwd`, `softmax_bwd` and their `_vec4` forms).
 
-use super::{alloc_like, storage, Params};
+use super::{alloc_like, storage};
 use crate::autograd::make;
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
+use crate::gpu::Params;
 use crate::tensor::{DType, Tensor};
 
 /// The `OP` override constant of the softmax entry points.

@@ -11,14 +11,14 @@ pub mod schedule;
 pub use schedule::Schedule;
 
 use crate::error::{Error, Result};
+use crate::gpu::Params;
 use crate::gpu::{grid_1d, Context};
-use crate::ops::Params;
 use crate::tensor::{DType, Tensor};
 use std::rc::Rc;
 
 /// Which update rule, with PyTorch's parameter names and meanings.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum Method {
+pub enum Rule {
     /// Adam; `decoupled` = AdamW (weight decay applied to the weights, not the gradient).
     Adam {
         beta1: f32,
@@ -36,10 +36,10 @@ pub enum Method {
     },
 }
 
-impl Method {
+impl Rule {
     /// The reference recipe's Adam: β = (0.7, 0.8), ε = 1e-8, weight decay 1e-4.
-    pub fn reference_adam() -> Method {
-        Method::Adam {
+    pub fn reference_adam() -> Rule {
+        Rule::Adam {
             beta1: 0.7,
             beta2: 0.8,
             eps: 1e-8,
@@ -55,7 +55,7 @@ impl Method {
 pub struct ParamGroup {
     pub params: Vec<Tensor>,
     pub lr_mult: f32,
-    /// Overrides the method's weight decay for this group.
+    /// Overrides the rule's weight decay for this group.
     pub weight_decay: Option<f32>,
 }
 
@@ -81,7 +81,7 @@ struct Range {
 }
 
 pub struct Optimizer {
-    pub method: Method,
+    pub rule: Rule,
     ctx: Rc<Context>,
     /// (parameter, element offset in the flat buffers)
     params: Vec<(Tensor, usize)>,
@@ -96,7 +96,7 @@ pub struct Optimizer {
 }
 
 impl Optimizer {
-    pub fn new(method: Method, groups: Vec<ParamGroup>) -> Result<Optimizer> {
+    pub fn new(rule: Rule, groups: Vec<ParamGroup>) -> Result<Optimizer> {
         let first = groups
             .iter()
             .flat_map(|g| g.params.first())
@@ -126,12 +126,12 @@ impl Optimizer {
             });
         }
         let n = total.max(1);
-        let vmax_len = match method {
-            Method::Adam { amsgrad: true, .. } => n,
+        let vmax_len = match rule {
+            Rule::Adam { amsgrad: true, .. } => n,
             _ => 1,
         };
         Ok(Optimizer {
-            method,
+            rule,
             flat_p: Tensor::empty(&ctx, &[n], DType::F32)?,
             flat_g: Tensor::empty(&ctx, &[n], DType::F32)?,
             m: Tensor::zeros(&ctx, &[n])?,
@@ -180,8 +180,8 @@ impl Optimizer {
                 continue;
             }
             let glr = lr * r.lr_mult;
-            let (entry, consts, params) = match self.method {
-                Method::Adam {
+            let (entry, consts, params) = match self.rule {
+                Rule::Adam {
                     beta1,
                     beta2,
                     eps,
@@ -213,7 +213,7 @@ impl Optimizer {
                             .u32(0),
                     )
                 }
-                Method::Sgd {
+                Rule::Sgd {
                     momentum,
                     dampening,
                     weight_decay,

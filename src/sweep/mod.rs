@@ -7,16 +7,16 @@
 //! restarts agrees on it: `summary.json` = done, `failed.json` = failed, `running.json` =
 //! a process is on it, `metrics.jsonl`/`last.safetensors` alone = partial (resumable).
 
-pub mod cli;
 pub mod plan;
 pub mod slurm;
 pub mod summary;
 
 pub use plan::{expand, plan, Manifest, PlannedRun};
 
+use crate::atomic;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
-use crate::train::{checkpoint::write_atomic, TrainConfig};
+use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -119,7 +119,7 @@ pub fn mark_failed(run_dir: &Path, error: &str) -> Result<()> {
         host: hostname(),
         time: now(),
     };
-    write_atomic(
+    atomic::write(
         &run_dir.join(FAILED),
         serde_json::to_string_pretty(&f)
             .expect("failure serialises")
@@ -131,11 +131,13 @@ pub fn mark_failed(run_dir: &Path, error: &str) -> Result<()> {
 pub fn planned(sweep_dir: &Path, index: usize) -> Result<(Manifest, PlannedRun)> {
     let m = Manifest::load(sweep_dir)?;
     let run = m.runs.get(index).cloned().ok_or_else(|| {
-        Error::Invalid(format!(
-            "{}: no run {index}; the sweep has runs 0 to {}",
-            sweep_dir.display(),
-            m.runs.len().saturating_sub(1)
-        ))
+        Error::data(
+            &sweep_dir.join(plan::MANIFEST),
+            format!(
+                "no run {index}; the sweep has runs 0 to {}",
+                m.runs.len().saturating_sub(1)
+            ),
+        )
     })?;
     Ok((m, run))
 }
@@ -181,9 +183,10 @@ pub fn run_one(
             // Two trainers in one directory would corrupt it; a live process on this host
             // is certain, one on another host may be a killed task that left its marker.
             if host == hostname() {
-                return Err(Error::Invalid(format!(
-                    "run {index} is being trained by process {pid} on this host"
-                )));
+                return Err(Error::data(
+                    &dir,
+                    format!("run {index} is being trained by process {pid} on this host"),
+                ));
             }
             eprintln!("run {index}: {RUNNING} names process {pid} on {host}; assuming it was killed and taking over");
         }
@@ -195,7 +198,7 @@ pub fn run_one(
     cfg.out = dir.display().to_string();
     let _ = std::fs::remove_file(dir.join(FAILED));
     let resumed = dir.join("last.safetensors").is_file();
-    write_atomic(
+    atomic::write(
         &dir.join(RUNNING),
         serde_json::to_string(&Running {
             pid: std::process::id(),

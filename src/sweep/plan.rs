@@ -72,14 +72,7 @@ pub struct Manifest {
 pub const MANIFEST: &str = "manifest.json";
 
 fn invalid(path: &Path, msg: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("{}: {msg}", path.display()))
-}
-
-fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    Error::data(path, msg.to_string())
 }
 
 /// The directory of run `index` inside a sweep directory.
@@ -90,7 +83,7 @@ pub fn run_dir_name(index: usize) -> String {
 impl Manifest {
     pub fn load(sweep_dir: &Path) -> Result<Manifest> {
         let path = sweep_dir.join(MANIFEST);
-        let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
         serde_json::from_str(&text).map_err(|e| invalid(&path, e))
     }
 }
@@ -164,7 +157,7 @@ fn toml_to_json(v: &toml::Value) -> serde_json::Value {
 /// Relative data paths are taken from the directory `plan` runs in and written absolute,
 /// so runs started by SLURM in another directory find them.
 fn absolutise_paths(t: &mut toml::Table) -> Result<()> {
-    let cwd = std::env::current_dir().map_err(|e| io(Path::new("."), e))?;
+    let cwd = std::env::current_dir().map_err(|e| Error::io(Path::new("."), e))?;
     for key in ["source", "source_labels", "target", "target_labels"] {
         if let Some(toml::Value::String(s)) = t.get_mut(key) {
             if Path::new(s.as_str()).is_relative() {
@@ -178,7 +171,7 @@ fn absolutise_paths(t: &mut toml::Table) -> Result<()> {
 /// Reads and expands a sweep file: the run configurations (with `out` pointing into
 /// `sweep_dir`) and the manifest, each config validated. Writes nothing.
 pub fn expand(sweep_path: &Path, sweep_dir: &Path) -> Result<(Manifest, Vec<TrainConfig>)> {
-    let text = std::fs::read_to_string(sweep_path).map_err(|e| io(sweep_path, e))?;
+    let text = std::fs::read_to_string(sweep_path).map_err(|e| Error::io(sweep_path, e))?;
     let sweep: SweepFile = toml::from_str(&text).map_err(|e| invalid(sweep_path, e))?;
     let p = sweep_path;
 
@@ -360,8 +353,10 @@ pub fn show(params: &BTreeMap<String, serde_json::Value>) -> String {
 /// and a copy of the sweep file as `sweep.toml`. Planning the same file into the same
 /// directory again is a no-op; a different sweep there is refused, so results never mix.
 pub fn plan(sweep_path: &Path, sweep_dir: &Path) -> Result<Manifest> {
-    std::fs::create_dir_all(sweep_dir).map_err(|e| io(sweep_dir, e))?;
-    let sweep_dir: PathBuf = sweep_dir.canonicalize().map_err(|e| io(sweep_dir, e))?;
+    std::fs::create_dir_all(sweep_dir).map_err(|e| Error::io(sweep_dir, e))?;
+    let sweep_dir: PathBuf = sweep_dir
+        .canonicalize()
+        .map_err(|e| Error::io(sweep_dir, e))?;
     let (manifest, configs) = expand(sweep_path, &sweep_dir)?;
     if sweep_dir.join(MANIFEST).exists() {
         let old = Manifest::load(&sweep_dir)?;
@@ -374,17 +369,17 @@ pub fn plan(sweep_path: &Path, sweep_dir: &Path) -> Result<Manifest> {
     }
     for (run, cfg) in manifest.runs.iter().zip(&configs) {
         let dir = sweep_dir.join(&run.dir);
-        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let path = sweep_dir.join(&run.config);
         // An existing run may have started; its config.toml is the one it trains with.
         if !path.exists() {
-            crate::train::checkpoint::write_atomic(&path, cfg.to_toml().as_bytes())?;
+            crate::atomic::write(&path, cfg.to_toml().as_bytes())?;
         }
     }
     let copy = sweep_dir.join("sweep.toml");
-    let text = std::fs::read(sweep_path).map_err(|e| io(sweep_path, e))?;
-    crate::train::checkpoint::write_atomic(&copy, &text)?;
-    crate::train::checkpoint::write_atomic(
+    let text = std::fs::read(sweep_path).map_err(|e| Error::io(sweep_path, e))?;
+    crate::atomic::write(&copy, &text)?;
+    crate::atomic::write(
         &sweep_dir.join(MANIFEST),
         serde_json::to_string_pretty(&manifest)
             .expect("manifest serialises")

@@ -55,7 +55,7 @@ pub fn script(
         return Err(Error::Invalid("the sweep has no runs".into()));
     }
     if o.max_parallel == 0 {
-        return Err(Error::Invalid("--max-parallel must be at least 1".into()));
+        return Err(Error::config("--max-parallel", "must be at least 1"));
     }
     let logs = sweep_dir.join("logs");
     let name = o
@@ -117,6 +117,6 @@ pub fn write(sweep_dir: &Path, tidal: &Path, o: &SlurmOptions) -> Result<PathBuf
     })?;
     let path = sweep_dir.join("sweep.sbatch");
     let text = script(&manifest, sweep_dir, tidal, o)?;
-    crate::train::checkpoint::write_atomic(&path, text.as_bytes())?;
+    crate::atomic::write(&path, text.as_bytes())?;
     Ok(path)
 }

@@ -58,7 +58,7 @@ pub struct SweepSummary {
 
 /// Ranks from 1, ties sharing their average rank.
 pub fn ranks(v: &[f64]) -> Vec<f64> {
-    crate::train::metrics::average_ranks(v)
+    crate::report::metrics::average_ranks(v)
 }
 
 /// Spearman's rank correlation: the Pearson correlation of the (tie-averaged) ranks.
@@ -371,7 +371,7 @@ fn write_scatter(sweep_dir: &Path, s: &SweepSummary) -> Result<()> {
             points.push((v, acc, 0, 0));
         }
         if !points.is_empty() {
-            panels.push(crate::plot::ScatterPanel {
+            panels.push(crate::report::plot::ScatterPanel {
                 title: format!(
                     "{name} ({} is better)",
                     if *higher_better { "higher" } else { "lower" }
@@ -384,7 +384,7 @@ fn write_scatter(sweep_dir: &Path, s: &SweepSummary) -> Result<()> {
     }
     write_file(&sweep_dir.join("score_vs_target.csv"), &out)?;
     if !panels.is_empty() {
-        crate::plot::scatter_panels_labelled(
+        crate::report::plot::scatter_panels_labelled(
             &sweep_dir.join("score_vs_target.png"),
             "selection score vs target accuracy (oracle)",
             &panels,

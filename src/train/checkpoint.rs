@@ -8,19 +8,16 @@
 //! too: float tensors of any safetensors float type are converted to f32, integer scalars
 //! named `*.num_batches_tracked` become counters, and no metadata is required.
 
+use super::selection::Selection;
+use crate::data::split::Normalisation;
 use crate::error::{Error, Result};
+use crate::models::ModelKind;
 use crate::nn::Counter;
+use crate::ops::random::Rng;
 use crate::tensor::Tensor;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
-
-fn io(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.display().to_string(),
-        source,
-    }
-}
 
 fn bad(path: &Path, key: &str, reason: impl Into<String>) -> Error {
     Error::Checkpoint {
@@ -28,16 +25,6 @@ fn bad(path: &Path, key: &str, reason: impl Into<String>) -> Error {
         key: key.to_string(),
         reason: reason.into(),
     }
-}
-
-/// Writes `path` atomically (temporary file in the same folder, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }
 
 /// Writes the tensors (F32), the counters (I64 scalars) and the metadata.
@@ -78,7 +65,7 @@ pub fn save(
     }
     let out = safetensors::serialize(views, Some(metadata))
         .map_err(|e| bad(path, "(file)", e.to_string()))?;
-    write_atomic(path, &out)
+    crate::atomic::write(path, &out)
 }
 
 pub struct Loaded {
@@ -149,7 +136,7 @@ fn integer(dtype: Dtype, data: &[u8]) -> Option<i64> {
 }
 
 pub fn load(path: &Path) -> Result<Loaded> {
-    let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let not_st = |e: String| bad(path, "(file)", format!("not a safetensors checkpoint: {e}"));
     let st = SafeTensors::deserialize(&bytes).map_err(|e| not_st(e.to_string()))?;
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| not_st(e.to_string()))?;
@@ -217,5 +204,83 @@ pub fn restore_counters(loaded: &Loaded, counters: &[(String, Counter)]) {
         if let Some(&v) = loaded.counters.get(name) {
             c.set(v);
         }
+    }
+}
+
+/// Both domains' normalisation of a run, as its checkpoints store them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Norms {
+    pub source: Normalisation,
+    pub target: Normalisation,
+}
+
+/// What a tidal checkpoint's metadata says about its run (string entries in the
+/// safetensors header; `config` is the run's TOML).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointMeta {
+    pub model: ModelKind,
+    pub method: String,
+    /// Epochs whose evaluation finished.
+    pub epochs_done: usize,
+    /// Optimisation steps taken.
+    pub step: u64,
+    pub rng_seed: u64,
+    pub dropout_rngs: Vec<Rng>,
+    pub selection: Selection,
+    pub normalisation: Norms,
+    pub config: String,
+}
+
+const FORMAT: &str = "tidal-checkpoint-1";
+
+impl CheckpointMeta {
+    pub fn to_map(&self) -> HashMap<String, String> {
+        fn json<T: serde::Serialize>(v: &T) -> String {
+            serde_json::to_string(v).expect("metadata serialises")
+        }
+        HashMap::from([
+            ("format".into(), FORMAT.into()),
+            ("model".into(), format!("{:?}", self.model).to_lowercase()),
+            ("method".into(), self.method.clone()),
+            ("epochs_done".into(), self.epochs_done.to_string()),
+            ("step".into(), self.step.to_string()),
+            ("rng_seed".into(), self.rng_seed.to_string()),
+            ("dropout_rngs".into(), json(&self.dropout_rngs)),
+            ("selection".into(), json(&self.selection)),
+            ("normalisation".into(), json(&self.normalisation)),
+            ("config".into(), self.config.clone()),
+        ])
+    }
+
+    /// The metadata of a tidal checkpoint; `None` for a file without it (written by
+    /// PyTorch), an error naming the key for a tidal file whose metadata is damaged.
+    pub fn from_loaded(loaded: &Loaded, path: &Path) -> Result<Option<CheckpointMeta>> {
+        if !loaded.is_tidal() {
+            return Ok(None);
+        }
+        let m = &loaded.metadata;
+        let field = |k: &str| {
+            m.get(k)
+                .ok_or_else(|| bad(path, k, "missing from the metadata"))
+        };
+        fn parse<T: serde::de::DeserializeOwned>(path: &Path, k: &str, text: &str) -> Result<T> {
+            serde_json::from_str(text).map_err(|e| bad(path, k, e.to_string()))
+        }
+        let number = |k: &str| -> Result<u64> {
+            field(k)?.parse().map_err(|e| bad(path, k, format!("{e}")))
+        };
+        Ok(Some(CheckpointMeta {
+            model: field("model")?
+                .parse()
+                .map_err(|e: Error| bad(path, "model", e.to_string()))?,
+            method: field("method")?.clone(),
+            epochs_done: number("epochs_done")? as usize,
+            step: number("step")?,
+            rng_seed: number("rng_seed")?,
+            dropout_rngs: parse(path, "dropout_rngs", field("dropout_rngs")?)?,
+            selection: parse(path, "selection", field("selection")?)?,
+            normalisation: parse(path, "normalisation", field("normalisation")?)?,
+            config: field("config")?.clone(),
+        }))
     }
 }

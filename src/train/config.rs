@@ -5,15 +5,9 @@ use crate::error::{Error, Result};
 use crate::losses::fisher::{FisherForm, FisherNorm};
 use crate::losses::mmd::{Bandwidth, Estimator, MmdConfig, REFERENCE_SIGMAS};
 use crate::losses::{CoralForm, EntropyForm};
+use crate::models::ModelKind;
 use crate::ops::GrlSchedule;
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    DeepMerge,
-    ResNet18,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -24,8 +18,10 @@ pub enum Transfer {
     Coral,
 }
 
-/// A method: a transfer loss, optionally with the Fisher and entropy terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A method: a transfer loss, optionally with the Fisher and entropy terms. Written as
+/// text in configs ("mmd", "dann+fisher+entropy").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Method {
     pub transfer: Transfer,
     pub fisher: bool,
@@ -43,10 +39,13 @@ impl std::str::FromStr for Method {
             Some("dann") => Transfer::Dann,
             Some("coral") => Transfer::Coral,
             other => {
-                return Err(Error::Invalid(format!(
-                    "unknown method '{}' (expected noda, mmd, dann or coral, optionally +fisher, +entropy)",
-                    other.unwrap_or("")
-                )))
+                return Err(Error::config(
+                    "method",
+                    format!(
+                        "unknown method '{}' (expected noda, mmd, dann or coral, optionally +fisher, +entropy)",
+                        other.unwrap_or("")
+                    ),
+                ))
             }
         };
         let (mut fisher, mut entropy) = (false, false);
@@ -55,9 +54,10 @@ impl std::str::FromStr for Method {
                 "fisher" => fisher = true,
                 "entropy" => entropy = true,
                 _ => {
-                    return Err(Error::Invalid(format!(
-                        "unknown method term '+{p}' (expected +fisher or +entropy)"
-                    )))
+                    return Err(Error::config(
+                        "method",
+                        format!("unknown method term '+{p}' (expected +fisher or +entropy)"),
+                    ))
                 }
             }
         }
@@ -66,6 +66,25 @@ impl std::str::FromStr for Method {
             fisher,
             entropy,
         })
+    }
+}
+
+impl TryFrom<String> for Method {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Method> {
+        s.parse()
+    }
+}
+
+impl From<Method> for String {
+    fn from(m: Method) -> String {
+        m.to_string()
+    }
+}
+
+impl PartialEq<&str> for Method {
+    fn eq(&self, other: &&str) -> bool {
+        other.parse::<Method>().is_ok_and(|m| m == *self)
     }
 }
 
@@ -110,7 +129,7 @@ pub enum MmdPreset {
 pub struct TrainConfig {
     pub model: ModelKind,
     /// e.g. "mmd", "dann+fisher+entropy"
-    pub method: String,
+    pub method: Method,
     pub epochs: usize,
     /// Images per domain per step (128 + 128 in the reference recipe).
     pub batch: usize,
@@ -164,7 +183,11 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             model: ModelKind::DeepMerge,
-            method: "mmd".into(),
+            method: Method {
+                transfer: Transfer::Mmd,
+                fisher: false,
+                entropy: false,
+            },
             epochs: 4,
             batch: 128,
             lr: 1e-3,
@@ -203,21 +226,17 @@ impl TrainConfig {
             path: path.display().to_string(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+        toml::from_str(&text).map_err(|e| Error::config(path.display().to_string(), e.to_string()))
     }
 
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serialises")
     }
 
-    pub fn method(&self) -> Result<Method> {
-        self.method.parse()
-    }
-
     pub fn resolved_lr(&self) -> Result<f32> {
         Ok(if self.lr > 0.0 {
             self.lr
-        } else if self.method()?.transfer == Transfer::Mmd {
+        } else if self.method.transfer == Transfer::Mmd {
             1e-4
         } else {
             1e-3
@@ -227,7 +246,7 @@ impl TrainConfig {
     pub fn resolved_entropy_weight(&self) -> Result<f32> {
         Ok(if self.entropy_weight > 0.0 {
             self.entropy_weight
-        } else if self.method()?.transfer == Transfer::Dann {
+        } else if self.method.transfer == Transfer::Dann {
             1e-4
         } else {
             0.05
@@ -259,9 +278,10 @@ impl TrainConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        self.method()?;
-        if self.epochs == 0 || self.batch == 0 {
-            return Err(Error::Invalid("epochs and batch must be at least 1".into()));
+        for (name, v) in [("epochs", self.epochs), ("batch", self.batch)] {
+            if v == 0 {
+                return Err(Error::config(name, "must be at least 1"));
+            }
         }
         for (name, v) in [
             ("lr", self.lr),
@@ -269,14 +289,16 @@ impl TrainConfig {
             ("entropy_weight", self.entropy_weight),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::Invalid(format!(
-                    "{name} = {v}: must be finite and at least 0"
-                )));
+                return Err(Error::config(
+                    format!("{name} = {v}"),
+                    "must be finite and at least 0",
+                ));
             }
         }
         if self.source.is_some() != self.target.is_some() {
-            return Err(Error::Invalid(
-                "give both --source and --target, or neither for the built-in data".into(),
+            return Err(Error::config(
+                "source/target",
+                "give both --source and --target, or neither for the built-in data",
             ));
         }
         Ok(())

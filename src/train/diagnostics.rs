@@ -5,101 +5,17 @@
 //! t-SNE maps of the features. Everything numeric except t-SNE runs on the GPU through
 //! tidal's own ops.
 
-use super::metrics::nan_if_null;
+pub use super::evaluate::{predict_features, Features};
 use crate::autograd::no_grad;
-use crate::data::{self, Dataset};
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::losses::binary_cross_entropy_with_logits;
 use crate::losses::mmd::{mmd, MmdConfig};
-use crate::models::Classifier;
-use crate::ops::softmax::softmax;
-use crate::optim::{Method, Optimizer, ParamGroup};
+use crate::optim::{Optimizer, ParamGroup, Rule};
+use crate::report::metrics::nan_if_null;
 use crate::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
-
-/// Merger probabilities and transfer-loss features of some images (eval mode).
-#[derive(Debug, Clone, Default)]
-pub struct Features {
-    pub probs: Vec<f32>,
-    /// Row-major, `probs.len()` rows of `dim`.
-    pub feats: Vec<f32>,
-    pub dim: usize,
-}
-
-impl Features {
-    pub fn rows(&self) -> usize {
-        self.probs.len()
-    }
-    fn row(&self, i: usize) -> &[f32] {
-        &self.feats[i * self.dim..(i + 1) * self.dim]
-    }
-    /// At most `n` rows, evenly spread over the set (all of them when there are fewer).
-    pub fn spread(&self, n: usize) -> Features {
-        let idx = spread(&(0..self.rows()).collect::<Vec<_>>(), n);
-        Features {
-            probs: idx.iter().map(|&i| self.probs[i]).collect(),
-            feats: idx
-                .iter()
-                .flat_map(|&i| self.row(i).iter().copied())
-                .collect(),
-            dim: self.dim,
-        }
-    }
-    /// Rows whose index satisfies `keep`, as a flat buffer.
-    fn select(&self, keep: impl Fn(usize) -> bool) -> Vec<f32> {
-        (0..self.rows())
-            .filter(|&i| keep(i))
-            .flat_map(|i| self.row(i).iter().copied())
-            .collect()
-    }
-}
-
-/// Runs `model` in eval mode over `indices` in batches of 256, keeping probabilities and
-/// features (one bulk readback per batch).
-pub fn predict_features(
-    model: &dyn Classifier,
-    ctx: &Rc<Context>,
-    data: &Dataset,
-    indices: &[usize],
-) -> Result<Features> {
-    eval_batches(model, ctx, data, indices, true)
-}
-
-/// Eval-mode merger probabilities, and the features too when `keep_features` (left empty
-/// otherwise, so plain prediction reads back two floats per image).
-pub(crate) fn eval_batches(
-    model: &dyn Classifier,
-    ctx: &Rc<Context>,
-    data: &Dataset,
-    indices: &[usize],
-    keep_features: bool,
-) -> Result<Features> {
-    model.module().set_training(false);
-    let mut out = Features {
-        dim: model.feature_dim(),
-        ..Features::default()
-    };
-    let mut buf = Vec::new();
-    no_grad(|| -> Result<()> {
-        for chunk in data::batches(indices, 256) {
-            data.gather_images(chunk, None, &mut buf);
-            let x = Tensor::from_slice(ctx, &buf, &[chunk.len(), data.c, data.h, data.w])?;
-            let o = model.run(&x)?;
-            let p = softmax(&o.logits)?;
-            if keep_features {
-                let v = Tensor::read_all(&[&p, &o.features])?;
-                out.probs.extend(v[0].chunks(2).map(|r| r[1]));
-                out.feats.extend_from_slice(&v[1]);
-            } else {
-                out.probs.extend(p.to_vec()?.chunks(2).map(|r| r[1]));
-            }
-        }
-        Ok(())
-    })?;
-    Ok(out)
-}
 
 /// Held-out domain shift of one epoch, logged in `metrics.jsonl` as `shift`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -183,7 +99,7 @@ impl DomainClassifier {
         // fitting half; the fixed budget of 150 steps from zero is the main regulariser (the
         // decoupled weight decay shrinks weights by only ~1.5% over it).
         let mut opt = Optimizer::new(
-            Method::Adam {
+            Rule::Adam {
                 beta1: 0.9,
                 beta2: 0.999,
                 eps: 1e-8,
@@ -296,25 +212,6 @@ pub fn mean_entropy(p: &[f32]) -> f64 {
         -(p * p.ln() + (1.0 - p) * (1.0 - p).ln())
     };
     p.iter().map(|&x| h(x as f64)).sum::<f64>() / p.len().max(1) as f64
-}
-
-/// Scores for choosing among runs without target labels (written to `summary.json`).
-/// A score that cannot be computed (e.g. DEV with one validation image) is NaN, written as
-/// `null` and read back as NaN.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct SelectionScores {
-    /// Higher is better.
-    #[serde(deserialize_with = "nan_if_null")]
-    pub source_val_acc: f64,
-    /// Lower is better (all below).
-    #[serde(deserialize_with = "nan_if_null")]
-    pub source_val_loss: f64,
-    #[serde(deserialize_with = "nan_if_null")]
-    pub dev_risk: f64,
-    #[serde(deserialize_with = "nan_if_null")]
-    pub target_entropy: f64,
-    #[serde(deserialize_with = "nan_if_null")]
-    pub heldout_mmd: f64,
 }
 
 /// Importance weights of the source validation images from a domain classifier fitted on

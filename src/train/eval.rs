@@ -1,12 +1,13 @@
 //! `tidal eval`: a checkpoint's predictions and metrics on any image file.
 
-use super::{build_model, checkpoint, metrics, predict, ModelKind};
+use super::checkpoint::{self, CheckpointMeta, Norms};
+use super::{predict, ModelKind};
 use crate::data::{self, split::Normalisation};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::models::Classifier;
-use crate::tensor::create::Rng;
-use metrics::Metrics;
+use crate::ops::random::Rng;
+use crate::report::metrics::{self, Metrics};
 use std::path::Path;
 use std::rc::Rc;
 
@@ -36,20 +37,21 @@ impl std::str::FromStr for NormChoice {
             "input" => NormChoice::Input,
             p if p.ends_with(".json") => NormChoice::File(p.into()),
             other => {
-                return Err(Error::Invalid(format!(
-                    "--norm must be source, target, input or a .json file, got '{other}'"
-                )))
+                return Err(Error::config(
+                    "--norm",
+                    format!("expected source, target, input or a .json file, got '{other}'"),
+                ))
             }
         })
     }
 }
 
-/// A model loaded from a checkpoint, with the normalisations its run stored (none for a
-/// file written by PyTorch).
+/// A model loaded from a checkpoint, with its run's metadata (none for a file written by
+/// PyTorch).
 pub struct LoadedModel {
     pub model: Box<dyn Classifier>,
     pub kind: ModelKind,
-    stored: Option<serde_json::Value>,
+    pub meta: Option<CheckpointMeta>,
     path: std::path::PathBuf,
 }
 
@@ -60,37 +62,37 @@ impl LoadedModel {
         choice: &NormChoice,
         data: &data::Dataset,
     ) -> Result<Normalisation> {
-        let which = match choice {
+        let stored = |pick: fn(&Norms) -> &Normalisation| {
+            self.meta
+                .as_ref()
+                .map(|m| pick(&m.normalisation).clone())
+                .ok_or_else(|| {
+                    Error::checkpoint(
+                        &self.path,
+                        "normalisation",
+                        "absent (not written by tidal `train`); pass --norm input or --norm FILE.json",
+                    )
+                })
+        };
+        match choice {
             NormChoice::Input => {
                 let all: Vec<usize> = (0..data.n).collect();
-                return Ok(Normalisation::compute(data, &all));
+                Ok(Normalisation::compute(data, &all))
             }
-            NormChoice::File(p) => return Normalisation::load(p),
-            NormChoice::Source => "source",
-            NormChoice::Target => "target",
-        };
-        let bad = |reason: String| Error::Checkpoint {
-            path: self.path.display().to_string(),
-            key: "normalisation".into(),
-            reason,
-        };
-        let stored = self.stored.as_ref().ok_or_else(|| {
-            bad(
-                "absent (not written by tidal `train`); pass --norm input or --norm FILE.json"
-                    .into(),
-            )
-        })?;
-        serde_json::from_value(stored[which].clone()).map_err(|e| bad(format!("{which}: {e}")))
+            NormChoice::File(p) => Normalisation::load(p),
+            NormChoice::Source => stored(|n| &n.source),
+            NormChoice::Target => stored(|n| &n.target),
+        }
     }
 }
 
 /// Which architecture a checkpoint holds: its metadata says, or (files written by PyTorch)
 /// its tensor names do.
 pub fn model_kind(loaded: &checkpoint::Loaded, ckpt: &Path) -> Result<ModelKind> {
-    match loaded.metadata.get("model").map(String::as_str) {
-        Some("deepmerge") => return Ok(ModelKind::DeepMerge),
-        Some("resnet18") => return Ok(ModelKind::ResNet18),
-        _ => {}
+    if let Some(m) = loaded.metadata.get("model") {
+        return m
+            .parse()
+            .map_err(|e: Error| Error::checkpoint(ckpt, "model", e.to_string()));
     }
     let has = |k: &str| loaded.tensors.contains_key(k);
     if has("batchn1.weight") && has("fc3.weight") {
@@ -98,11 +100,11 @@ pub fn model_kind(loaded: &checkpoint::Loaded, ckpt: &Path) -> Result<ModelKind>
     } else if has("layer1.0.conv1.weight") && has("bottleneck.weight") {
         Ok(ModelKind::ResNet18)
     } else {
-        Err(Error::Checkpoint {
-            path: ckpt.display().to_string(),
-            key: "model".into(),
-            reason: "neither DeepMerge (batchn1.*, fc3.*) nor ResNet18 (layer1.0.*, bottleneck.*) tensors".into(),
-        })
+        Err(Error::checkpoint(
+            ckpt,
+            "model",
+            "neither DeepMerge (batchn1.*, fc3.*) nor ResNet18 (layer1.0.*, bottleneck.*) tensors",
+        ))
     }
 }
 
@@ -111,15 +113,8 @@ pub fn model_kind(loaded: &checkpoint::Loaded, ckpt: &Path) -> Result<ModelKind>
 pub fn load_model(ctx: &Rc<Context>, ckpt: &Path) -> Result<LoadedModel> {
     let loaded = checkpoint::load(ckpt)?;
     let kind = model_kind(&loaded, ckpt)?;
-    let stored = match loaded.metadata.get("normalisation") {
-        Some(text) => Some(serde_json::from_str(text).map_err(|e| Error::Checkpoint {
-            path: ckpt.display().to_string(),
-            key: "normalisation".into(),
-            reason: e.to_string(),
-        })?),
-        None => None,
-    };
-    let model = build_model(kind, ctx, &mut Rng::new(0))?;
+    let meta = CheckpointMeta::from_loaded(&loaded, ckpt)?;
+    let model = crate::models::build(kind, ctx, &mut Rng::new(0))?;
     let mut state = Vec::new();
     model.module().named_state("", &mut state);
     checkpoint::restore(&loaded, &state, ckpt)?;
@@ -129,7 +124,7 @@ pub fn load_model(ctx: &Rc<Context>, ckpt: &Path) -> Result<LoadedModel> {
     Ok(LoadedModel {
         model,
         kind,
-        stored,
+        meta,
         path: ckpt.to_path_buf(),
     })
 }
@@ -154,7 +149,7 @@ pub fn evaluate(
         let label = y.as_ref().map(|l| l[i].to_string()).unwrap_or_default();
         csv.push_str(&format!("{i},{pi:.6},{},{label}\n", (pi >= 0.5) as u8));
     }
-    checkpoint::write_atomic(predictions, csv.as_bytes())?;
+    crate::atomic::write(predictions, csv.as_bytes())?;
     Ok(EvalSummary {
         n: ds.n,
         metrics: y.map(|y| metrics::compute(&p, &y)),

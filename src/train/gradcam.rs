@@ -35,9 +35,10 @@ impl std::str::FromStr for CamMethod {
         match s {
             "gradcam" => Ok(CamMethod::GradCam),
             "hirescam" => Ok(CamMethod::HiResCam),
-            _ => Err(Error::Invalid(format!(
-                "unknown CAM method '{s}' (expected hirescam or gradcam)"
-            ))),
+            _ => Err(Error::config(
+                "method",
+                format!("unknown CAM method '{s}' (expected hirescam or gradcam)"),
+            )),
         }
     }
 }

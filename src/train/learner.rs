@@ -3,7 +3,6 @@
 //! `CE(source) + w·transfer + fisher + λ_e·entropy`. Shared by the trainer and the
 //! training-step benchmark.
 
-use super::build_model;
 use super::config::{Method, TrainConfig, Transfer};
 use crate::error::Result;
 use crate::gpu::Context;
@@ -13,8 +12,8 @@ use crate::losses::{
 };
 use crate::models::{Classifier, Discriminator};
 use crate::nn::Module;
+use crate::ops::random::Rng;
 use crate::optim::{self, Optimizer, ParamGroup};
-use crate::tensor::create::Rng;
 use crate::tensor::Tensor;
 use std::rc::Rc;
 
@@ -44,9 +43,9 @@ pub struct StepOut {
 
 impl Learner {
     pub fn new(ctx: &Rc<Context>, cfg: &TrainConfig) -> Result<Learner> {
-        let method = cfg.method()?;
+        let method = cfg.method;
         let mut rng = Rng::new(cfg.seed);
-        let model = build_model(cfg.model, ctx, &mut rng)?;
+        let model = crate::models::build(cfg.model, ctx, &mut rng)?;
         let feat = model.feature_dim();
         let disc = if method.transfer == Transfer::Dann {
             Some(Discriminator::new(ctx, &mut rng, feat, 1024)?)
@@ -74,7 +73,7 @@ impl Learner {
             model,
             disc,
             centres,
-            opt: Optimizer::new(optim::Method::reference_adam(), groups)?,
+            opt: Optimizer::new(optim::Rule::reference_adam(), groups)?,
             method,
             ctx: ctx.clone(),
             mmd: cfg.mmd(),

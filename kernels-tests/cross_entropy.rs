@@ -1,3 +1,6 @@
+//! Cross-entropy, per-sample cross-entropy, BCE with logits and the domain loss built on it
+//! (losses/cross_entropy.rs, shaders/cross_entropy.wgsl).
+
 use crate::common::*;
 use tidal::losses::{binary_cross_entropy_with_logits, cross_entropy, cross_entropy_per_sample};
 use tidal::Tensor;
@@ -277,4 +280,20 @@ fn cross_entropy_per_sample_matches_cpu_rows_and_fd() {
             );
         }
     }
+}
+
+#[test]
+fn domain_loss_labels_source_one_and_target_zero() {
+    use tidal::losses::domain_loss;
+    let s = [2.0f32, -1.0];
+    let t = [0.5f32, -3.0, 1.0];
+    let got = domain_loss(&tensor(&s, &[2, 1]), &tensor(&t, &[3, 1]))
+        .unwrap()
+        .item()
+        .unwrap();
+    let bce = |z: f64, y: f64| z.max(0.0) - z * y + (1.0 + (-z.abs()).exp()).ln();
+    let want = (s.iter().map(|&z| bce(z as f64, 1.0)).sum::<f64>()
+        + t.iter().map(|&z| bce(z as f64, 0.0)).sum::<f64>())
+        / 5.0;
+    assert_close(&[got], &[want as f32], 1e-5, 1e-7, "domain loss");
 }

@@ -1,5 +1,5 @@
 use crate::common::*;
-use tidal::ops::conv::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
+use tidal::ops::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
 
 /// One convolution case: x [n, c, h, w], w [o, c, kh, kw].
 #[derive(Clone, Copy, Debug)]

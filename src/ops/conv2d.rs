@@ -3,10 +3,11 @@
 //! bias gradient reuses the reductions.
 
 use super::elementwise::{unary_backward, Unary};
-use super::{alloc_like, same_ctx, storage, Params};
+use super::{alloc_like, same_ctx, storage};
 use crate::autograd::make;
 use crate::error::{Error, Result};
 use crate::gpu::grid_1d;
+use crate::gpu::Params;
 use crate::tensor::{DType, Tensor};
 
 /// Stride, zero padding and dilation per spatial axis (height, width), and whether the
@@ -149,7 +150,7 @@ fn subgroup_blocks(channels: usize) -> usize {
 
 /// Whether the conv kernels take their subgroup forms: they follow the matmul variant.
 fn use_subgroups(ctx: &crate::gpu::Context) -> bool {
-    crate::ops::matmul::Variant::for_context(ctx) == crate::ops::matmul::Variant::Subgroup
+    crate::gpu::Variant::for_context(ctx) == crate::gpu::Variant::Subgroup
 }
 
 /// Looks up a forward or grad-input kernel, whose lanes own 8 pixels (flattened over

@@ -1,12 +1,12 @@
 //! The `tidal sweep` subcommands.
 
-use super::{plan, slurm, status, summary, Outcome, Status};
-use crate::gpu::{AdapterChoice, Context};
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tidal::gpu::{AdapterChoice, Context};
+use tidal::sweep::{plan, slurm, status, summary, Outcome, Status};
 
 #[derive(Subcommand, Debug)]
 pub enum SweepCommand {
@@ -80,7 +80,7 @@ pub enum SweepCommand {
 
 /// Runs a `tidal sweep` subcommand; `adapter` holds the --adapter/--backend flags given
 /// (environment fallbacks apply where a device is opened).
-pub fn main(cmd: &SweepCommand, adapter: &AdapterChoice) -> anyhow::Result<()> {
+pub fn sweep(cmd: &SweepCommand, adapter: &AdapterChoice) -> anyhow::Result<()> {
     let adapter_args = || {
         let mut a = Vec::new();
         if let Some(x) = &adapter.adapter {
@@ -116,7 +116,7 @@ pub fn main(cmd: &SweepCommand, adapter: &AdapterChoice) -> anyhow::Result<()> {
         } => {
             let choice =
                 AdapterChoice::with_env_fallback(adapter.adapter.clone(), adapter.backend.clone());
-            let outcome = super::run_one(
+            let outcome = tidal::sweep::run_one(
                 dir,
                 *index,
                 *retry_failed,
@@ -237,7 +237,7 @@ fn local(
     if jobs == 0 {
         bail!("--jobs must be at least 1");
     }
-    let manifest = super::Manifest::load(dir)?;
+    let manifest = tidal::sweep::Manifest::load(dir)?;
     let exe = std::env::current_exe()?;
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs)?;
@@ -259,7 +259,7 @@ fn local(
     );
     let total = queue.len();
     queue.reverse();
-    let mut active: Vec<(super::PlannedRun, Child, Instant, PathBuf)> = Vec::new();
+    let mut active: Vec<(tidal::sweep::PlannedRun, Child, Instant, PathBuf)> = Vec::new();
     let (mut finished, mut failed) = (0usize, 0usize);
     while !queue.is_empty() || !active.is_empty() {
         while active.len() < jobs {
@@ -302,7 +302,7 @@ fn local(
                 continue;
             }
             failed += 1;
-            let why = match super::failure(&run_dir) {
+            let why = match tidal::sweep::failure(&run_dir) {
                 Some(f) => f.error,
                 None => {
                     let why = format!(
@@ -310,7 +310,7 @@ fn local(
                         log.display(),
                         last_line(&log)
                     );
-                    super::mark_failed(&run_dir, &why)?;
+                    tidal::sweep::mark_failed(&run_dir, &why)?;
                     why
                 }
             };
