@@ -2,6 +2,11 @@
 // backward kernels (grad input, grad weight partial sums). No im2col buffer: every kernel
 // computes its input coordinates and zero-padding checks on the fly.
 //
+// Why the file is long (over 1000 lines): WGSL has no templates or macros, and the register
+// and subgroup kernels keep their accumulators in named registers, unrolled by hand (an
+// indexed array spills to memory on lavapipe and measured several times slower). Each
+// variant of each of the three kernels is therefore written out in full.
+//
 //   x [N, C, H, W], w [O, C, KH, KW], y [N, O, OH, OW]
 //   y[n, o, oy, ox] = sum_{c, ky, kx} x[n, c, oy*SH - PH + ky*DH, ox*SW - PW + kx*DW] * w[o, c, ky, kx]
 //

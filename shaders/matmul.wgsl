@@ -3,6 +3,11 @@
 // C row-major [batch, M, N]. Edges are handled in the kernel: loads clamp their row/column
 // to the last valid one and stores are masked, so no host padding is ever needed.
 //
+// Why the file is long (over 1000 lines): WGSL has no templates or macros, and each variant
+// keeps its block of accumulators in named registers, unrolled by hand (an indexed array
+// spills to memory on lavapipe and measured several times slower), so every variant and
+// layout is written out in full.
+//
 // Variants (ops/matmul.rs picks one per adapter, overridable); matmul_skinny serves N <= 4
 // and matmul_sg (at the end) CPU adapters with 8-wide subgroups:
 // - matmul_register (below) and matmul_register_any: for other CPU adapters.
