@@ -219,6 +219,8 @@ fn summary(target: Option<Metrics>) -> Summary {
         target_test: target,
         stopped_early: false,
         selection: None,
+        adapter: None,
+        kernel_variant: None,
     }
 }
 

@@ -87,21 +87,10 @@ pub enum Command {
         #[arg(long, default_value = "gradcam")]
         out: PathBuf,
     },
-    /// Train noDA, MMD, DANN, MMD+Fisher+entropy and DANN+Fisher+entropy with the same
-    /// seed and data, and print source and target test metrics side by side
-    Compare {
-        #[command(flatten)]
-        train: Box<train::TrainArgs>,
-        /// Methods to compare (comma-separated)
-        #[arg(
-            long,
-            default_value = "noda,mmd,dann,mmd+fisher+entropy,dann+fisher+entropy"
-        )]
-        methods: String,
-        /// Seeds per method (the table then shows mean ± std)
-        #[arg(long, default_value_t = 1)]
-        seeds: u64,
-    },
+    /// Train noDA, MMD, DANN, MMD+Fisher+entropy and DANN+Fisher+entropy (or --methods) on
+    /// the same data for one or more seeds, resumably, and print the table with paired 95 %
+    /// intervals against noDA; --matrix for the cross-domain matrix, --slurm for a cluster
+    Compare(Box<compare::CompareArgs>),
     /// The foundation demo: an MLP learns two spirals with autodiff and SGD on the GPU
     Demo {
         #[command(flatten)]
@@ -183,11 +172,7 @@ pub fn main() -> ExitCode {
             method,
             out,
         } => eval::gradcam(model, index, pair.as_deref(), norm, method, out),
-        Command::Compare {
-            train,
-            methods,
-            seeds,
-        } => compare::compare(train, methods, *seeds),
+        Command::Compare(a) => compare::compare(a),
         Command::Eval {
             model,
             labels,

@@ -1,12 +1,40 @@
 //! The `tidal sweep` subcommands.
 
 use anyhow::{bail, Context as _};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tidal::gpu::{AdapterChoice, Context};
 use tidal::sweep::{plan, slurm, status, summary, Outcome, Status};
+
+/// How the SLURM array job of a sweep (or a comparison) is written and submitted.
+#[derive(Args, Debug, Clone)]
+pub struct SlurmArgs {
+    /// At most this many tasks at once (--array=0-N%M)
+    #[arg(long, default_value_t = 8)]
+    pub max_parallel: usize,
+    /// Time limit per task
+    #[arg(long, default_value = "04:00:00")]
+    pub time: String,
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Generic resources per task; "" for none
+    #[arg(long, default_value = "gpu:1")]
+    pub gres: String,
+    #[arg(long)]
+    pub cpus_per_task: Option<usize>,
+    /// Job name (default: tidal-<sweep name>)
+    #[arg(long)]
+    pub job_name: Option<String>,
+    /// Extra script line, repeatable: "#SBATCH ..." lines join the header, others
+    /// (e.g. "module load cuda") run before the task
+    #[arg(long)]
+    pub extra: Vec<String>,
+    /// Run sbatch on the script
+    #[arg(long)]
+    pub submit: bool,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum SweepCommand {
@@ -43,29 +71,8 @@ pub enum SweepCommand {
     /// sbatch command
     Slurm {
         dir: PathBuf,
-        /// At most this many tasks at once (--array=0-N%M)
-        #[arg(long, default_value_t = 8)]
-        max_parallel: usize,
-        /// Time limit per task
-        #[arg(long, default_value = "04:00:00")]
-        time: String,
-        #[arg(long)]
-        partition: Option<String>,
-        /// Generic resources per task; "" for none
-        #[arg(long, default_value = "gpu:1")]
-        gres: String,
-        #[arg(long)]
-        cpus_per_task: Option<usize>,
-        /// Job name (default: tidal-<sweep name>)
-        #[arg(long)]
-        job_name: Option<String>,
-        /// Extra script line, repeatable: "#SBATCH ..." lines join the header, others
-        /// (e.g. "module load cuda") run before the task
-        #[arg(long)]
-        extra: Vec<String>,
-        /// Run sbatch on the script
-        #[arg(long)]
-        submit: bool,
+        #[command(flatten)]
+        slurm: SlurmArgs,
     },
     /// Table of all runs (status, hyperparameters, selection scores, target accuracy as an
     /// oracle column), which run each score picks and how each score correlates with
@@ -81,16 +88,7 @@ pub enum SweepCommand {
 /// Runs a `tidal sweep` subcommand; `adapter` holds the --adapter/--backend flags given
 /// (environment fallbacks apply where a device is opened).
 pub fn sweep(cmd: &SweepCommand, adapter: &AdapterChoice) -> anyhow::Result<()> {
-    let adapter_args = || {
-        let mut a = Vec::new();
-        if let Some(x) = &adapter.adapter {
-            a.extend(["--adapter".to_string(), x.clone()]);
-        }
-        if let Some(x) = &adapter.backend {
-            a.extend(["--backend".to_string(), x.clone()]);
-        }
-        a
-    };
+    let adapter_args = || adapter_args(adapter);
     match cmd {
         SweepCommand::Plan { sweep, out } => {
             let m = plan::plan(sweep, out)?;
@@ -114,6 +112,9 @@ pub fn sweep(cmd: &SweepCommand, adapter: &AdapterChoice) -> anyhow::Result<()> 
             index,
             retry_failed,
         } => {
+            // Ctrl-C, and SIGTERM at a SLURM time limit, stop after a step with
+            // last.safetensors written, so a resubmitted task resumes.
+            tidal::train::install_interrupt_handler();
             let choice =
                 AdapterChoice::with_env_fallback(adapter.adapter.clone(), adapter.backend.clone());
             let outcome = tidal::sweep::run_one(
@@ -145,55 +146,7 @@ pub fn sweep(cmd: &SweepCommand, adapter: &AdapterChoice) -> anyhow::Result<()> 
             jobs,
             retry_failed,
         } => local(dir, *jobs, *retry_failed, &adapter_args())?,
-        SweepCommand::Slurm {
-            dir,
-            max_parallel,
-            time,
-            partition,
-            gres,
-            cpus_per_task,
-            job_name,
-            extra,
-            submit,
-        } => {
-            let dir = dir
-                .canonicalize()
-                .with_context(|| format!("{}", dir.display()))?;
-            let exe = std::env::current_exe()?.canonicalize()?;
-            let opts = slurm::SlurmOptions {
-                max_parallel: *max_parallel,
-                time: time.clone(),
-                partition: partition.clone(),
-                gres: gres.clone(),
-                cpus_per_task: *cpus_per_task,
-                job_name: job_name.clone(),
-                extra: extra.clone(),
-                run_args: adapter_args(),
-            };
-            let path = slurm::write(&dir, &exe, &opts)?;
-            println!("wrote {}", path.display());
-            let cmd = format!("sbatch {}", slurm::quote(&path.display().to_string()));
-            if *submit {
-                let out = Command::new("sbatch")
-                    .arg(&path)
-                    .output()
-                    .context("running sbatch (is SLURM installed here?)")?;
-                print!("{}", String::from_utf8_lossy(&out.stdout));
-                if !out.status.success() {
-                    bail!(
-                        "{cmd} failed ({}): {}",
-                        out.status,
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    );
-                }
-                println!(
-                    "submitted; follow with: tidal sweep summary {}",
-                    dir.display()
-                );
-            } else {
-                println!("submit with: {cmd}");
-            }
-        }
+        SweepCommand::Slurm { dir, slurm } => write_slurm(dir, slurm, &adapter_args())?,
         SweepCommand::Summary { dir, json } => {
             let s = summary::collect(dir)?;
             summary::write(dir, &s)?;
@@ -210,6 +163,61 @@ pub fn sweep(cmd: &SweepCommand, adapter: &AdapterChoice) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+/// Writes DIR/sweep.sbatch for the runs planned in `dir` (a sweep or a comparison), and
+/// submits it with `--submit`.
+pub fn write_slurm(dir: &Path, a: &SlurmArgs, run_args: &[String]) -> anyhow::Result<()> {
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("{}", dir.display()))?;
+    let exe = std::env::current_exe()?.canonicalize()?;
+    let opts = slurm::SlurmOptions {
+        max_parallel: a.max_parallel,
+        time: a.time.clone(),
+        partition: a.partition.clone(),
+        gres: a.gres.clone(),
+        cpus_per_task: a.cpus_per_task,
+        job_name: a.job_name.clone(),
+        extra: a.extra.clone(),
+        run_args: run_args.to_vec(),
+    };
+    let path = slurm::write(&dir, &exe, &opts)?;
+    println!("wrote {}", path.display());
+    let cmd = format!("sbatch {}", slurm::quote(&path.display().to_string()));
+    if a.submit {
+        let out = Command::new("sbatch")
+            .arg(&path)
+            .output()
+            .context("running sbatch (is SLURM installed here?)")?;
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        if !out.status.success() {
+            bail!(
+                "{cmd} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        println!(
+            "submitted; follow with: tidal sweep summary {}",
+            dir.display()
+        );
+    } else {
+        println!("submit with: {cmd}");
+    }
+    Ok(())
+}
+
+/// The --adapter/--backend flags to pass on to child processes and array tasks.
+pub fn adapter_args(adapter: &AdapterChoice) -> Vec<String> {
+    let mut a = Vec::new();
+    if let Some(x) = &adapter.adapter {
+        a.extend(["--adapter".to_string(), x.clone()]);
+    }
+    if let Some(x) = &adapter.backend {
+        a.extend(["--backend".to_string(), x.clone()]);
+    }
+    a
 }
 
 /// The last non-empty line of a log, to say why a process died.

@@ -34,7 +34,8 @@ pub struct TrainArgs {
     /// Images per domain per step
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Peak learning rate (default: 1e-4 for MMD, 1e-3 otherwise)
+    /// Peak learning rate (default 1e-3 for every method; 0 picks the reference recipe's:
+    /// 1e-4 for MMD, 1e-3 otherwise)
     #[arg(long)]
     pub lr: Option<f32>,
     #[arg(long)]

@@ -26,6 +26,11 @@ pub struct Summary {
     /// Scores for choosing among runs without target labels (see `sweep summary`).
     #[serde(default)]
     pub selection: Option<SelectionScores>,
+    /// The adapter (name, driver) and kernel variant the run trained with.
+    #[serde(default)]
+    pub adapter: Option<String>,
+    #[serde(default)]
+    pub kernel_variant: Option<String>,
 }
 
 /// Scores for choosing among runs without target labels (written to `summary.json`).

@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 // JSON has no NaN: serde_json writes an undefined metric (AUC of a one-class set) as null,
 // so reading accepts null back as NaN.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
 pub struct Metrics {
     pub n: usize,
     #[serde(deserialize_with = "nan_if_null")]

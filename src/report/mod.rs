@@ -12,7 +12,7 @@ pub mod tables;
 pub use files::{
     read_test_predictions, write_test_predictions, SelectionScores, Summary, TestPrediction, TERMS,
 };
-pub use tables::{compare_table, metrics_table, CompareRow};
+pub use tables::{compare_table, matrix_table, metrics_table, CompareRow};
 
 use crate::error::{Error, Result};
 use files::{read_epochs, read_text};

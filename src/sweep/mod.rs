@@ -7,11 +7,12 @@
 //! restarts agrees on it: `summary.json` = done, `failed.json` = failed, `running.json` =
 //! a process is on it, `metrics.jsonl`/`last.safetensors` alone = partial (resumable).
 
+pub mod compare;
 pub mod plan;
 pub mod slurm;
 pub mod summary;
 
-pub use plan::{expand, plan, Manifest, PlannedRun};
+pub use plan::{expand, plan, write_plan, Manifest, PlannedRun};
 
 use crate::atomic;
 use crate::error::{Error, Result};
@@ -215,6 +216,8 @@ pub fn run_one(
     let _ = std::fs::remove_file(dir.join(RUNNING));
     let err = match result {
         Ok(Ok(())) => return Ok(Outcome::Trained { resumed }),
+        // Stopped on a signal with last.safetensors written: resumable, not failed.
+        Ok(Err(e @ Error::Interrupted { .. })) => return Err(e),
         Ok(Err(e)) => e.to_string(),
         Err(panic) => format!(
             "panicked: {}",

@@ -349,6 +349,25 @@ pub fn show(params: &BTreeMap<String, serde_json::Value>) -> String {
         .join(", ")
 }
 
+/// Writes each run's `config.toml` (unless it exists: a run that started keeps the config it
+/// trains with) and `manifest.json` into `sweep_dir` (absolute).
+pub fn write_plan(sweep_dir: &Path, manifest: &Manifest, configs: &[TrainConfig]) -> Result<()> {
+    for (run, cfg) in manifest.runs.iter().zip(configs) {
+        let dir = sweep_dir.join(&run.dir);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = sweep_dir.join(&run.config);
+        if !path.exists() {
+            crate::atomic::write(&path, cfg.to_toml().as_bytes())?;
+        }
+    }
+    crate::atomic::write(
+        &sweep_dir.join(MANIFEST),
+        serde_json::to_string_pretty(manifest)
+            .expect("manifest serialises")
+            .as_bytes(),
+    )
+}
+
 /// Expands `sweep_path` into `sweep_dir`: `runs/NNNN/config.toml` per run, `manifest.json`
 /// and a copy of the sweep file as `sweep.toml`. Planning the same file into the same
 /// directory again is a no-op; a different sweep there is refused, so results never mix.
@@ -367,23 +386,9 @@ pub fn plan(sweep_path: &Path, sweep_dir: &Path) -> Result<Manifest> {
             ));
         }
     }
-    for (run, cfg) in manifest.runs.iter().zip(&configs) {
-        let dir = sweep_dir.join(&run.dir);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let path = sweep_dir.join(&run.config);
-        // An existing run may have started; its config.toml is the one it trains with.
-        if !path.exists() {
-            crate::atomic::write(&path, cfg.to_toml().as_bytes())?;
-        }
-    }
     let copy = sweep_dir.join("sweep.toml");
     let text = std::fs::read(sweep_path).map_err(|e| Error::io(sweep_path, e))?;
     crate::atomic::write(&copy, &text)?;
-    crate::atomic::write(
-        &sweep_dir.join(MANIFEST),
-        serde_json::to_string_pretty(&manifest)
-            .expect("manifest serialises")
-            .as_bytes(),
-    )?;
+    write_plan(&sweep_dir, &manifest, &configs)?;
     Ok(manifest)
 }

@@ -1,6 +1,7 @@
-//! The SLURM array job script of a sweep: one array task per planned run, each calling
-//! `tidal sweep run DIR --index $SLURM_ARRAY_TASK_ID` with this very binary. SLURM does the
-//! scheduling; this only writes the script.
+//! SLURM array job scripts: one array task per unit of work, each running one tidal command
+//! with `$SLURM_ARRAY_TASK_ID` in it (a sweep's or a comparison's runs call `tidal sweep run
+//! DIR --index ID`; other commands bring their own). SLURM does the scheduling; this only
+//! writes the script.
 
 use super::Manifest;
 use crate::error::{Error, Result};
@@ -43,7 +44,21 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The script text; `tidal` and `sweep_dir` must be absolute (tasks start elsewhere).
+/// The array task id, as the task command refers to it.
+pub const TASK_ID: &str = "\"$SLURM_ARRAY_TASK_ID\"";
+
+/// One array job: `tasks` tasks, each running `command` (arguments, already quoted where
+/// needed; `TASK_ID` stands for the task's index), logging into `dir/logs`.
+pub struct ArrayJob<'a> {
+    pub name: String,
+    pub tasks: usize,
+    pub dir: &'a Path,
+    pub what: String,
+    pub command: Vec<String>,
+}
+
+/// The script text of a sweep; `tidal` and `sweep_dir` must be absolute (tasks start
+/// elsewhere).
 pub fn script(
     manifest: &Manifest,
     sweep_dir: &Path,
@@ -52,21 +67,60 @@ pub fn script(
 ) -> Result<String> {
     let n = manifest.runs.len();
     if n == 0 {
-        return Err(Error::Invalid("the sweep has no runs".into()));
+        return Err(Error::data(
+            &sweep_dir.join(super::plan::MANIFEST),
+            "the sweep has no runs",
+        ));
+    }
+    let mut command = vec![
+        quote(&tidal.display().to_string()),
+        "sweep".into(),
+        "run".into(),
+        quote(&sweep_dir.display().to_string()),
+        "--index".into(),
+        TASK_ID.into(),
+    ];
+    command.extend(o.run_args.iter().map(|a| quote(a)));
+    array_script(
+        &ArrayJob {
+            name: o
+                .job_name
+                .clone()
+                .unwrap_or_else(|| format!("tidal-{}", manifest.name)),
+            tasks: n,
+            dir: sweep_dir,
+            what: format!(
+                "{n} runs planned in {}; finished runs are skipped and interrupted ones resume,\n# so the array can be resubmitted as is.",
+                sweep_dir.display()
+            ),
+            command,
+        },
+        o,
+    )
+}
+
+/// The script text of any array job.
+pub fn array_script(job: &ArrayJob, o: &SlurmOptions) -> Result<String> {
+    let n = job.tasks;
+    if n == 0 {
+        return Err(Error::config(
+            "tasks",
+            "an array job needs at least one task",
+        ));
     }
     if o.max_parallel == 0 {
         return Err(Error::config("--max-parallel", "must be at least 1"));
     }
-    let logs = sweep_dir.join("logs");
-    let name = o
-        .job_name
-        .clone()
-        .unwrap_or_else(|| format!("tidal-{}", manifest.name));
+    let logs = job.dir.join("logs");
+    let name = &job.name;
     let mut s = String::from("#!/bin/bash\n");
     let mut sb = |line: String| s.push_str(&format!("#SBATCH {line}\n"));
     sb(format!("--job-name={name}"));
     sb(format!("--array=0-{}%{}", n - 1, o.max_parallel.min(n)));
     sb(format!("--time={}", o.time));
+    // SIGTERM to the batch shell (which execs tidal) two minutes before the limit: tidal
+    // stops after a step with last.safetensors written, so a resubmitted task resumes.
+    sb("--signal=B:TERM@120".into());
     if !o.gres.is_empty() {
         sb(format!("--gres={}", o.gres));
     }
@@ -86,24 +140,12 @@ pub fn script(
         s.push_str(l.trim());
         s.push('\n');
     }
-    s.push_str(&format!(
-        "# {n} runs planned in {}; finished runs are skipped and interrupted ones resume,\n# so the array can be resubmitted as is.\nset -euo pipefail\n",
-        sweep_dir.display()
-    ));
+    s.push_str(&format!("# {}\nset -euo pipefail\n", job.what));
     for l in setup {
         s.push_str(l);
         s.push('\n');
     }
-    let mut cmd = vec![
-        quote(&tidal.display().to_string()),
-        "sweep".into(),
-        "run".into(),
-        quote(&sweep_dir.display().to_string()),
-        "--index".into(),
-        "\"$SLURM_ARRAY_TASK_ID\"".into(),
-    ];
-    cmd.extend(o.run_args.iter().map(|a| quote(a)));
-    s.push_str(&format!("exec {}\n", cmd.join(" ")));
+    s.push_str(&format!("exec {}\n", job.command.join(" ")));
     Ok(s)
 }
 

@@ -156,8 +156,11 @@ pub struct TrainConfig {
     pub coral_form: CoralForm,
     /// "exact" or "published" (probabilities below 1e-6 dropped from the sum).
     pub entropy_form: EntropyForm,
-    /// Learning-rate multiplier of the learnable Fisher centres.
+    /// Learning-rate multiplier of the learnable Fisher centres; 0 keeps them fixed at their
+    /// initial draw (the published runs never updated them).
     pub centre_lr_mult: f32,
+    /// Standard deviation of the centres' initial N(0, σ²) draw (the published code: 1).
+    pub centre_init_std: f32,
     /// Fisher centres moved towards the batch class means by this rate instead of being
     /// learned (0 = learnable centres, trained by the optimizer).
     pub centre_momentum: f32,
@@ -168,6 +171,9 @@ pub struct TrainConfig {
     /// Per-epoch shift diagnostics (held-out MMD, proxy A-distance) and the t-SNE latent
     /// maps at the start and end of training.
     pub diagnostics: bool,
+    /// With the built-in data: train on its noisy domain and adapt to the pristine one (the
+    /// other half of the cross-domain matrix).
+    pub swap_domains: bool,
     /// Source and target images (npy or FITS); empty = the built-in default data.
     pub source: Option<String>,
     pub source_labels: Option<String>,
@@ -206,10 +212,12 @@ impl Default for TrainConfig {
             coral_form: CoralForm::DeepCoral,
             entropy_form: EntropyForm::Exact,
             centre_lr_mult: 1.0,
+            centre_init_std: 0.01,
             centre_momentum: 0.0,
             entropy_weight: 0.0,
             patience: 20,
             diagnostics: true,
+            swap_domains: false,
             source: None,
             source_labels: None,
             target: None,

@@ -52,9 +52,12 @@ impl Learner {
         } else {
             None
         };
+        // Centres: learned (with their own learning-rate multiplier), moved towards the batch
+        // class means (centre_momentum > 0), or fixed at their initial draw (centre_lr_mult
+        // = 0, as in the published runs, which never gave them to the optimizer).
         let centres = if method.fisher {
-            let c = rng.normal(ctx, &[2, feat], 0.0, 0.01)?;
-            Some(if cfg.centre_momentum > 0.0 {
+            let c = rng.normal(ctx, &[2, feat], 0.0, cfg.centre_init_std)?;
+            Some(if cfg.centre_momentum > 0.0 || cfg.centre_lr_mult == 0.0 {
                 c
             } else {
                 c.requires_grad_()

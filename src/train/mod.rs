@@ -6,10 +6,10 @@
 //! `--resume`); `epoch` is the loop of steps and the epoch's validation; `evaluate` the one
 //! eval loop everything shares; `selection` model selection and early stopping;
 //! `checkpoint` the safetensors files and their typed metadata; `learner` one training
-//! step; `compare` methods × seeds; `diagnostics` the shift, t-SNE and DEV numbers.
+//! step; `diagnostics` the shift, t-SNE and DEV numbers. (`compare`, methods × seeds, is a
+//! sweep with a fixed plan: `sweep::compare`.)
 
 pub mod checkpoint;
-pub mod compare;
 pub mod config;
 pub mod diagnostics;
 mod epoch;
@@ -38,8 +38,9 @@ use std::time::Instant;
 
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Makes Ctrl-C stop training after the current step with `last.safetensors` written,
-/// instead of killing the process mid-write. Call once (the CLI does).
+/// Makes Ctrl-C, SIGTERM (what SLURM sends at a time limit) and SIGHUP stop training after
+/// the current step with `last.safetensors` written, instead of killing the process
+/// mid-write. Call once (the CLI does).
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst));
 }
@@ -190,6 +191,8 @@ impl Trainer<'_> {
             target_test,
             stopped_early,
             selection,
+            adapter: Some(format!("{} ({})", ctx.info.name, ctx.info.driver_info)),
+            kernel_variant: Some(format!("{:?}", crate::gpu::Variant::for_context(&ctx))),
         };
         self.run.write(
             "summary.json",

@@ -82,7 +82,14 @@ fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset)> {
             }
             Ok((src, tgt))
         }
-        _ => data::default_dataset(&data::default_cache_dir()),
+        _ => {
+            let (pristine, noisy) = data::default_dataset(&data::default_cache_dir())?;
+            Ok(if cfg.swap_domains {
+                (noisy, pristine)
+            } else {
+                (pristine, noisy)
+            })
+        }
     }
 }
 
