@@ -51,7 +51,7 @@ pub enum Error {
         epoch: usize,
         checkpoint: String,
     },
-    /// A loss term became NaN or infinite.
+    /// A loss term (or the weights) became NaN or infinite.
     #[error("loss term '{term}' is {value} at step {step} (epoch {epoch}); {last_good}")]
     NonFinite {
         term: String,

@@ -88,9 +88,25 @@ impl Comparison {
         }
         for j in 1..self.labels.len() {
             if let Some(g) = self.geomean_ratio(j) {
+                let zero = self
+                    .rows
+                    .iter()
+                    .filter(|r| !r.name.starts_with("peak/"))
+                    .filter(|r| {
+                        r.values[0].is_some()
+                            && r.values[j].is_some()
+                            && !r.ratios[j].is_some_and(|v| v > 0.0)
+                    })
+                    .count();
                 s.push_str(&format!(
-                    "\n{} vs {}: geometric mean ratio {g:.2}× over the shared cases",
-                    self.labels[j], self.labels[0]
+                    "\n{} vs {}: geometric mean ratio {g:.2}× over the shared cases{}",
+                    self.labels[j],
+                    self.labels[0],
+                    if zero > 0 {
+                        format!(" ({zero} shared case(s) with zero throughput left out)")
+                    } else {
+                        String::new()
+                    }
                 ));
             }
         }

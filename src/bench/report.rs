@@ -108,6 +108,15 @@ impl Report {
         })?;
         let mut report: Report = serde_json::from_str(&text)
             .map_err(|e| Error::data(path, format!("not a tidal bench report: {e}")))?;
+        if report.schema == 0 || report.schema > SCHEMA {
+            return Err(Error::data(
+                path,
+                format!(
+                    "report schema {}: this tidal reads schemas 1 to {SCHEMA} (a newer tidal wrote it?)",
+                    report.schema
+                ),
+            ));
+        }
         for c in &mut report.cases {
             c.name = compare::current_name(&c.name);
         }

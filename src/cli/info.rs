@@ -10,7 +10,7 @@ pub fn info(args: &AdapterArgs, json: bool) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({ "adapters": list, "chosen": chosen })
+                &serde_json::json!({ "adapters": list, "chosen": chosen, "data_cache": tidal::data::default_cache_dir() })
             )?
         );
         return Ok(());
@@ -44,5 +44,7 @@ pub fn info(args: &AdapterArgs, json: bool) -> anyhow::Result<()> {
         Some(i) => println!("\ntidal would use adapter {i} ({}).", list[i].name),
         None => println!("\nno adapter matches the requested --adapter/--backend."),
     }
+    let (cache, origin) = tidal::data::cache_dir_and_origin();
+    println!("data cache: {} (from {origin})", cache.display());
     Ok(())
 }

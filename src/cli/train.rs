@@ -47,6 +47,10 @@ pub struct TrainArgs {
     /// (safetensors with `state_dict` names); the optimizer starts fresh
     #[arg(long, value_name = "FILE")]
     pub init: Option<String>,
+    /// Replace the run that --out already holds (by default an existing run there is kept
+    /// and the command refused; runs/latest moves to runs/previous)
+    #[arg(long, conflicts_with = "resume")]
+    pub overwrite: bool,
     /// Continue the run in DIR from its last.safetensors (its config.toml, flags override;
     /// e.g. --epochs to train longer)
     #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out"])]
@@ -105,27 +109,31 @@ pub fn train(a: &TrainArgs) -> anyhow::Result<()> {
         cfg.out
     );
     let mut bar: Option<(usize, indicatif::ProgressBar)> = None;
-    let summary =
-        tidal::train::train(&ctx, &cfg, a.resume.is_some(), |epoch, step, steps, msg| {
-            if bar.as_ref().map(|(e, _)| *e) != Some(epoch) {
-                if let Some((_, b)) = bar.take() {
-                    b.finish();
-                }
-                let b = indicatif::ProgressBar::new(steps as u64);
-                b.set_style(
-                    indicatif::ProgressStyle::with_template(&format!(
-                        "epoch {:>3} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed}}]",
-                        epoch + 1
-                    ))
-                    .expect("valid template"),
-                );
-                bar = Some((epoch, b));
+    let start = match (&a.resume, a.overwrite) {
+        (Some(_), _) => tidal::train::Start::Resume,
+        (None, true) => tidal::train::Start::Overwrite,
+        (None, false) => tidal::train::Start::New,
+    };
+    let summary = tidal::train::train_run(&ctx, &cfg, start, |epoch, step, steps, msg| {
+        if bar.as_ref().map(|(e, _)| *e) != Some(epoch) {
+            if let Some((_, b)) = bar.take() {
+                b.finish();
             }
-            if let Some((_, b)) = &bar {
-                b.set_position(step as u64);
-                b.set_message(msg.to_string());
-            }
-        })?;
+            let b = indicatif::ProgressBar::new(steps as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(&format!(
+                    "epoch {:>3} {{bar:30}} {{pos}}/{{len}} {{msg}} [{{elapsed}}]",
+                    epoch + 1
+                ))
+                .expect("valid template"),
+            );
+            bar = Some((epoch, b));
+        }
+        if let Some((_, b)) = &bar {
+            b.set_position(step as u64);
+            b.set_message(msg.to_string());
+        }
+    })?;
     if let Some((_, b)) = bar.take() {
         b.finish();
     }

@@ -38,6 +38,23 @@ pub fn generate_to_dir(
     generate_to_dir_with(&domain.preset(), n, seed, dir, progress)
 }
 
+/// Most images one `generate` call holds in memory (6.75 GB of float32 pixels); generate
+/// larger sets in parts with different seeds.
+pub const MAX_GENERATE: usize = 100_000;
+
+fn check_generate_size(n: usize) -> Result<()> {
+    if n == 0 || n > MAX_GENERATE {
+        return Err(Error::config(
+            format!("--n = {n}"),
+            format!(
+                "expected 1 to {MAX_GENERATE} images per call ({:.1} GB in memory at most); generate larger sets in parts with different --seed",
+                (MAX_GENERATE * synth::IMAGE_LEN * 4) as f64 / 1e9
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// [`generate_to_dir`] through any preset.
 pub fn generate_to_dir_with(
     preset: &synth::Preset,
@@ -46,6 +63,7 @@ pub fn generate_to_dir_with(
     dir: &Path,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Sidecar> {
+    check_generate_size(n)?;
     let domain = preset.domain;
     let preset = *preset;
     let g = synth::generate_with(&preset, n, seed, progress);
@@ -105,15 +123,28 @@ pub const DEFAULT_N: usize = 3000;
 pub const DEFAULT_SOURCE_SEED: u64 = 1;
 pub const DEFAULT_TARGET_SEED: u64 = 2;
 
-/// The default cache directory: `$TIDAL_DATA_CACHE` if set, else `data/cache` under the
-/// crate root (git-ignored).
-pub fn default_cache_dir() -> PathBuf {
-    match std::env::var_os("TIDAL_DATA_CACHE") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("data")
-            .join("cache"),
+/// The default cache directory and where it comes from: `$TIDAL_DATA_CACHE` if set; else
+/// `data/cache` in the source tree the binary was built from (git-ignored), while that tree
+/// exists; else the user's cache directory (`$XDG_CACHE_HOME/tidal`, `~/.cache/tidal`).
+pub fn cache_dir_and_origin() -> (PathBuf, &'static str) {
+    if let Some(d) = std::env::var_os("TIDAL_DATA_CACHE").filter(|d| !d.is_empty()) {
+        return (PathBuf::from(d), "TIDAL_DATA_CACHE");
     }
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if tree.join("Cargo.toml").is_file() {
+        return (tree.join("data").join("cache"), "the source tree");
+    }
+    let user = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    (user.join("tidal"), "the user's cache directory")
+}
+
+/// The default cache directory (see `cache_dir_and_origin`).
+pub fn default_cache_dir() -> PathBuf {
+    cache_dir_and_origin().0
 }
 
 /// The folder of a cached generated set.

@@ -15,6 +15,9 @@ use std::path::Path;
 const BLOCK: usize = 2880;
 const CARD: usize = 80;
 
+/// Header blocks read before a missing END is called corruption (2.88 MB of cards).
+const MAX_HEADER_BLOCKS: u64 = 1000;
+
 /// One parsed header (keyword → raw value text, in order).
 #[derive(Debug, Clone, Default)]
 struct Header {
@@ -90,6 +93,12 @@ fn scan(path: &Path, file: &mut std::fs::File) -> Result<Vec<Hdu>> {
         let mut ended = false;
         let mut read = 0u64;
         while !ended {
+            if read >= MAX_HEADER_BLOCKS * BLOCK as u64 {
+                return Err(Error::data(
+                    path,
+                    format!("HDU{}: no END card in the first {MAX_HEADER_BLOCKS} header blocks (a corrupt header)", hdus.len()),
+                ));
+            }
             if let Err(e) = file.read_exact(&mut block) {
                 if hdus.is_empty() || read > 0 {
                     return Err(Error::data(
@@ -117,27 +126,72 @@ fn scan(path: &Path, file: &mut std::fs::File) -> Result<Vec<Hdu>> {
                 "not a FITS file: expected SIMPLE = T in the first card",
             ));
         }
+        let h = hdus.len();
         let bitpix = header
             .int("BITPIX")
-            .ok_or_else(|| Error::data(path, format!("HDU{} has no BITPIX", hdus.len())))?;
-        let naxis = header.int("NAXIS").unwrap_or(0).max(0) as usize;
-        let mut axes = Vec::with_capacity(naxis);
+            .ok_or_else(|| Error::data(path, format!("HDU{h} has no BITPIX")))?;
+        if ![8, 16, 32, 64, -32, -64].contains(&bitpix) {
+            return Err(Error::data(
+                path,
+                format!("HDU{h} has BITPIX = {bitpix}: expected 8, 16, 32, 64, -32 or -64"),
+            ));
+        }
+        let naxis = header
+            .int("NAXIS")
+            .ok_or_else(|| Error::data(path, format!("HDU{h} has no NAXIS")))?;
+        if !(0..=999).contains(&naxis) {
+            return Err(Error::data(
+                path,
+                format!("HDU{h} has NAXIS = {naxis}: expected 0 to 999"),
+            ));
+        }
+        let mut axes = Vec::with_capacity(naxis as usize);
         for i in 1..=naxis {
             let a = header
                 .int(&format!("NAXIS{i}"))
-                .ok_or_else(|| Error::data(path, format!("HDU{} lacks NAXIS{i}", hdus.len())))?;
-            axes.push(a.max(0) as usize);
+                .ok_or_else(|| Error::data(path, format!("HDU{h} lacks NAXIS{i}")))?;
+            if a < 0 {
+                return Err(Error::data(
+                    path,
+                    format!("HDU{h} has NAXIS{i} = {a}: an axis length cannot be negative"),
+                ));
+            }
+            axes.push(a as u64);
         }
-        let pcount = header.int("PCOUNT").unwrap_or(0).max(0) as u64;
-        let gcount = header.int("GCOUNT").unwrap_or(1).max(1) as u64;
+        let count = |key: &str, default: i64| -> Result<u64> {
+            let v = header.int(key).unwrap_or(default);
+            u64::try_from(v).map_err(|_| {
+                Error::data(path, format!("HDU{h} has {key} = {v}: expected at least 0"))
+            })
+        };
+        let (pcount, gcount) = (count("PCOUNT", 0)?, count("GCOUNT", 1)?.max(1));
+        let overflow = || {
+            Error::data(
+                path,
+                format!("HDU{h}: axes {axes:?} (BITPIX {bitpix}) give a data size beyond 64 bits (a corrupt header)"),
+            )
+        };
         let elems: u64 = if naxis == 0 {
             0
         } else {
-            axes.iter().map(|&a| a as u64).product()
+            axes.iter()
+                .try_fold(1u64, |a, &d| a.checked_mul(d))
+                .ok_or_else(overflow)?
         };
-        let data_len = (bitpix.unsigned_abs() / 8) * gcount * (pcount + elems);
+        let data_len = elems
+            .checked_add(pcount)
+            .and_then(|x| x.checked_mul(gcount))
+            .and_then(|x| x.checked_mul(bitpix.unsigned_abs() / 8))
+            .ok_or_else(overflow)?;
+        let mut axes: Vec<usize> = axes
+            .iter()
+            .map(|&a| usize::try_from(a).map_err(|_| overflow()))
+            .collect::<Result<_>>()?;
         let data_offset = pos + read;
-        if data_offset + data_len > file_len {
+        if data_offset
+            .checked_add(data_len)
+            .is_none_or(|end| end > file_len)
+        {
             return Err(Error::data(
                 path,
                 format!(
@@ -156,6 +210,12 @@ fn scan(path: &Path, file: &mut std::fs::File) -> Result<Vec<Hdu>> {
             shape: axes,
         });
         pos = data_offset + data_len.div_ceil(BLOCK as u64) * BLOCK as u64;
+    }
+    if hdus.is_empty() {
+        return Err(Error::data(
+            path,
+            format!("not a FITS file: {file_len} bytes, no header (expected 2880-byte blocks starting with SIMPLE = T)"),
+        ));
     }
     Ok(hdus)
 }
@@ -233,8 +293,16 @@ fn image_values(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Result<Vec<
 
 /// The values of a BINTABLE's first column (scalar columns only).
 fn table_first_column(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Result<Vec<f32>> {
-    let row_bytes = hdu.header.int("NAXIS1").unwrap_or(0) as usize;
-    let rows = hdu.header.int("NAXIS2").unwrap_or(0) as usize;
+    // NAXIS1 = bytes per row, NAXIS2 = rows; `shape` holds them validated, slowest first.
+    let (rows, row_bytes) = match hdu.shape.as_slice() {
+        [rows, row_bytes] => (*rows, *row_bytes),
+        other => {
+            return Err(Error::data(
+                path,
+                format!("HDU1 is a BINTABLE with axes {other:?}: expected NAXIS = 2"),
+            ))
+        }
+    };
     let form = hdu.header.string("TFORM1").ok_or_else(|| {
         Error::data(
             path,
@@ -256,6 +324,12 @@ fn table_first_column(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Resul
             ))
         }
     };
+    if row_bytes < size {
+        return Err(Error::data(
+            path,
+            format!("HDU1 rows are {row_bytes} bytes, fewer than the {size} of its label column"),
+        ));
+    }
     let bytes = read_bytes(path, file, hdu.data_offset, (row_bytes * rows) as u64)?;
     let mut col = Vec::with_capacity(rows * size);
     for r in 0..rows {

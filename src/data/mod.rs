@@ -14,8 +14,9 @@ mod cache;
 mod inspect;
 
 pub use cache::{
-    cache_entry, cached, default_cache_dir, default_dataset, generate_to_dir, generate_to_dir_with,
-    progress_bar, Sidecar, DEFAULT_N, DEFAULT_SOURCE_SEED, DEFAULT_TARGET_SEED,
+    cache_dir_and_origin, cache_entry, cached, default_cache_dir, default_dataset, generate_to_dir,
+    generate_to_dir_with, progress_bar, Sidecar, DEFAULT_N, DEFAULT_SOURCE_SEED,
+    DEFAULT_TARGET_SEED,
 };
 pub use inspect::{inspect, ChannelStats, Inspection};
 

@@ -87,6 +87,35 @@ impl Elem {
     }
 }
 
+/// Largest `.npy` header accepted (real ones are under 1 KiB).
+const MAX_HEADER: u64 = 1 << 16;
+
+/// Reads the magic, version and header length, refusing a header too long to be real before
+/// anything allocates for it, then rewinds.
+fn check_header_size(path: &Path, file: &mut File, file_len: u64) -> Result<()> {
+    let mut pre = [0u8; 12];
+    let n = file.read(&mut pre).map_err(|e| Error::io(path, e))?;
+    file.rewind().map_err(|e| Error::io(path, e))?;
+    if n < 10 || &pre[..6] != b"\x93NUMPY" {
+        return Err(Error::data(
+            path,
+            "not a NumPy .npy file (expected the \\x93NUMPY magic and a header)",
+        ));
+    }
+    let len = match pre[6] {
+        1 => u16::from_le_bytes([pre[8], pre[9]]) as u64,
+        _ if n >= 12 => u32::from_le_bytes([pre[8], pre[9], pre[10], pre[11]]) as u64,
+        _ => return Err(Error::data(path, "truncated .npy header")),
+    };
+    if len > MAX_HEADER || len > file_len {
+        return Err(Error::data(
+            path,
+            format!("the .npy header claims {len} bytes (the file has {file_len}; at most {MAX_HEADER} accepted)"),
+        ));
+    }
+    Ok(())
+}
+
 /// An open `.npy` file positioned at its data, header checked against the file length.
 pub struct NpyFile {
     pub path: std::path::PathBuf,
@@ -101,6 +130,7 @@ impl NpyFile {
     pub fn open(path: &Path) -> Result<NpyFile> {
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        check_header_size(path, &mut file, file_len)?;
         let header = npyz::NpyHeader::from_reader(&mut file).map_err(|e| {
             Error::data(
                 path,
@@ -130,9 +160,28 @@ impl NpyFile {
                 "array is in Fortran order: expected C order (numpy.ascontiguousarray before saving)",
             ));
         }
-        let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
-        let count: usize = shape.iter().product();
-        let need = count as u64 * elem.size() as u64;
+        let shape: Vec<usize> = header
+            .shape()
+            .iter()
+            .map(|&d| usize::try_from(d).ok())
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::data(
+                    path,
+                    format!("shape {:?} does not fit this machine", header.shape()),
+                )
+            })?;
+        let need = shape
+            .iter()
+            .try_fold(elem.size() as u64, |a, &d| a.checked_mul(d as u64))
+            .ok_or_else(|| {
+                Error::data(
+                    path,
+                    format!(
+                        "shape {shape:?}: the element count overflows 64 bits (a corrupt header)"
+                    ),
+                )
+            })?;
         let have = file_len.saturating_sub(offset);
         if have < need {
             return Err(Error::data(
@@ -151,6 +200,7 @@ impl NpyFile {
         })
     }
 
+    /// Element count (checked against the file's length when opened, so no overflow).
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }

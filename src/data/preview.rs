@@ -41,12 +41,21 @@ pub fn stretch_of(img: &[f32]) -> (f32, f32) {
 /// non-merger row — and `per_row` columns. The same scenes appear in every domain, each
 /// stretched like its pristine version, so the rows compare directly. A strip on the left
 /// marks the class: orange = merger, blue = non-merger. Returns (width, height).
+/// Most examples per row of a preview grid.
+pub const MAX_PER_ROW: usize = 64;
+
 pub fn write_grid(
     out: &Path,
     domains: &[Domain],
     per_row: usize,
     seed: u64,
 ) -> Result<(usize, usize)> {
+    if !(1..=MAX_PER_ROW).contains(&per_row) || domains.is_empty() {
+        return Err(crate::Error::config(
+            format!("--per-row = {per_row}"),
+            format!("expected 1 to {MAX_PER_ROW} examples per row and at least one domain"),
+        ));
+    }
     let tile = SIZE * SCALE;
     // The first `per_row` indices of each class.
     let mut by_class: [Vec<usize>; 2] = [Vec::new(), Vec::new()];

@@ -15,10 +15,13 @@ use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum FisherForm {
     /// intra·tr(S_w) / (inter·tr(S_b) + 1e-6)
+    #[serde(alias = "TraceRatio")]
     TraceRatio,
     /// intra·tr(S_w) − inter·tr(S_b)
+    #[serde(alias = "TraceDifference")]
     TraceDifference,
 }
 

@@ -22,13 +22,17 @@ pub const REFERENCE_SIGMAS: [f32; 19] = [
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Estimator {
     /// V-statistic: mean(Kxx) + mean(Kyy) − 2·mean(Kxy), diagonals included.
+    #[serde(alias = "Biased")]
     Biased,
     /// U-statistic: the Kxx and Kyy means exclude i = j.
+    #[serde(alias = "Unbiased")]
     Unbiased,
     /// Disjoint pairs (Gretton et al. 2012): min(n, m)/2 quadruples. The statistic is the
     /// linear-time one; it is evaluated with the same fused pass as the others.
+    #[serde(alias = "Linear")]
     Linear,
 }
 

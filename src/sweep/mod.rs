@@ -211,7 +211,15 @@ pub fn run_one(
     )?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
         let ctx = ctx()?;
-        crate::train::train(&ctx, &cfg, resumed, progress).map(|_| ())
+        // A failed run retried from scratch replaces what its first attempt left.
+        let start = if resumed {
+            crate::train::Start::Resume
+        } else if crate::train::holds_run(&dir) {
+            crate::train::Start::Overwrite
+        } else {
+            crate::train::Start::New
+        };
+        crate::train::train_run(&ctx, &cfg, start, progress).map(|_| ())
     }));
     let _ = std::fs::remove_file(dir.join(RUNNING));
     let err = match result {

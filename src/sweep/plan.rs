@@ -71,6 +71,9 @@ pub struct Manifest {
 
 pub const MANIFEST: &str = "manifest.json";
 
+/// Most runs a sweep file may expand to unless its `max_runs` says otherwise.
+pub const DEFAULT_MAX_RUNS: usize = 1000;
+
 fn invalid(path: &Path, msg: impl std::fmt::Display) -> Error {
     Error::data(path, msg.to_string())
 }
@@ -81,10 +84,30 @@ pub fn run_dir_name(index: usize) -> String {
 }
 
 impl Manifest {
+    /// Reads `manifest.json`; every run's directory and config must lie inside the sweep
+    /// directory (relative, no `..`), so a damaged or hostile manifest cannot send a run
+    /// anywhere else.
     pub fn load(sweep_dir: &Path) -> Result<Manifest> {
         let path = sweep_dir.join(MANIFEST);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| invalid(&path, e))
+        let m: Manifest = serde_json::from_str(&text).map_err(|e| invalid(&path, e))?;
+        for r in &m.runs {
+            for p in [&r.dir, &r.config] {
+                let inside = Path::new(p)
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+                if !inside || p.is_empty() {
+                    return Err(invalid(
+                        &path,
+                        format!(
+                            "run {}: '{p}' is not a path inside the sweep directory",
+                            r.index
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(m)
     }
 }
 
@@ -234,6 +257,31 @@ pub fn expand(sweep_path: &Path, sweep_dir: &Path) -> Result<(Manifest, Vec<Trai
         (false, Some(n)) => n,
     };
 
+    // The run count first (checked arithmetic), so a huge grid or sample count is refused
+    // before anything is expanded in memory or written.
+    let seed_count = seeds.as_ref().map_or(1, |s| s.len());
+    let limit = sweep.max_runs.unwrap_or(DEFAULT_MAX_RUNS);
+    let grid_points = sweep
+        .grid
+        .values()
+        .try_fold(1usize, |a, v| a.checked_mul(v.len()));
+    let total = grid_points
+        .and_then(|g| g.checked_mul(samples))
+        .and_then(|x| x.checked_mul(seed_count));
+    match total {
+        Some(t) if t <= limit => {}
+        _ => {
+            return Err(invalid(
+                p,
+                format!(
+                    "expands to {} runs ({} grid points × {samples} samples × {seed_count} seeds), more than max_runs = {limit}{}",
+                    total.map_or("more than 2^64".to_string(), |t| t.to_string()),
+                    grid_points.map_or("more than 2^64".to_string(), |g| g.to_string()),
+                    if sweep.max_runs.is_none() { " (the default; set max_runs to plan more)" } else { "" }
+                ),
+            ))
+        }
+    }
     // Grid points: the Cartesian product, the last key varying fastest.
     let mut points: Vec<Vec<(String, toml::Value)>> = vec![Vec::new()];
     for (k, values) in &sweep.grid {
@@ -265,18 +313,6 @@ pub fn expand(sweep_path: &Path, sweep_dir: &Path) -> Result<(Manifest, Vec<Trai
         None => vec![None],
     };
     let total = hyper.len() * seed_list.len();
-    if let Some(m) = sweep.max_runs {
-        if total > m {
-            return Err(invalid(
-                p,
-                format!(
-                    "expands to {total} runs ({} grid points × {samples} samples × {} seeds), more than max_runs = {m}",
-                    points.len(),
-                    seed_list.len()
-                ),
-            ));
-        }
-    }
 
     let mut base = sweep.base.clone();
     absolutise_paths(&mut base)?;

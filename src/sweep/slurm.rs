@@ -18,7 +18,7 @@ pub struct SlurmOptions {
     pub cpus_per_task: Option<usize>,
     pub job_name: Option<String>,
     /// `#SBATCH ...` lines go into the header; any other line runs before the task
-    /// (e.g. `module load cuda`).
+    /// (e.g. `module load cuda`). Raw by design: they are written as given, unchecked.
     pub extra: Vec<String>,
     /// Extra arguments for `sweep run` (adapter choice).
     pub run_args: Vec<String>,
@@ -37,6 +37,49 @@ impl Default for SlurmOptions {
             run_args: Vec::new(),
         }
     }
+}
+
+/// A value for an `#SBATCH --key=value` line: names, partitions, times and resources from
+/// a conservative character set, so no value can end the line or start another.
+fn sbatch_word(key: &str, v: &str) -> Result<String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "._:+=,@%/-".contains(c);
+    if v.is_empty() || !v.chars().all(ok) {
+        return Err(Error::config(
+            key,
+            format!("{v:?}: expected letters, digits and . _ : + = , @ % / - only (it goes into an #SBATCH line)"),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// A path for an `#SBATCH --output=...` line: anything but control characters and double
+/// quotes, double-quoted when it holds spaces (sbatch reads quotes in directives).
+fn sbatch_path(key: &str, p: &Path) -> Result<String> {
+    let v = p.display().to_string();
+    if v.chars().any(|c| c.is_control() || c == '"') {
+        return Err(Error::config(
+            key,
+            format!("{v:?}: a path with a control character (a newline?) or a double quote cannot go into an #SBATCH line"),
+        ));
+    }
+    Ok(if v.contains(char::is_whitespace) {
+        format!("\"{v}\"")
+    } else {
+        v
+    })
+}
+
+/// A job name from a sweep's name: characters outside the safe set become `_`.
+fn job_name_from(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Single-quotes for bash.
@@ -86,7 +129,7 @@ pub fn script(
             name: o
                 .job_name
                 .clone()
-                .unwrap_or_else(|| format!("tidal-{}", manifest.name)),
+                .unwrap_or_else(|| format!("tidal-{}", job_name_from(&manifest.name))),
             tasks: n,
             dir: sweep_dir,
             what: format!(
@@ -112,26 +155,47 @@ pub fn array_script(job: &ArrayJob, o: &SlurmOptions) -> Result<String> {
         return Err(Error::config("--max-parallel", "must be at least 1"));
     }
     let logs = job.dir.join("logs");
-    let name = &job.name;
+    // Every value checked before a line is written: a newline, quote or `$(...)` in a name,
+    // partition, time or path must not reach the script.
+    let name = sbatch_word("--job-name", &job.name)?;
+    let time = sbatch_word("--time", &o.time)?;
+    let gres = if o.gres.is_empty() {
+        None
+    } else {
+        Some(sbatch_word("--gres", &o.gres)?)
+    };
+    let partition = o
+        .partition
+        .as_deref()
+        .map(|p| sbatch_word("--partition", p))
+        .transpose()?;
+    let out = sbatch_path("the sweep directory", &logs.join("%A_%a.out"))?;
+    let err = sbatch_path("the sweep directory", &logs.join("%A_%a.err"))?;
+    if job.what.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::config(
+            "the sweep directory",
+            "contains a control character",
+        ));
+    }
     let mut s = String::from("#!/bin/bash\n");
     let mut sb = |line: String| s.push_str(&format!("#SBATCH {line}\n"));
     sb(format!("--job-name={name}"));
     sb(format!("--array=0-{}%{}", n - 1, o.max_parallel.min(n)));
-    sb(format!("--time={}", o.time));
+    sb(format!("--time={time}"));
     // SIGTERM to the batch shell (which execs tidal) two minutes before the limit: tidal
     // stops after a step with last.safetensors written, so a resubmitted task resumes.
     sb("--signal=B:TERM@120".into());
-    if !o.gres.is_empty() {
-        sb(format!("--gres={}", o.gres));
+    if let Some(g) = gres {
+        sb(format!("--gres={g}"));
     }
-    if let Some(p) = &o.partition {
+    if let Some(p) = partition {
         sb(format!("--partition={p}"));
     }
     if let Some(c) = o.cpus_per_task {
         sb(format!("--cpus-per-task={c}"));
     }
-    sb(format!("--output={}/%A_%a.out", logs.display()));
-    sb(format!("--error={}/%A_%a.err", logs.display()));
+    sb(format!("--output={out}"));
+    sb(format!("--error={err}"));
     let (header, setup): (Vec<&String>, Vec<&String>) = o
         .extra
         .iter()

@@ -28,6 +28,21 @@ fn bad(path: &Path, key: &str, reason: impl Into<String>) -> Error {
 }
 
 /// Writes the tensors (F32), the counters (I64 scalars) and the metadata.
+/// The first non-finite value among `values` (one per tensor of `tensors`): its tensor's
+/// name, index and value.
+pub fn first_non_finite<'a>(
+    tensors: &'a [(String, Tensor)],
+    values: &[Vec<f32>],
+) -> Option<(&'a str, usize, f32)> {
+    tensors.iter().zip(values).find_map(|((name, _), v)| {
+        v.iter()
+            .position(|x| !x.is_finite())
+            .map(|i| (name.as_str(), i, v[i]))
+    })
+}
+
+/// Writes the tensors (F32), the counters (I64 scalars) and the metadata; refuses
+/// non-finite weights (an error naming the tensor; nothing is written).
 pub fn save(
     path: &Path,
     tensors: &[(String, Tensor)],
@@ -36,14 +51,23 @@ pub fn save(
 ) -> Result<()> {
     let refs: Vec<&Tensor> = tensors.iter().map(|(_, t)| t).collect();
     let values = Tensor::read_all(&refs)?;
-    for ((name, _), v) in tensors.iter().zip(&values) {
-        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(bad(
-                path,
-                name,
-                format!("element {i} is {} (not saving non-finite weights)", v[i]),
-            ));
-        }
+    save_values(path, tensors, &values, counters, metadata)
+}
+
+/// `save` with the tensors' values already read back.
+pub fn save_values(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    values: &[Vec<f32>],
+    counters: &[(String, Counter)],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    if let Some((name, i, v)) = first_non_finite(tensors, values) {
+        return Err(bad(
+            path,
+            name,
+            format!("element {i} is {v} (not saving non-finite weights)"),
+        ));
     }
     let mut bytes: Vec<Vec<u8>> = values
         .iter()
@@ -68,6 +92,7 @@ pub fn save(
     crate::atomic::write(path, &out)
 }
 
+#[derive(Debug)]
 pub struct Loaded {
     pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
     /// Integer scalars (`num_batches_tracked`).
@@ -229,6 +254,76 @@ pub struct CheckpointMeta {
     pub selection: Selection,
     pub normalisation: Norms,
     pub config: String,
+    /// The data files the run trains on (absent in checkpoints of older versions).
+    pub data: Option<DataIdentity>,
+}
+
+/// Which files a run read: path, size and a hash of the first MiB of each (header and a
+/// sample of the images), so resuming with other files is caught without reading them all.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DataIdentity {
+    pub files: Vec<FileIdentity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileIdentity {
+    pub path: String,
+    pub size: u64,
+    /// FNV-1a of the first MiB and the last 4 KiB.
+    pub hash: String,
+}
+
+impl DataIdentity {
+    pub fn of(paths: &[std::path::PathBuf]) -> Result<DataIdentity> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut files = Vec::new();
+        for p in paths {
+            let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+            let size = f.metadata().map_err(|e| Error::io(p, e))?.len();
+            let mut head = Vec::new();
+            (&mut f)
+                .take(1 << 20)
+                .read_to_end(&mut head)
+                .map_err(|e| Error::io(p, e))?;
+            let mut tail = Vec::new();
+            if size > 1 << 20 {
+                f.seek(SeekFrom::Start(size.saturating_sub(4096)))
+                    .and_then(|_| f.read_to_end(&mut tail))
+                    .map_err(|e| Error::io(p, e))?;
+            }
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            for b in head.iter().chain(&tail) {
+                h = (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+            files.push(FileIdentity {
+                path: p.canonicalize().unwrap_or(p.clone()).display().to_string(),
+                size,
+                hash: format!("{h:016x}"),
+            });
+        }
+        Ok(DataIdentity { files })
+    }
+
+    /// What differs between the files a run was started on and `now`, if anything.
+    pub fn mismatch(&self, now: &DataIdentity) -> Option<String> {
+        if self.files.len() != now.files.len() {
+            return Some(format!(
+                "the run trained on {} files, the config now names {}",
+                self.files.len(),
+                now.files.len()
+            ));
+        }
+        self.files.iter().zip(&now.files).find(|(a, b)| a != b).map(|(a, b)| {
+            format!(
+                "the run trained on {} ({} bytes); the config now names {} ({} bytes{}); resume with the same files or start a new run",
+                a.path,
+                a.size,
+                b.path,
+                b.size,
+                if a.size == b.size { ", other contents" } else { "" }
+            )
+        })
+    }
 }
 
 const FORMAT: &str = "tidal-checkpoint-1";
@@ -249,6 +344,7 @@ impl CheckpointMeta {
             ("selection".into(), json(&self.selection)),
             ("normalisation".into(), json(&self.normalisation)),
             ("config".into(), self.config.clone()),
+            ("data".into(), json(&self.data)),
         ])
     }
 
@@ -281,6 +377,10 @@ impl CheckpointMeta {
             selection: parse(path, "selection", field("selection")?)?,
             normalisation: parse(path, "normalisation", field("normalisation")?)?,
             config: field("config")?.clone(),
+            data: match m.get("data") {
+                Some(t) => parse(path, "data", t)?,
+                None => None,
+            },
         }))
     }
 }

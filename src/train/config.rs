@@ -50,15 +50,21 @@ impl std::str::FromStr for Method {
         };
         let (mut fisher, mut entropy) = (false, false);
         for p in parts {
-            match p.as_str() {
-                "fisher" => fisher = true,
-                "entropy" => entropy = true,
+            let seen = match p.as_str() {
+                "fisher" => std::mem::replace(&mut fisher, true),
+                "entropy" => std::mem::replace(&mut entropy, true),
                 _ => {
                     return Err(Error::config(
                         "method",
                         format!("unknown method term '+{p}' (expected +fisher or +entropy)"),
                     ))
                 }
+            };
+            if seen {
+                return Err(Error::config(
+                    "method",
+                    format!("'+{p}' is given twice in '{s}'"),
+                ));
             }
         }
         Ok(Method {
@@ -123,6 +129,12 @@ pub enum MmdPreset {
     Dan,
     DanMedian,
 }
+
+/// Largest batch per domain a config may ask for (a batch of the default data's whole
+/// training split is 2100).
+pub const MAX_BATCH: usize = 16384;
+/// Most epochs a config may ask for.
+pub const MAX_EPOCHS: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -285,11 +297,29 @@ impl TrainConfig {
         }
     }
 
+    /// Every setting in range, before anything is read or written: a key out of range is an
+    /// error naming it, its value and what it must be.
     pub fn validate(&self) -> Result<()> {
+        let bad = |key: &str, v: &dyn std::fmt::Display, want: &str| {
+            Err(Error::config(
+                format!("{key} = {v}"),
+                format!("must be {want}"),
+            ))
+        };
         for (name, v) in [("epochs", self.epochs), ("batch", self.batch)] {
             if v == 0 {
                 return Err(Error::config(name, "must be at least 1"));
             }
+        }
+        if self.batch > MAX_BATCH {
+            return bad(
+                "batch",
+                &self.batch,
+                &format!("at most {MAX_BATCH} images per domain"),
+            );
+        }
+        if self.epochs > MAX_EPOCHS {
+            return bad("epochs", &self.epochs, &format!("at most {MAX_EPOCHS}"));
         }
         for (name, v) in [
             ("lr", self.lr),
@@ -302,6 +332,46 @@ impl TrainConfig {
                     "must be finite and at least 0",
                 ));
             }
+        }
+        // Values no training would use: a typo's order of magnitude.
+        for (name, v, hi) in [
+            ("lr", self.lr, 10.0),
+            ("transfer_weight", self.transfer_weight, 1e4),
+            ("entropy_weight", self.entropy_weight, 1e4),
+            ("fisher_intra", self.fisher_intra, 1e4),
+            ("fisher_inter", self.fisher_inter, 1e4),
+            ("centre_lr_mult", self.centre_lr_mult, 1e4),
+        ] {
+            if !(v.is_finite() && (0.0..=hi).contains(&v)) {
+                return bad(name, &v, &format!("finite, in [0, {hi}]"));
+            }
+        }
+        if !(self.grl_lambda.is_finite() && (0.0..=1e3).contains(&self.grl_lambda)) {
+            return bad("grl_lambda", &self.grl_lambda, "finite, in [0, 1000]");
+        }
+        if !(self.centre_momentum.is_finite() && (0.0..=1.0).contains(&self.centre_momentum)) {
+            return bad(
+                "centre_momentum",
+                &self.centre_momentum,
+                "in [0, 1] (0 = learnable centres)",
+            );
+        }
+        if !(self.centre_init_std.is_finite()
+            && self.centre_init_std > 0.0
+            && self.centre_init_std <= 1e3)
+        {
+            return bad(
+                "centre_init_std",
+                &self.centre_init_std,
+                "finite, in (0, 1000]",
+            );
+        }
+        if !(self.cycle_length.is_finite() && self.cycle_length > 0.0 && self.cycle_length <= 1e4) {
+            return bad(
+                "cycle_length",
+                &self.cycle_length,
+                "finite, in (0, 10000] epochs",
+            );
         }
         if self.source.is_some() != self.target.is_some() {
             return Err(Error::config(

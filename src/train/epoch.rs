@@ -12,7 +12,6 @@ use crate::report::TERMS;
 use crate::tensor::Tensor;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::io::Write;
 use std::time::Instant;
 
 /// One line of `metrics.jsonl`.
@@ -35,12 +34,12 @@ pub struct EpochLog {
 
 impl Trainer<'_> {
     /// Trains epoch `epoch` (from the step where a resumed run stopped), validates, and
-    /// appends its line to `metrics`. `progress` gets (epoch, step in epoch, steps per
+    /// appends its line to `metrics.jsonl`. `progress` gets (epoch, step in epoch, steps per
     /// epoch, message).
     pub fn epoch(
         &mut self,
         epoch: usize,
-        metrics_file: &mut std::fs::File,
+        metrics_lines: &mut Vec<String>,
         progress: &mut impl FnMut(usize, usize, usize, &str),
     ) -> Result<EpochLog> {
         let t_epoch = Instant::now();
@@ -129,14 +128,9 @@ impl Trainer<'_> {
             shift,
             seconds: t_epoch.elapsed().as_secs_f64(),
         };
-        let path = self.run.path("metrics.jsonl");
-        writeln!(
-            metrics_file,
-            "{}",
-            serde_json::to_string(&log).expect("log serialises")
-        )
-        .and_then(|_| metrics_file.flush())
-        .map_err(|e| Error::io(&path, e))?;
+        metrics_lines.push(serde_json::to_string(&log).expect("log serialises"));
+        self.run
+            .write("metrics.jsonl", &(metrics_lines.join("\n") + "\n"))?;
         Ok(log)
     }
 
@@ -154,10 +148,7 @@ impl Trainer<'_> {
                         value: v[0],
                         step: self.step - logged.len() as u64 + si as u64,
                         epoch,
-                        last_good: format!(
-                            "the last good checkpoint is {}",
-                            self.run.path("last.safetensors").display()
-                        ),
+                        last_good: self.last_good(),
                     });
                 }
                 sum += v[0] as f64;

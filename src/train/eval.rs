@@ -11,6 +11,7 @@ use crate::report::metrics::{self, Metrics};
 use std::path::Path;
 use std::rc::Rc;
 
+#[derive(Debug)]
 pub struct EvalSummary {
     pub n: usize,
     pub metrics: Option<Metrics>,
@@ -74,15 +75,28 @@ impl LoadedModel {
                     )
                 })
         };
-        match choice {
+        let n = match choice {
             NormChoice::Input => {
                 let all: Vec<usize> = (0..data.n).collect();
-                Ok(Normalisation::compute(data, &all))
+                Normalisation::compute(data, &all)
             }
-            NormChoice::File(p) => Normalisation::load(p),
-            NormChoice::Source => stored(|n| &n.source),
-            NormChoice::Target => stored(|n| &n.target),
+            NormChoice::File(p) => Normalisation::load(p)?,
+            NormChoice::Source => stored(|n| &n.source)?,
+            NormChoice::Target => stored(|n| &n.target)?,
+        };
+        if n.mean.len() != data.c || n.std.len() != data.c {
+            return Err(Error::checkpoint(
+                &self.path,
+                "normalisation",
+                format!(
+                    "{} channel means and {} deviations, the images have {} channels",
+                    n.mean.len(),
+                    n.std.len(),
+                    data.c
+                ),
+            ));
         }
+        Ok(n)
     }
 }
 
@@ -137,12 +151,33 @@ pub fn evaluate(
     norm: &NormChoice,
     predictions: &Path,
 ) -> Result<EvalSummary> {
+    if predictions.is_dir() {
+        return Err(Error::config(
+            "--predictions",
+            format!(
+                "{} is a directory; expected a file name",
+                predictions.display()
+            ),
+        ));
+    }
     let loaded = load_model(ctx, ckpt)?;
     let mut ds = data::load(images, labels)?;
+    if ds.n == 0 {
+        return Err(Error::data(images, "no images: nothing to evaluate"));
+    }
     let norm = loaded.normalisation(norm, &ds)?;
     ds.normalise(&norm);
     let all: Vec<usize> = (0..ds.n).collect();
     let p = predict(loaded.model.as_ref(), ctx, &ds, &all)?;
+    if let Some(i) = p.iter().position(|v| !v.is_finite()) {
+        return Err(Error::data(
+            images,
+            format!(
+                "image {i}: the model's probability is {} (non-finite weights or inputs)",
+                p[i]
+            ),
+        ));
+    }
     let y = ds.gather_labels(&all);
     let mut csv = String::from("index,p_merger,predicted,label\n");
     for (i, &pi) in p.iter().enumerate() {

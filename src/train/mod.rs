@@ -27,12 +27,13 @@ pub use evaluate::predict;
 pub use learner::Learner;
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::Context;
 use crate::models::Classifier;
 use crate::report::{self, metrics, Summary, TestPrediction};
 use evaluate::{labels_of, predict_features};
 use setup::Trainer;
+pub use setup::{holds_run, Start};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -57,17 +58,33 @@ pub fn train(
     ctx: &Rc<Context>,
     cfg: &TrainConfig,
     resume: bool,
+    progress: impl FnMut(usize, usize, usize, &str),
+) -> Result<Summary> {
+    let start = if resume { Start::Resume } else { Start::New };
+    train_run(ctx, cfg, start, progress)
+}
+
+/// `train` with the run directory's rule spelled out (`Start::Overwrite` for `--overwrite`).
+pub fn train_run(
+    ctx: &Rc<Context>,
+    cfg: &TrainConfig,
+    start: Start,
     mut progress: impl FnMut(usize, usize, usize, &str),
 ) -> Result<Summary> {
-    let mut t = Trainer::prepare(ctx, cfg, resume)?;
-    let metrics_path = t.run.path("metrics.jsonl");
-    let mut metrics_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(resume)
-        .write(true)
-        .truncate(!resume)
-        .open(&metrics_path)
-        .map_err(|e| Error::io(&metrics_path, e))?;
+    let resume = start == Start::Resume;
+    let mut t = Trainer::prepare(ctx, cfg, start)?;
+    // metrics.jsonl is rewritten whole (atomically) each epoch, never appended in place; a
+    // resumed run continues the lines its checkpoint's epochs wrote.
+    let mut metrics_lines: Vec<String> = if resume {
+        std::fs::read_to_string(t.run.path("metrics.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .take(t.epochs_done)
+            .map(String::from)
+            .collect()
+    } else {
+        Vec::new()
+    };
     // The latent map of the untrained model, drawn before the first step (a resumed run
     // keeps the one its first start wrote).
     let s_map = diagnostics::spread(&t.s.test, MAP_PER_DOMAIN);
@@ -83,7 +100,7 @@ pub fn train(
     let mut epochs_run = t.epochs_done;
     let mut stopped_early = false;
     for epoch in t.epochs_done..cfg.epochs {
-        let log = t.epoch(epoch, &mut metrics_file, &mut progress)?;
+        let log = t.epoch(epoch, &mut metrics_lines, &mut progress)?;
         epochs_run = epoch + 1;
         let better = t
             .sel

@@ -156,9 +156,9 @@ impl Preset {
                 "sb_limit",
                 format!("the {name} preset has no noise: a surface-brightness limit applies to noisy or sdss"),
             )),
-            Some(_) if !mu.is_finite() => Err(crate::Error::config(
+            Some(_) if !(mu.is_finite() && (15.0..=35.0).contains(&mu)) => Err(crate::Error::config(
                 "sb_limit",
-                format!("{mu}: expected a finite value in mag/arcsec²"),
+                format!("{mu}: expected a surface-brightness limit of 15 to 35 mag/arcsec² (the noisy preset: 25)"),
             )),
             Some(n) => {
                 for b in 0..3 {
