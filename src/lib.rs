@@ -24,12 +24,13 @@ pub mod optim;
 pub mod shaders;
 pub mod tensor;
 
-// --- application, each layer using only those above it: files, data, reports, training,
-// then benchmarks, sweeps and the demo ---
+// --- application, layered bottom to top: atomic (file writing) → data → report → train →
+// bench, predict, sweep (compare lives in sweep); demo uses the engine only ---
 pub mod atomic;
 pub mod bench;
 pub mod data;
 pub mod demo;
+pub mod predict;
 pub mod report;
 pub mod sweep;
 pub mod train;

@@ -160,6 +160,14 @@ fn a_different_comparison_is_refused_in_the_same_directory() {
     let again = plan("noda,dann");
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("different comparison"));
+    // More methods after the existing ones extend the comparison.
+    let more = plan("noda,mmd,dann");
+    assert!(
+        more.status.success(),
+        "{}",
+        String::from_utf8_lossy(&more.stderr)
+    );
+    assert!(read(&root.join("cmp/sweep.sbatch")).contains("--array=0-2%"));
     // An unknown method is refused before anything trains.
     let bad = plan("noda,foo");
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown method 'foo'"));

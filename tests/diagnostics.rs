@@ -15,6 +15,7 @@ fn cloud(rng: &mut DataRng, n: usize, dim: usize, centre: f64) -> Features {
             .map(|j| (centre * ((j % dim) < 5) as u8 as f64 + rng.normal()) as f32)
             .collect(),
         dim,
+        ..Features::default()
     }
 }
 

@@ -219,6 +219,7 @@ fn summary(target: Option<Metrics>) -> Summary {
         target_test: target,
         stopped_early: false,
         selection: None,
+        calibration: None,
         adapter: None,
         kernel_variant: None,
     }
@@ -287,6 +288,7 @@ fn write_report_draws_every_picture_of_a_full_run_directory() {
                     index: 3 * i,
                     label: Some(y),
                     prob_merger: p,
+                    prob_calibrated: None,
                 }),
         );
     }

@@ -329,7 +329,7 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
 /// recording on the host. In quick mode ResNet18 runs 32 + 32 images (its shape says so).
 pub fn train_steps(b: &mut Bench) -> Result<()> {
     let ctx = b.ctx.clone();
-    b.expect(5);
+    b.expect(6);
     let mut rng = Rng::new(7);
     let cases = [
         ("train_step/deepmerge/noda", ModelKind::DeepMerge, "noda"),
@@ -410,5 +410,55 @@ pub fn train_steps(b: &mut Bench) -> Result<()> {
             )?;
         }
     }
+    if b.wants("predict/deepmerge") {
+        predict_case(b)?;
+    }
     Ok(())
+}
+
+/// `tidal predict` end to end: a DeepMerge checkpoint over an npy file on disk (read,
+/// normalised, batches of 256, catalogue written), in images per second.
+fn predict_case(b: &mut Bench) -> Result<()> {
+    let ctx = b.ctx.clone();
+    let n = if b.quick { 512 } else { 2048 };
+    let dir = std::env::temp_dir().join(format!("tidal-bench-predict-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
+    let mut rng = Rng::new(11);
+    let images = rng.normal(&ctx, &[n, 3, 75, 75], 0.0, 1.0)?.to_vec()?;
+    let x = dir.join("X.npy");
+    crate::data::npy::write_f32(&x, &[n, 3, 75, 75], &images)?;
+    let model = crate::models::DeepMerge::new(&ctx, &mut rng)?;
+    let (mut state, mut counters) = (Vec::new(), Vec::new());
+    crate::nn::Module::named_state(&model, "", &mut state);
+    crate::nn::Module::named_counters(&model, "", &mut counters);
+    let ckpt = dir.join("model.safetensors");
+    crate::train::checkpoint::save(&ckpt, &state, &counters, Default::default())?;
+    let norm = dir.join("norm.json");
+    crate::data::split::Normalisation {
+        mean: vec![0.0; 3],
+        std: vec![1.0; 3],
+    }
+    .save(&norm)?;
+    let opts = crate::predict::Options {
+        checkpoints: vec![ckpt],
+        inputs: vec![x],
+        out: dir.join("catalogue.fits"),
+        ids: crate::predict::Ids::Default,
+        keep: Vec::new(),
+        norm: crate::train::eval::NormChoice::File(norm),
+        calibrated: true,
+        shard: None,
+        layout: crate::predict::input::Layout::Nchw,
+        chunk: 2048,
+    };
+    let r = b.case_with(
+        "predict/deepmerge",
+        &[n, 3, 75, 75],
+        Work::Images(n as f64),
+        Clock::Wall,
+        false,
+        || crate::predict::predict(&ctx, &opts, |_, _| {}).map(|_| ()),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    r
 }

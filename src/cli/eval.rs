@@ -9,11 +9,19 @@ pub fn eval(
     data_path: &Path,
     labels: Option<&Path>,
     norm: &tidal::train::eval::NormChoice,
+    calibrated: bool,
     predictions: &Path,
 ) -> anyhow::Result<()> {
     let ctx = tidal::Context::new(&args.choice())?;
-    let summary =
-        tidal::train::eval::evaluate(&ctx, checkpoint, data_path, labels, norm, predictions)?;
+    let summary = tidal::train::eval::evaluate(
+        &ctx,
+        checkpoint,
+        data_path,
+        labels,
+        norm,
+        calibrated,
+        predictions,
+    )?;
     println!(
         "{} images; predictions written to {}",
         summary.n,

@@ -7,6 +7,7 @@ mod data;
 mod demo;
 mod eval;
 mod info;
+mod predict;
 mod report;
 mod sweep;
 mod train;
@@ -62,7 +63,15 @@ pub enum Command {
         /// Where to write the per-image predictions
         #[arg(long, default_value = "predictions.csv")]
         predictions: PathBuf,
+        /// Raw softmax probabilities instead of the checkpoint's temperature-scaled ones
+        #[arg(long)]
+        uncalibrated: bool,
     },
+    /// Apply one or more checkpoints (an ensemble) to a survey: npy or FITS cubes or a
+    /// directory of FITS cutouts, streamed; writes a FITS or CSV catalogue (ID, ROW,
+    /// P_MERGER, CLASS, P_MERGER_RAW, P_MERGER_STD); --shard, --merge and --slurm for
+    /// surveys spread over a cluster
+    Predict(Box<predict::PredictArgs>),
     /// Grad-CAM / HiResCAM heat maps of the merger class on the last convolution block, over
     /// the images' colour composites (one PNG per index)
     Gradcam {
@@ -178,14 +187,17 @@ pub fn main() -> ExitCode {
             labels,
             norm,
             predictions,
+            uncalibrated,
         } => eval::eval(
             &model.adapter,
             &model.checkpoint,
             &model.data,
             labels.as_deref(),
             norm,
+            !uncalibrated,
             predictions,
         ),
+        Command::Predict(a) => predict::predict(a),
         Command::Demo {
             adapter,
             steps,

@@ -16,6 +16,8 @@ const BLOCK: usize = 2880;
 const CARD: usize = 80;
 
 /// Header blocks read before a missing END is called corruption (2.88 MB of cards).
+pub(crate) const BLOCK_SIZE: usize = BLOCK;
+
 const MAX_HEADER_BLOCKS: u64 = 1000;
 
 /// One parsed header (keyword → raw value text, in order).
@@ -280,6 +282,52 @@ fn read_bytes(path: &Path, file: &mut std::fs::File, offset: u64, len: u64) -> R
     Ok(buf)
 }
 
+/// The primary image of a FITS file, opened for reading rows (indices of its slowest
+/// axis) on demand: a survey cube larger than memory streams through it.
+pub struct Cube {
+    pub path: std::path::PathBuf,
+    /// NumPy order (slowest axis first).
+    pub shape: Vec<usize>,
+    file: std::fs::File,
+    hdu: Hdu,
+}
+
+impl Cube {
+    pub fn open(path: &Path) -> Result<Cube> {
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let hdus = scan(path, &mut file)?;
+        let hdu = hdus[0].clone();
+        if hdu.shape.is_empty() {
+            return Err(Error::data(path, "HDU0 holds no image (NAXIS = 0)"));
+        }
+        Ok(Cube {
+            path: path.to_path_buf(),
+            shape: hdu.shape.clone(),
+            file,
+            hdu,
+        })
+    }
+
+    /// Rows `start .. start + n` as f32.
+    pub fn read_rows(&mut self, start: usize, n: usize) -> Result<Vec<f32>> {
+        let row: usize = self.shape.iter().skip(1).product();
+        let size = (self.hdu.bitpix.unsigned_abs() / 8) as usize;
+        let bytes = read_bytes(
+            &self.path,
+            &mut self.file,
+            self.hdu.data_offset + (start * row * size) as u64,
+            (n * row * size) as u64,
+        )?;
+        decode(
+            &self.path,
+            &bytes,
+            self.hdu.bitpix,
+            self.hdu.header.float("BSCALE").unwrap_or(1.0),
+            self.hdu.header.float("BZERO").unwrap_or(0.0),
+        )
+    }
+}
+
 fn image_values(path: &Path, file: &mut std::fs::File, hdu: &Hdu) -> Result<Vec<f32>> {
     let bytes = read_bytes(path, file, hdu.data_offset, hdu.data_len)?;
     decode(
@@ -466,7 +514,7 @@ pub fn read_any(path: &Path) -> Result<AnyFits> {
     })
 }
 
-fn header_block(cards: &[String]) -> Vec<u8> {
+pub(crate) fn header_block(cards: &[String]) -> Vec<u8> {
     let mut out = Vec::new();
     for c in cards {
         let mut b = format!("{c:<80}").into_bytes();
@@ -480,15 +528,29 @@ fn header_block(cards: &[String]) -> Vec<u8> {
     out
 }
 
-fn card(key: &str, value: &str) -> String {
+/// A fixed-format card with a number or logical value (right-justified to column 30).
+pub(crate) fn card(key: &str, value: &str) -> String {
     format!("{key:<8}= {value:>20}")
+}
+
+/// A fixed-format card with a string value: the quote in column 11, at least 8 characters
+/// inside, quotes doubled (the FITS standard's form, which every reader accepts).
+pub(crate) fn str_card(key: &str, value: &str) -> String {
+    let v: String = value
+        .chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .collect::<String>()
+        .replace('\'', "''");
+    let mut c = format!("{key:<8}= '{v:<8}'");
+    c.truncate(CARD);
+    c
 }
 
 fn image_hdu(primary: bool, shape: &[usize], data: &[f32]) -> Vec<u8> {
     let mut cards = vec![if primary {
         card("SIMPLE", "T")
     } else {
-        card("XTENSION", "'IMAGE   '")
+        str_card("XTENSION", "IMAGE")
     }];
     cards.push(card("BITPIX", "-32"));
     cards.push(card("NAXIS", &shape.len().to_string()));
@@ -520,4 +582,144 @@ pub fn write(path: &Path, shape: &[usize], images: &[f32], labels: Option<&[u8]>
         bytes.extend(image_hdu(false, &[l.len()], &vals));
     }
     crate::atomic::write(path, &bytes)
+}
+
+/// The first BINTABLE of a FITS file as a table (scalar columns of forms A, B, I, J, K, E
+/// and D; J and B read as 64-bit integers), with its non-structural keywords.
+pub fn read_table(path: &Path) -> Result<super::table::Table> {
+    use super::table::{Column, Keyword, Table, Values};
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let hdus = scan(path, &mut file)?;
+    let hdu = hdus
+        .iter()
+        .find(|h| h.header.string("XTENSION").as_deref() == Some("BINTABLE"))
+        .ok_or_else(|| Error::data(path, "no BINTABLE extension: expected a catalogue table"))?
+        .clone();
+    let (rows, row_bytes) = match hdu.shape.as_slice() {
+        [r, b] => (*r, *b),
+        other => {
+            return Err(Error::data(
+                path,
+                format!("the BINTABLE has axes {other:?}: expected NAXIS = 2"),
+            ))
+        }
+    };
+    let fields = hdu.header.int("TFIELDS").unwrap_or(0);
+    if !(0..=999).contains(&fields) {
+        return Err(Error::data(
+            path,
+            format!("TFIELDS = {fields}: expected 0 to 999"),
+        ));
+    }
+    let bytes = read_bytes(path, &mut file, hdu.data_offset, (rows * row_bytes) as u64)?;
+    let mut columns = Vec::new();
+    let mut at = 0usize;
+    for i in 1..=fields {
+        let name = hdu
+            .header
+            .string(&format!("TTYPE{i}"))
+            .unwrap_or_else(|| format!("COL{i}"));
+        let form = hdu
+            .header
+            .string(&format!("TFORM{i}"))
+            .ok_or_else(|| Error::data(path, format!("column {i} has no TFORM{i}")))?;
+        let digits: String = form.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let repeat: usize = if digits.is_empty() {
+            1
+        } else {
+            digits.parse().unwrap_or(0)
+        };
+        let code = form[digits.len()..].chars().next().unwrap_or(' ');
+        let size = match code {
+            'A' | 'B' | 'L' => 1,
+            'I' => 2,
+            'J' | 'E' => 4,
+            'K' | 'D' => 8,
+            _ => 0,
+        };
+        if size == 0 || (code != 'A' && repeat != 1) {
+            return Err(Error::data(
+                path,
+                format!("column {name} has TFORM '{form}': expected a scalar A, B, I, J, K, E or D column"),
+            ));
+        }
+        let width = size * repeat;
+        if at + width > row_bytes {
+            return Err(Error::data(
+                path,
+                format!("column {name} ends past the {row_bytes}-byte rows"),
+            ));
+        }
+        let cell = |r: usize| &bytes[r * row_bytes + at..r * row_bytes + at + width];
+        let values = match code {
+            'A' => Values::Str(
+                (0..rows)
+                    .map(|r| {
+                        String::from_utf8_lossy(cell(r))
+                            .trim_end_matches(['\0', ' '])
+                            .to_string()
+                    })
+                    .collect(),
+            ),
+            'B' | 'L' => Values::I64((0..rows).map(|r| cell(r)[0] as i64).collect()),
+            'I' => Values::I16(
+                (0..rows)
+                    .map(|r| i16::from_be_bytes(cell(r).try_into().expect("2 bytes")))
+                    .collect(),
+            ),
+            'J' => Values::I64(
+                (0..rows)
+                    .map(|r| i32::from_be_bytes(cell(r).try_into().expect("4 bytes")) as i64)
+                    .collect(),
+            ),
+            'K' => Values::I64(
+                (0..rows)
+                    .map(|r| i64::from_be_bytes(cell(r).try_into().expect("8 bytes")))
+                    .collect(),
+            ),
+            'E' => Values::F32(
+                (0..rows)
+                    .map(|r| f32::from_be_bytes(cell(r).try_into().expect("4 bytes")))
+                    .collect(),
+            ),
+            _ => Values::F64(
+                (0..rows)
+                    .map(|r| f64::from_be_bytes(cell(r).try_into().expect("8 bytes")))
+                    .collect(),
+            ),
+        };
+        at += width;
+        columns.push(Column { name, values });
+    }
+    let structural = |k: &str| {
+        ["XTENSION", "BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "TFIELDS"].contains(&k)
+            || k.starts_with("NAXIS")
+            || k.starts_with("TTYPE")
+            || k.starts_with("TFORM")
+    };
+    let keywords = hdu
+        .header
+        .cards
+        .iter()
+        .filter(|(k, _)| !structural(k))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let kw = if let Some(s) = v.strip_prefix('\'') {
+                Keyword::Str(
+                    s.trim_end_matches('\'')
+                        .replace("''", "'")
+                        .trim_end()
+                        .to_string(),
+                )
+            } else if let Ok(i) = v.parse() {
+                Keyword::Int(i)
+            } else if let Ok(f) = v.parse() {
+                Keyword::Float(f)
+            } else {
+                Keyword::Str(v.to_string())
+            };
+            (k.clone(), kw)
+        })
+        .collect();
+    Ok(Table { columns, keywords })
 }

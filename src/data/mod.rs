@@ -9,6 +9,7 @@ pub mod preview;
 pub mod rng;
 pub mod split;
 pub mod synth;
+pub mod table;
 
 mod cache;
 mod inspect;

@@ -121,6 +121,8 @@ pub struct NpyFile {
     pub path: std::path::PathBuf,
     pub shape: Vec<usize>,
     pub elem: Elem,
+    /// Byte offset of the data.
+    offset: u64,
     reader: BufReader<File>,
 }
 
@@ -196,6 +198,7 @@ impl NpyFile {
             path: path.to_path_buf(),
             shape,
             elem,
+            offset,
             reader: BufReader::with_capacity(1 << 20, file),
         })
     }
@@ -243,6 +246,46 @@ impl NpyFile {
             at += m;
         }
         Ok(())
+    }
+
+    /// Reads rows `start .. start + n` (a row = the elements of one index of the first axis)
+    /// as f32, for streaming a file larger than memory in any order; an error names the file
+    /// and the byte offset where the data ran out.
+    pub fn read_rows(&mut self, start: usize, n: usize) -> Result<Vec<f32>> {
+        let row: usize = self.shape.iter().skip(1).product();
+        let size = self.elem.size();
+        let at = self.offset + (start * row * size) as u64;
+        self.reader
+            .seek(std::io::SeekFrom::Start(at))
+            .map_err(|e| Error::io(&self.path, e))?;
+        let mut buf = vec![0u8; n * row * size];
+        let mut got = 0;
+        while got < buf.len() {
+            match self.reader.read(&mut buf[got..]) {
+                Ok(0) => {
+                    return Err(Error::data(
+                        &self.path,
+                        format!(
+                            "truncated: the data ends at byte {}, inside row {} (rows {start}..{} asked for)",
+                            at + got as u64,
+                            start + got / (row * size).max(1),
+                            start + n
+                        ),
+                    ))
+                }
+                Ok(k) => got += k,
+                Err(e) => return Err(Error::io(&self.path, e)),
+            }
+        }
+        Ok(if self.elem == Elem::F32 {
+            buf.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        } else {
+            buf.chunks_exact(size)
+                .map(|b| self.elem.decode(b) as f32)
+                .collect()
+        })
     }
 
     /// Reads all elements as f32.

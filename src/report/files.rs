@@ -26,6 +26,9 @@ pub struct Summary {
     /// Scores for choosing among runs without target labels (see `sweep summary`).
     #[serde(default)]
     pub selection: Option<SelectionScores>,
+    /// Temperature scaling fitted on source validation, and its effect on the test sets.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
     /// The adapter (name, driver) and kernel variant the run trained with.
     #[serde(default)]
     pub adapter: Option<String>,
@@ -52,6 +55,24 @@ pub struct SelectionScores {
     pub heldout_mmd: f64,
 }
 
+/// Brier score and ECE of one labelled test set, raw and after temperature scaling.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CalibratedScores {
+    pub brier_raw: f64,
+    pub brier: f64,
+    pub ece_raw: f64,
+    pub ece: f64,
+}
+
+/// What `summary.json` records about calibration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Fitted on the source validation split (never on target labels).
+    pub temperature: f64,
+    pub source_test: CalibratedScores,
+    pub target_test: Option<CalibratedScores>,
+}
+
 /// One row of `test_predictions.csv`: a test image of the kept model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestPrediction {
@@ -62,16 +83,22 @@ pub struct TestPrediction {
     /// True class, when the file has labels
     pub label: Option<u32>,
     pub prob_merger: f32,
+    /// After temperature scaling (absent in files of older versions).
+    pub prob_calibrated: Option<f32>,
 }
 
 /// Writes `test_predictions.csv` (`domain,index,label,prob_merger`; empty label when
 /// unknown) atomically.
 pub fn write_test_predictions(path: &Path, rows: &[TestPrediction]) -> Result<()> {
-    let mut csv = String::from("domain,index,label,prob_merger\n");
+    let mut csv = String::from("domain,index,label,prob_merger,prob_calibrated\n");
     for r in rows {
         let label = r.label.map(|l| l.to_string()).unwrap_or_default();
+        let cal = r
+            .prob_calibrated
+            .map(|p| format!("{p:.6}"))
+            .unwrap_or_default();
         csv.push_str(&format!(
-            "{},{},{label},{:.6}\n",
+            "{},{},{label},{:.6},{cal}\n",
             r.domain, r.index, r.prob_merger
         ));
     }
@@ -155,6 +182,11 @@ pub fn read_test_predictions(path: &Path) -> Result<Vec<TestPrediction>> {
     let text = read_text(path)?;
     let (header, rows) = csv_rows(path, &text)?;
     let [d, i, l, p] = columns(path, &header, ["domain", "index", "label", "prob_merger"])?;
+    let cal = header
+        .trim()
+        .split(',')
+        .map(str::trim)
+        .position(|c| c == "prob_calibrated");
     rows.iter()
         .map(|(line, row)| {
             let label = field(path, *line, row, l)?;
@@ -167,6 +199,10 @@ pub fn read_test_predictions(path: &Path) -> Result<Vec<TestPrediction>> {
                     Some(parse(path, *line, "label", label)?)
                 },
                 prob_merger: parse(path, *line, "prob_merger", field(path, *line, row, p)?)?,
+                prob_calibrated: match cal.map(|c| field(path, *line, row, c)).transpose()? {
+                    Some(v) if !v.is_empty() => Some(parse(path, *line, "prob_calibrated", v)?),
+                    _ => None,
+                },
             })
         })
         .collect()

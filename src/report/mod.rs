@@ -10,7 +10,8 @@ pub mod plot;
 pub mod tables;
 
 pub use files::{
-    read_test_predictions, write_test_predictions, SelectionScores, Summary, TestPrediction, TERMS,
+    read_test_predictions, write_test_predictions, CalibratedScores, Calibration, SelectionScores,
+    Summary, TestPrediction, TERMS,
 };
 pub use tables::{compare_table, matrix_table, metrics_table, CompareRow};
 
@@ -47,6 +48,19 @@ fn summary_markdown(s: &Summary) -> String {
             "\nSource → target accuracy drop: {:.1} points.\n",
             (s.source_test.accuracy - t.accuracy) * 100.0
         ));
+    }
+    if let Some(c) = &s.calibration {
+        r.push_str(&format!(
+            "\nTemperature scaling: T = {:.3}, fitted on source validation. Source test Brier {:.3} → {:.3}, ECE {:.3} → {:.3}",
+            c.temperature, c.source_test.brier_raw, c.source_test.brier, c.source_test.ece_raw, c.source_test.ece
+        ));
+        if let Some(t) = &c.target_test {
+            r.push_str(&format!(
+                "; target test Brier {:.3} → {:.3}, ECE {:.3} → {:.3} (a T fitted on source need not calibrate the target)",
+                t.brier_raw, t.brier, t.ece_raw, t.ece
+            ));
+        }
+        r.push_str(".\n");
     }
     r
 }

@@ -193,7 +193,7 @@ pub(super) fn curve_pictures(
 }
 
 /// Probabilities and labels per labelled domain, source first.
-fn labelled_sets(rows: &[TestPrediction]) -> Vec<(String, Vec<f32>, Vec<u32>)> {
+fn labelled_sets(rows: &[TestPrediction], calibrated: bool) -> Vec<(String, Vec<f32>, Vec<u32>)> {
     let mut domains: Vec<&str> = Vec::new();
     for r in rows {
         if !domains.contains(&r.domain.as_str()) {
@@ -211,7 +211,14 @@ fn labelled_sets(rows: &[TestPrediction]) -> Vec<(String, Vec<f32>, Vec<u32>)> {
             let (p, y): (Vec<f32>, Vec<u32>) = rows
                 .iter()
                 .filter(|r| r.domain == d)
-                .filter_map(|r| r.label.map(|l| (r.prob_merger, l)))
+                .filter_map(|r| {
+                    let p = if calibrated {
+                        r.prob_calibrated?
+                    } else {
+                        r.prob_merger
+                    };
+                    r.label.map(|l| (p, l))
+                })
                 .unzip();
             (!p.is_empty()).then(|| (format!("{d} test"), p, y))
         })
@@ -219,10 +226,11 @@ fn labelled_sets(rows: &[TestPrediction]) -> Vec<(String, Vec<f32>, Vec<u32>)> {
 }
 
 pub(super) fn prediction_pictures(dir: &Path, rows: &[TestPrediction]) -> Result<Vec<Picture>> {
-    let sets = labelled_sets(rows);
+    let sets = labelled_sets(rows, false);
     if sets.is_empty() {
         return Ok(Vec::new());
     }
+    let cal_sets = labelled_sets(rows, true);
     let curves: Vec<(&str, &[f32], &[u32])> = sets
         .iter()
         .map(|(n, p, y)| (n.as_str(), p.as_slice(), y.as_slice()))
@@ -234,7 +242,27 @@ pub(super) fn prediction_pictures(dir: &Path, rows: &[TestPrediction]) -> Result
         .map(|(n, p, y)| (n.as_str(), plot::confusion(p, y)))
         .collect();
     plot::confusion_matrices(&dir.join("confusion.png"), &mats, CLASS_NAMES)?;
-    Ok(vec![
+    let mut calibrated = Vec::new();
+    if !cal_sets.is_empty() {
+        let curves: Vec<(&str, &[f32], &[u32])> = cal_sets
+            .iter()
+            .map(|(n, p, y)| (n.as_str(), p.as_slice(), y.as_slice()))
+            .collect();
+        plot::reliability_diagram(
+            &dir.join("reliability_calibrated.png"),
+            &curves,
+            RELIABILITY_BINS,
+        )?;
+        calibrated.push(Picture {
+            file: "reliability_calibrated.png",
+            alt: "reliability diagram after temperature scaling",
+            caption: "The same after temperature scaling with the T fitted on source validation \
+                      (`summary.json`, `calibration`). Look for the source points moving onto the \
+                      diagonal; a T fitted on source need not calibrate the target domain."
+                .into(),
+        });
+    }
+    let mut pictures = vec![
         Picture {
             file: "roc.png",
             alt: "ROC curves of the test sets",
@@ -260,7 +288,9 @@ pub(super) fn prediction_pictures(dir: &Path, rows: &[TestPrediction]) -> Result
                       non-mergers."
                 .into(),
         },
-    ])
+    ];
+    pictures.splice(2..2, calibrated);
+    Ok(pictures)
 }
 
 /// (x, y, colour group, marker kind), as `ScatterPanel` holds them.

@@ -196,15 +196,16 @@ fn swap(cfg: &mut TrainConfig) -> Result<()> {
     Ok(())
 }
 
-/// Writes the plan into `root` (created); a different comparison already there is refused,
-/// so results never mix. Returns the manifest.
+/// Writes the plan into `root` (created). A comparison already there may be extended (its
+/// runs are the first of the new plan: more methods, or more seeds of a single method);
+/// a different one is refused, so results never mix. Returns the manifest.
 pub fn write(plan: &Plan, root: &Path) -> Result<Manifest> {
     std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
     let root = root.canonicalize().map_err(|e| Error::io(root, e))?;
     let (manifest, configs) = expand(plan, &root)?;
     if root.join(MANIFEST).exists() {
         let old = Manifest::load(&root)?;
-        if old.runs != manifest.runs {
+        if !manifest.runs.starts_with(&old.runs) {
             return Err(Error::data(
                 &root.join(MANIFEST),
                 "already holds a different comparison or sweep; use another --out",

@@ -204,6 +204,29 @@ pub fn load(path: &Path) -> Result<Loaded> {
     })
 }
 
+/// Sets metadata entry `key` of the checkpoint at `path`, keeping its tensors byte for
+/// byte (rewritten atomically).
+pub fn set_metadata(path: &Path, key: &str, value: &str) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let not_st = |e: String| bad(path, "(file)", format!("not a safetensors checkpoint: {e}"));
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| not_st(e.to_string()))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| not_st(e.to_string()))?;
+    let mut metadata = meta.metadata().clone().unwrap_or_default();
+    metadata.insert(key.to_string(), value.to_string());
+    let views: Vec<(String, TensorView)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, v)| {
+            let view = TensorView::new(v.dtype(), v.shape().to_vec(), v.data())
+                .map_err(|e| bad(path, &name, e.to_string()))?;
+            Ok((name, view))
+        })
+        .collect::<Result<_>>()?;
+    let out = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| bad(path, "(file)", e.to_string()))?;
+    crate::atomic::write(path, &out)
+}
+
 /// Copies loaded values into `targets` by name; every target must be present with its shape.
 pub fn restore(loaded: &Loaded, targets: &[(String, Tensor)], path: &Path) -> Result<()> {
     for (name, t) in targets {

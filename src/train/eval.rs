@@ -1,7 +1,7 @@
 //! `tidal eval`: a checkpoint's predictions and metrics on any image file.
 
 use super::checkpoint::{self, CheckpointMeta, Norms};
-use super::{predict, ModelKind};
+use super::ModelKind;
 use crate::data::{self, split::Normalisation};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -53,6 +53,8 @@ pub struct LoadedModel {
     pub model: Box<dyn Classifier>,
     pub kind: ModelKind,
     pub meta: Option<CheckpointMeta>,
+    /// The temperature fitted at the end of its training (1 for older or PyTorch files).
+    pub temperature: f64,
     path: std::path::PathBuf,
 }
 
@@ -135,10 +137,25 @@ pub fn load_model(ctx: &Rc<Context>, ckpt: &Path) -> Result<LoadedModel> {
     let mut counters = Vec::new();
     model.module().named_counters("", &mut counters);
     checkpoint::restore_counters(&loaded, &counters);
+    let temperature = match loaded.metadata.get("temperature") {
+        Some(t) => t
+            .parse::<f64>()
+            .ok()
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .ok_or_else(|| {
+                Error::checkpoint(
+                    ckpt,
+                    "temperature",
+                    format!("'{t}': expected a positive number"),
+                )
+            })?,
+        None => 1.0,
+    };
     Ok(LoadedModel {
         model,
         kind,
         meta,
+        temperature,
         path: ckpt.to_path_buf(),
     })
 }
@@ -149,6 +166,7 @@ pub fn evaluate(
     images: &Path,
     labels: Option<&Path>,
     norm: &NormChoice,
+    calibrated: bool,
     predictions: &Path,
 ) -> Result<EvalSummary> {
     if predictions.is_dir() {
@@ -168,7 +186,15 @@ pub fn evaluate(
     let norm = loaded.normalisation(norm, &ds)?;
     ds.normalise(&norm);
     let all: Vec<usize> = (0..ds.n).collect();
-    let p = predict(loaded.model.as_ref(), ctx, &ds, &all)?;
+    let f = super::evaluate::predict_margins(loaded.model.as_ref(), ctx, &ds, &all)?;
+    let p: Vec<f32> = if calibrated {
+        f.margins
+            .iter()
+            .map(|&m| super::calibration::calibrated(m, loaded.temperature))
+            .collect()
+    } else {
+        f.probs
+    };
     if let Some(i) = p.iter().position(|v| !v.is_finite()) {
         return Err(Error::data(
             images,

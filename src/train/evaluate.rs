@@ -15,6 +15,8 @@ use std::rc::Rc;
 #[derive(Debug, Clone, Default)]
 pub struct Features {
     pub probs: Vec<f32>,
+    /// Logit of merger minus logit of non-merger, when asked for (for temperature scaling).
+    pub margins: Vec<f32>,
     /// Row-major, `probs.len()` rows of `dim`.
     pub feats: Vec<f32>,
     pub dim: usize,
@@ -32,6 +34,10 @@ impl Features {
         let idx = super::diagnostics::spread(&(0..self.rows()).collect::<Vec<_>>(), n);
         Features {
             probs: idx.iter().map(|&i| self.probs[i]).collect(),
+            margins: idx
+                .iter()
+                .filter_map(|&i| self.margins.get(i).copied())
+                .collect(),
             feats: idx
                 .iter()
                 .flat_map(|&i| self.row(i).iter().copied())
@@ -55,7 +61,17 @@ pub fn predict(
     data: &Dataset,
     indices: &[usize],
 ) -> Result<Vec<f32>> {
-    Ok(eval_batches(model, ctx, data, indices, false)?.probs)
+    Ok(eval_batches(model, ctx, data, indices, Keep::Probs)?.probs)
+}
+
+/// Merger probabilities and logit margins of `indices` (for calibration).
+pub fn predict_margins(
+    model: &dyn Classifier,
+    ctx: &Rc<Context>,
+    data: &Dataset,
+    indices: &[usize],
+) -> Result<Features> {
+    eval_batches(model, ctx, data, indices, Keep::Margins)
 }
 
 /// Runs `model` in eval mode over `indices` in batches of 256, keeping probabilities and
@@ -66,17 +82,54 @@ pub fn predict_features(
     data: &Dataset,
     indices: &[usize],
 ) -> Result<Features> {
-    eval_batches(model, ctx, data, indices, true)
+    eval_batches(model, ctx, data, indices, Keep::Features)
 }
 
-/// Eval-mode merger probabilities, and the features too when `keep_features` (left empty
-/// otherwise, so plain prediction reads back two floats per image).
+/// What an evaluation reads back besides the probabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Probs,
+    Margins,
+    Features,
+}
+
+/// One batch of images (host values, [n, c, h, w]) through the model in eval mode (call
+/// inside `no_grad`): appends its merger probabilities, and margins or features as asked.
+pub fn eval_batch(
+    model: &dyn Classifier,
+    ctx: &Rc<Context>,
+    images: &[f32],
+    shape: [usize; 4],
+    keep: Keep,
+    out: &mut Features,
+) -> Result<()> {
+    let x = Tensor::from_slice(ctx, images, &shape)?;
+    let o = model.run(&x)?;
+    let p = softmax(&o.logits)?;
+    match keep {
+        Keep::Features => {
+            let v = Tensor::read_all(&[&p, &o.features])?;
+            out.probs.extend(v[0].chunks(2).map(|r| r[1]));
+            out.feats.extend_from_slice(&v[1]);
+        }
+        Keep::Margins => {
+            let v = Tensor::read_all(&[&p, &o.logits])?;
+            out.probs.extend(v[0].chunks(2).map(|r| r[1]));
+            out.margins.extend(v[1].chunks(2).map(|r| r[1] - r[0]));
+        }
+        Keep::Probs => out.probs.extend(p.to_vec()?.chunks(2).map(|r| r[1])),
+    }
+    Ok(())
+}
+
+/// Eval-mode merger probabilities, with margins or features as `keep` says (plain
+/// prediction reads back two floats per image).
 fn eval_batches(
     model: &dyn Classifier,
     ctx: &Rc<Context>,
     data: &Dataset,
     indices: &[usize],
-    keep_features: bool,
+    keep: Keep,
 ) -> Result<Features> {
     model.module().set_training(false);
     let mut out = Features {
@@ -87,16 +140,8 @@ fn eval_batches(
     no_grad(|| -> Result<()> {
         for chunk in data::batches(indices, 256) {
             data.gather_images(chunk, None, &mut buf);
-            let x = Tensor::from_slice(ctx, &buf, &[chunk.len(), data.c, data.h, data.w])?;
-            let o = model.run(&x)?;
-            let p = softmax(&o.logits)?;
-            if keep_features {
-                let v = Tensor::read_all(&[&p, &o.features])?;
-                out.probs.extend(v[0].chunks(2).map(|r| r[1]));
-                out.feats.extend_from_slice(&v[1]);
-            } else {
-                out.probs.extend(p.to_vec()?.chunks(2).map(|r| r[1]));
-            }
+            let shape = [chunk.len(), data.c, data.h, data.w];
+            eval_batch(model, ctx, &buf, shape, keep, &mut out)?;
         }
         Ok(())
     })?;

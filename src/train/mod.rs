@@ -9,6 +9,7 @@
 //! step; `diagnostics` the shift, t-SNE and DEV numbers. (`compare`, methods × seeds, is a
 //! sweep with a fixed plan: `sweep::compare`.)
 
+pub mod calibration;
 pub mod checkpoint;
 pub mod config;
 pub mod diagnostics;
@@ -30,7 +31,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::models::Classifier;
-use crate::report::{self, metrics, Summary, TestPrediction};
+use crate::report::{self, metrics, CalibratedScores, Calibration, Summary, TestPrediction};
 use evaluate::{labels_of, predict_features};
 use setup::Trainer;
 pub use setup::{holds_run, Start};
@@ -136,6 +137,7 @@ fn prediction_rows(
     domain: &str,
     idx: &[usize],
     p: &[f32],
+    cal: &[f32],
     y: Option<&[u32]>,
 ) -> Vec<TestPrediction> {
     idx.iter()
@@ -146,8 +148,20 @@ fn prediction_rows(
             index,
             label: y.map(|y| y[k]),
             prob_merger,
+            prob_calibrated: cal.get(k).copied(),
         })
         .collect()
+}
+
+/// Brier and ECE of one test set before and after temperature scaling.
+fn calibrated_scores(raw: &metrics::Metrics, cal: &[f32], y: &[u32]) -> CalibratedScores {
+    let c = metrics::compute(cal, y);
+    CalibratedScores {
+        brier_raw: raw.brier,
+        brier: c.brier,
+        ece_raw: raw.ece,
+        ece: c.ece,
+    }
 }
 
 impl Trainer<'_> {
@@ -165,15 +179,28 @@ impl Trainer<'_> {
         let best_path = self.run.path("best.safetensors");
         checkpoint::restore(&checkpoint::load(&best_path)?, &self.state, &best_path)?;
         let model = self.learner.model.as_ref();
-        let ps = predict(model, &ctx, &self.src, &self.s.test)?;
+        let fs = evaluate::predict_margins(model, &ctx, &self.src, &self.s.test)?;
+        let ps = fs.probs.clone();
         let ys = labels_of(&self.src, &self.s.test);
         let source_test = metrics::compute(&ps, &ys);
         // Target probabilities are written even without labels: other tools use them.
-        let pt = if self.t.test.is_empty() {
-            Vec::new()
+        let ft = if self.t.test.is_empty() {
+            evaluate::Features::default()
         } else {
-            predict(model, &ctx, &self.tgt, &self.t.test)?
+            evaluate::predict_margins(model, &ctx, &self.tgt, &self.t.test)?
         };
+        let pt = ft.probs.clone();
+        // Temperature scaling on the source validation split (never on target labels).
+        let fv = evaluate::predict_margins(model, &ctx, &self.src, &self.s.val)?;
+        let temperature =
+            calibration::fit_temperature(&fv.margins, &labels_of(&self.src, &self.s.val));
+        let cal = |m: &[f32]| -> Vec<f32> {
+            m.iter()
+                .map(|&x| calibration::calibrated(x, temperature))
+                .collect()
+        };
+        let (cs, ct) = (cal(&fs.margins), cal(&ft.margins));
+        checkpoint::set_metadata(&best_path, "temperature", &temperature.to_string())?;
         let selection = warn_on_error(
             "the selection scores",
             selection::selection_scores(&ctx, model, (&self.src, &self.s), (&self.tgt, &self.t)),
@@ -193,8 +220,22 @@ impl Trainer<'_> {
             .gather_labels(&self.t.test)
             .filter(|_| !self.t.test.is_empty());
         let target_test = yt.as_ref().map(|y| metrics::compute(&pt, y));
-        let mut predictions = prediction_rows("source", &self.s.test, &ps, Some(&ys));
-        predictions.extend(prediction_rows("target", &self.t.test, &pt, yt.as_deref()));
+        let calibration = Calibration {
+            temperature,
+            source_test: calibrated_scores(&source_test, &cs, &ys),
+            target_test: target_test
+                .as_ref()
+                .zip(yt.as_ref())
+                .map(|(m, y)| calibrated_scores(m, &ct, y)),
+        };
+        let mut predictions = prediction_rows("source", &self.s.test, &ps, &cs, Some(&ys));
+        predictions.extend(prediction_rows(
+            "target",
+            &self.t.test,
+            &pt,
+            &ct,
+            yt.as_deref(),
+        ));
         report::write_test_predictions(&self.run.path("test_predictions.csv"), &predictions)?;
         let summary = Summary {
             method: self.method.to_string(),
@@ -208,6 +249,7 @@ impl Trainer<'_> {
             target_test,
             stopped_early,
             selection,
+            calibration: Some(calibration),
             adapter: Some(format!("{} ({})", ctx.info.name, ctx.info.driver_info)),
             kernel_variant: Some(format!("{:?}", crate::gpu::Variant::for_context(&ctx))),
         };
