@@ -49,7 +49,7 @@ fn options(ckpt: &Path, inputs: Vec<PathBuf>, out: PathBuf) -> Options {
         norm: NormChoice::Target,
         calibrated: true,
         shard: None,
-        layout: Layout::Nchw,
+        prepare: Default::default(),
         chunk: 512,
     }
 }
@@ -244,7 +244,7 @@ fn a_truncated_input_fails_naming_the_file_and_offset_and_writes_no_catalogue() 
     .to_string();
     assert!(e.contains("--layout nhwc"), "{e}");
     let mut o = options(&ckpt, vec![hwc], out.clone());
-    o.layout = Layout::Nhwc;
+    o.prepare.layout = Layout::Nhwc;
     predict::predict(&ctx, &o, |_, _| {}).unwrap();
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -279,4 +279,130 @@ fn temperature_scaling_calibrates_an_over_confident_model() {
     // Nothing to fit: one class, or no data.
     assert_eq!(fit_temperature(&[1.0, 2.0], &[1, 1]), 1.0);
     assert_eq!(fit_temperature(&[], &[]), 1.0);
+}
+
+#[test]
+fn any_band_count_trains_evaluates_and_predicts_with_bands_selected() {
+    let root = scratch("bands");
+    let ctx = Context::from_env().unwrap();
+    let (s, t) = (root.join("src"), root.join("tgt"));
+    generate_to_dir(Domain::Pristine, 60, 1, &s, &|_| {}).unwrap();
+    generate_to_dir(Domain::Noisy, 60, 2, &t, &|_| {}).unwrap();
+    let p = |d: &Path, f: &str| Some(d.join(f).display().to_string());
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch: 8,
+        diagnostics: false,
+        bands: vec![0, 2],
+        source: p(&s, "X.npy"),
+        source_labels: p(&s, "y.npy"),
+        target: p(&t, "X.npy"),
+        target_labels: p(&t, "y.npy"),
+        out: root.join("run").display().to_string(),
+        ..TrainConfig::default()
+    };
+    train(&ctx, &cfg, false, |_, _, _, _| {}).unwrap();
+    let ckpt = root.join("run/best.safetensors");
+    let loaded = tidal::train::checkpoint::load(&ckpt).unwrap();
+    assert_eq!(loaded.tensors["conv1.weight"].0, vec![8, 2, 5, 5]);
+    let meta = tidal::train::checkpoint::CheckpointMeta::from_loaded(&loaded, &ckpt)
+        .unwrap()
+        .unwrap();
+    let bands = meta.bands.unwrap();
+    assert_eq!((bands.count, bands.selected.clone()), (2, vec![0, 2]));
+    assert_eq!(bands.names, ["band0", "band2"]);
+    // eval and predict need the same selection; without it the message names the fix.
+    use tidal::train::eval::evaluate;
+    let x = t.join("X.npy");
+    let preds = root.join("p.csv");
+    let two = tidal::data::Prepare {
+        bands: vec![0, 2],
+        ..Default::default()
+    };
+    let e = evaluate(
+        &ctx,
+        &ckpt,
+        &x,
+        None,
+        &NormChoice::Target,
+        true,
+        &Default::default(),
+        &preds,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("takes 2 bands") && e.contains("--bands"), "{e}");
+    evaluate(
+        &ctx,
+        &ckpt,
+        &x,
+        None,
+        &NormChoice::Target,
+        true,
+        &two,
+        &preds,
+    )
+    .unwrap();
+    let mut o = options(&ckpt, vec![x], root.join("cat.csv"));
+    o.prepare = two;
+    predict::predict(&ctx, &o, |_, _| {}).unwrap();
+    assert_eq!(Table::read(&root.join("cat.csv")).unwrap().rows(), 60);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn layouts_band_selection_and_resizing_prepare_the_models_input() {
+    use tidal::data::{Layout, Prepare, Resize};
+    let path = Path::new("x.npy");
+    // One 2-band 150×150 image, channels last: band b, pixel (y, x) = 1000 b + y + x.
+    let (h, w) = (150usize, 150usize);
+    let mut hwc = vec![0f32; h * w * 2];
+    for y in 0..h {
+        for x in 0..w {
+            for b in 0..2 {
+                hwc[(y * w + x) * 2 + b] = (1000 * b + y + x) as f32;
+            }
+        }
+    }
+    let prep = Prepare {
+        layout: Layout::Nhwc,
+        bands: vec![1],
+        resize: Resize::Area,
+    };
+    assert_eq!(prep.output(path, [h, w, 2]).unwrap(), [1, 75, 75]);
+    let out = prep.apply([h, w, 2], &hwc);
+    assert_eq!(out.len(), 75 * 75);
+    // Area: each output pixel averages a 2×2 block: 1000 + (2y + 0.5) + (2x + 0.5).
+    for (y, x) in [(0usize, 0usize), (10, 37), (74, 74)] {
+        assert!((out[y * 75 + x] - (1001.0 + 2.0 * (y + x) as f32)).abs() < 1e-3);
+    }
+    // Bilinear reproduces a linear ramp exactly at interior pixel centres.
+    let small: Vec<f32> = (0..50 * 50).map(|k| (k / 50 + k % 50) as f32).collect();
+    let up = Prepare {
+        resize: Resize::Bilinear,
+        ..Default::default()
+    }
+    .apply([1, 50, 50], &small);
+    let want = |v: usize| (v as f32 + 0.5) * 50.0 / 75.0 - 0.5;
+    assert!((up[30 * 75 + 40] - (want(30) + want(40))).abs() < 1e-3);
+    // Errors name the fix: a size without --resize, channels last read as first, a band
+    // out of range.
+    let e = Prepare::default()
+        .output(path, [3, 100, 100])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--resize"), "{e}");
+    let e = Prepare::default()
+        .output(path, [75, 75, 3])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--layout nhwc"), "{e}");
+    let e = Prepare {
+        bands: vec![3],
+        ..Default::default()
+    }
+    .output(path, [3, 75, 75])
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("band 3"), "{e}");
 }

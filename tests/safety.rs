@@ -285,18 +285,48 @@ fn a_resume_that_cannot_continue_changes_nothing() {
     use tidal::train::eval::{evaluate, NormChoice};
     let ckpt = out.join("best.safetensors");
     let x = d.1.join("X.npy");
-    let e = evaluate(&ctx, &ckpt, &x, None, &NormChoice::Target, true, &root).unwrap_err();
+    let e = evaluate(
+        &ctx,
+        &ckpt,
+        &x,
+        None,
+        &NormChoice::Target,
+        true,
+        &Default::default(),
+        &root,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("is a directory"), "{e}");
     let empty = root.join("none.npy");
     tidal::data::npy::write_f32(&empty, &[0, 3, 75, 75], &[]).unwrap();
     let preds = root.join("p.csv");
-    let e = evaluate(&ctx, &ckpt, &empty, None, &NormChoice::Target, true, &preds).unwrap_err();
+    let e = evaluate(
+        &ctx,
+        &ckpt,
+        &empty,
+        None,
+        &NormChoice::Target,
+        true,
+        &Default::default(),
+        &preds,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("no images"), "{e}");
     assert!(!preds.exists());
     // A checkpoint whose normalisation has the wrong channel count.
     let json = root.join("norm.json");
     std::fs::write(&json, r#"{"mean": [0.0, 0.0], "std": [1.0, 1.0]}"#).unwrap();
-    let e = evaluate(&ctx, &ckpt, &x, None, &NormChoice::File(json), true, &preds).unwrap_err();
+    let e = evaluate(
+        &ctx,
+        &ckpt,
+        &x,
+        None,
+        &NormChoice::File(json),
+        true,
+        &Default::default(),
+        &preds,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("the images have 3 channels"), "{e}");
     let _ = std::fs::remove_dir_all(&root);
 }

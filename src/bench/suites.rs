@@ -448,7 +448,7 @@ fn predict_case(b: &mut Bench) -> Result<()> {
         norm: crate::train::eval::NormChoice::File(norm),
         calibrated: true,
         shard: None,
-        layout: crate::predict::input::Layout::Nchw,
+        prepare: Default::default(),
         chunk: 2048,
     };
     let r = b.case_with(

@@ -10,6 +10,7 @@ pub fn eval(
     labels: Option<&Path>,
     norm: &tidal::train::eval::NormChoice,
     calibrated: bool,
+    prep: &tidal::data::Prepare,
     predictions: &Path,
 ) -> anyhow::Result<()> {
     let ctx = tidal::Context::new(&args.choice())?;
@@ -20,6 +21,7 @@ pub fn eval(
         labels,
         norm,
         calibrated,
+        prep,
         predictions,
     )?;
     println!(

@@ -66,6 +66,8 @@ pub enum Command {
         /// Raw softmax probabilities instead of the checkpoint's temperature-scaled ones
         #[arg(long)]
         uncalibrated: bool,
+        #[command(flatten)]
+        prepare: PrepareArgs,
     },
     /// Apply one or more checkpoints (an ensemble) to a survey: npy or FITS cubes or a
     /// directory of FITS cutouts, streamed; writes a FITS or CSV catalogue (ID, ROW,
@@ -145,6 +147,30 @@ pub enum Command {
     },
 }
 
+/// How image files become the model's input: layout, band selection, resizing.
+#[derive(Args, Clone, Debug)]
+pub struct PrepareArgs {
+    /// nchw (the published files) or nhwc (channels last)
+    #[arg(long, default_value = "nchw")]
+    pub layout: tidal::data::Layout,
+    /// Bands to keep, in order, e.g. 0,2 (default: all)
+    #[arg(long, value_delimiter = ',')]
+    pub bands: Vec<usize>,
+    /// Images of another size than 75×75: none (refused), area or bilinear
+    #[arg(long, default_value = "none")]
+    pub resize: tidal::data::Resize,
+}
+
+impl PrepareArgs {
+    pub fn prepare(&self) -> tidal::data::Prepare {
+        tidal::data::Prepare {
+            layout: self.layout,
+            bands: self.bands.clone(),
+            resize: self.resize,
+        }
+    }
+}
+
 /// A trained model and the images to run it on.
 #[derive(Args)]
 pub struct CheckpointArgs {
@@ -188,6 +214,7 @@ pub fn main() -> ExitCode {
             norm,
             predictions,
             uncalibrated,
+            prepare,
         } => eval::eval(
             &model.adapter,
             &model.checkpoint,
@@ -195,6 +222,7 @@ pub fn main() -> ExitCode {
             labels.as_deref(),
             norm,
             !uncalibrated,
+            &prepare.prepare(),
             predictions,
         ),
         Command::Predict(a) => predict::predict(a),

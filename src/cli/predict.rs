@@ -41,6 +41,13 @@ pub struct PredictArgs {
     /// nchw (the published files) or nhwc (channels last)
     #[arg(long, default_value = "nchw")]
     pub layout: Layout,
+    /// Bands to keep, in order, e.g. 0,2 (default: all; the model's band count must match)
+    #[arg(long, value_delimiter = ',')]
+    pub bands: Vec<usize>,
+    /// Images of another size than 75×75: none (refused), area (averaging; for larger
+    /// cutouts) or bilinear
+    #[arg(long, default_value = "none")]
+    pub resize: tidal::data::Resize,
     /// Images per chunk read from disk (a multiple of 256; memory holds about three)
     #[arg(long, default_value_t = 2048)]
     pub chunk: usize,
@@ -88,7 +95,11 @@ pub fn predict(a: &PredictArgs) -> anyhow::Result<()> {
         norm: a.norm.clone(),
         calibrated: !a.uncalibrated,
         shard: a.shard,
-        layout: a.layout,
+        prepare: tidal::data::Prepare {
+            layout: a.layout,
+            bands: a.bands.clone(),
+            resize: a.resize,
+        },
         chunk: a.chunk,
     };
     let ctx = tidal::Context::new(&a.adapter.choice())?;

@@ -43,6 +43,15 @@ pub struct TrainArgs {
     /// Run directory
     #[arg(long)]
     pub out: Option<String>,
+    /// Bands to keep, in order, e.g. 0,2 (default: all; the model's first layer takes them)
+    #[arg(long, value_delimiter = ',')]
+    pub bands: Option<Vec<usize>>,
+    /// nchw (the published files) or nhwc (channels-last image files)
+    #[arg(long)]
+    pub layout: Option<tidal::data::Layout>,
+    /// Images of another size than 75×75: none (refused), area or bilinear
+    #[arg(long)]
+    pub resize: Option<tidal::data::Resize>,
     /// Start from the model weights of a checkpoint written by tidal or by PyTorch
     /// (safetensors with `state_dict` names); the optimizer starts fresh
     #[arg(long, value_name = "FILE")]
@@ -77,6 +86,15 @@ pub fn train_config(a: &TrainArgs) -> anyhow::Result<tidal::train::TrainConfig> 
     set!(epochs, batch, lr, seed, out);
     if let Some(m) = &a.method {
         cfg.method = m.parse()?;
+    }
+    if let Some(b) = &a.bands {
+        cfg.bands = b.clone();
+    }
+    if let Some(l) = a.layout {
+        cfg.layout = l;
+    }
+    if let Some(r) = a.resize {
+        cfg.resize = r;
     }
     for (dst, src) in [
         (&mut cfg.source, &a.source),

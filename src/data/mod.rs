@@ -307,3 +307,215 @@ impl Sampler {
 pub fn batches(indices: &[usize], batch: usize) -> std::slice::Chunks<'_, usize> {
     indices.chunks(batch.max(1))
 }
+
+/// The axis order of image arrays on disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// N×C×H×W (the published files).
+    #[default]
+    Nchw,
+    /// N×H×W×C (channels last).
+    Nhwc,
+}
+
+impl std::str::FromStr for Layout {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Layout> {
+        match s.to_ascii_lowercase().as_str() {
+            "nchw" | "chw" => Ok(Layout::Nchw),
+            "nhwc" | "hwc" => Ok(Layout::Nhwc),
+            other => Err(Error::config(
+                "--layout",
+                format!("unknown layout '{other}' (expected nchw or nhwc)"),
+            )),
+        }
+    }
+}
+
+/// How images of another size become the models' 75×75.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resize {
+    /// Other sizes are refused.
+    #[default]
+    None,
+    /// Each output pixel is the mean of the input area it covers (for shrinking).
+    Area,
+    /// Bilinear interpolation at pixel centres (for enlarging).
+    Bilinear,
+}
+
+impl std::str::FromStr for Resize {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Resize> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(Resize::None),
+            "area" => Ok(Resize::Area),
+            "bilinear" => Ok(Resize::Bilinear),
+            other => Err(Error::config(
+                "--resize",
+                format!("unknown resize '{other}' (expected none, area or bilinear)"),
+            )),
+        }
+    }
+}
+
+/// What turns arrays on disk into the models' C×75×75 images.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prepare {
+    pub layout: Layout,
+    /// Bands to keep, in order (empty: all).
+    pub bands: Vec<usize>,
+    pub resize: Resize,
+}
+
+impl Prepare {
+    /// The C×H×W of images of `shape` (C×H×W as stored: H×W×C for `Nhwc`) after this.
+    pub fn output(&self, path: &Path, stored: [usize; 3]) -> Result<[usize; 3]> {
+        let [c, h, w] = match self.layout {
+            Layout::Nchw => stored,
+            Layout::Nhwc => [stored[2], stored[0], stored[1]],
+        };
+        if let Some(&b) = self.bands.iter().find(|&&b| b >= c) {
+            return Err(Error::config(
+                "--bands",
+                format!("band {b} of images with {c} bands ({})", path.display()),
+            ));
+        }
+        let mut seen = self.bands.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        if seen.len() != self.bands.len() {
+            return Err(Error::config(
+                "--bands",
+                format!("{:?} repeats a band", self.bands),
+            ));
+        }
+        let c = if self.bands.is_empty() {
+            c
+        } else {
+            self.bands.len()
+        };
+        let size = synth::SIZE;
+        if (h, w) != (size, size) && self.resize == Resize::None {
+            let fix = if c == h || c == w {
+                " (channels last? try --layout nhwc)"
+            } else {
+                ""
+            };
+            return Err(Error::data(
+                path,
+                format!("images of {c}×{h}×{w}: the models take {size}×{size}; pass --resize area or --resize bilinear{fix}"),
+            ));
+        }
+        if c == 0 || c > 64 {
+            return Err(Error::data(
+                path,
+                format!("{c} bands: expected 1 to 64 (channels last? try --layout nhwc)"),
+            ));
+        }
+        Ok([c, size, size])
+    }
+
+    /// Applies the layout, band selection and resize to `n` stored images.
+    pub fn apply(&self, stored: [usize; 3], images: &[f32]) -> Vec<f32> {
+        let [c, h, w] = match self.layout {
+            Layout::Nchw => stored,
+            Layout::Nhwc => [stored[2], stored[0], stored[1]],
+        };
+        let bands: Vec<usize> = if self.bands.is_empty() {
+            (0..c).collect()
+        } else {
+            self.bands.clone()
+        };
+        let per = c * h * w;
+        let size = synth::SIZE;
+        let mut out = Vec::with_capacity(images.len() / per.max(1) * bands.len() * size * size);
+        let mut plane = vec![0f32; h * w];
+        for img in images.chunks(per) {
+            for &b in &bands {
+                match self.layout {
+                    Layout::Nchw => plane.copy_from_slice(&img[b * h * w..(b + 1) * h * w]),
+                    Layout::Nhwc => {
+                        for (k, v) in plane.iter_mut().enumerate() {
+                            *v = img[k * c + b];
+                        }
+                    }
+                }
+                if (h, w) == (size, size) {
+                    out.extend_from_slice(&plane);
+                } else {
+                    out.extend(resize_plane(&plane, h, w, size, self.resize));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One band of h×w pixels resized to size×size.
+fn resize_plane(p: &[f32], h: usize, w: usize, size: usize, how: Resize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(size * size);
+    for oy in 0..size {
+        for ox in 0..size {
+            out.push(match how {
+                Resize::Bilinear | Resize::None => {
+                    // Pixel centres: output (oy + ½)·h/size − ½ in input coordinates.
+                    let fy = ((oy as f64 + 0.5) * h as f64 / size as f64 - 0.5)
+                        .clamp(0.0, (h - 1) as f64);
+                    let fx = ((ox as f64 + 0.5) * w as f64 / size as f64 - 0.5)
+                        .clamp(0.0, (w - 1) as f64);
+                    let (y0, x0) = (fy.floor() as usize, fx.floor() as usize);
+                    let (y1, x1) = ((y0 + 1).min(h - 1), (x0 + 1).min(w - 1));
+                    let (ty, tx) = (fy - y0 as f64, fx - x0 as f64);
+                    let v = |y: usize, x: usize| p[y * w + x] as f64;
+                    ((v(y0, x0) * (1.0 - tx) + v(y0, x1) * tx) * (1.0 - ty)
+                        + (v(y1, x0) * (1.0 - tx) + v(y1, x1) * tx) * ty) as f32
+                }
+                Resize::Area => {
+                    // The input rectangle [oy·h/size, (oy+1)·h/size) × …, partial pixels
+                    // weighted by their overlap.
+                    let (ya, yb) = (
+                        oy as f64 * h as f64 / size as f64,
+                        (oy + 1) as f64 * h as f64 / size as f64,
+                    );
+                    let (xa, xb) = (
+                        ox as f64 * w as f64 / size as f64,
+                        (ox + 1) as f64 * w as f64 / size as f64,
+                    );
+                    let (mut s, mut wsum) = (0f64, 0f64);
+                    for y in ya.floor() as usize..(yb.ceil() as usize).min(h) {
+                        let wy = (yb.min(y as f64 + 1.0) - ya.max(y as f64)).max(0.0);
+                        for x in xa.floor() as usize..(xb.ceil() as usize).min(w) {
+                            let wx = (xb.min(x as f64 + 1.0) - xa.max(x as f64)).max(0.0);
+                            s += p[y * w + x] as f64 * wy * wx;
+                            wsum += wy * wx;
+                        }
+                    }
+                    (s / wsum.max(1e-12)) as f32
+                }
+            });
+        }
+    }
+    out
+}
+
+/// Loads images (any band count) and labels, then `prep` makes them C×75×75.
+pub fn load_prepared(path_x: &Path, path_y: Option<&Path>, prep: &Prepare) -> Result<Dataset> {
+    let raw = load_with(path_x, path_y, None)?;
+    if prep == &Prepare::default() && (raw.h, raw.w) == (synth::SIZE, synth::SIZE) {
+        prep.output(path_x, [raw.c, raw.h, raw.w])?;
+        return Ok(raw);
+    }
+    let [c, h, w] = prep.output(path_x, [raw.c, raw.h, raw.w])?;
+    let images = prep.apply([raw.c, raw.h, raw.w], &raw.images);
+    Ok(Dataset {
+        images,
+        labels: raw.labels,
+        n: raw.n,
+        c,
+        h,
+        w,
+    })
+}

@@ -24,13 +24,19 @@ pub struct DeepMerge {
 pub const FEATURES: usize = 2592;
 
 impl DeepMerge {
+    /// The published three-band network.
     pub fn new(ctx: &Rc<Context>, rng: &mut Rng) -> Result<DeepMerge> {
+        DeepMerge::with_bands(ctx, rng, 3)
+    }
+
+    /// The network for images of `bands` channels (its first convolution takes them).
+    pub fn with_bands(ctx: &Rc<Context>, rng: &mut Rng, bands: usize) -> Result<DeepMerge> {
         let conv = |pad| Conv2dParams {
             padding: (pad, pad),
             ..Default::default()
         };
         let features = Sequential::new()
-            .named("conv1", Conv2d::new(ctx, rng, 3, 8, 5, conv(2), true)?)
+            .named("conv1", Conv2d::new(ctx, rng, bands, 8, 5, conv(2), true)?)
             .named("batchn1", BatchNorm2d::new(ctx, 8)?)
             .named("relu1", ReLU)
             .named("pool1", MaxPool2d::new(2))

@@ -58,10 +58,15 @@ impl std::str::FromStr for ModelKind {
     }
 }
 
-/// A freshly initialised classifier of `kind`.
-pub fn build(kind: ModelKind, ctx: &Rc<Context>, rng: &mut Rng) -> Result<Box<dyn Classifier>> {
+/// A freshly initialised classifier of `kind` for images of `bands` channels.
+pub fn build(
+    kind: ModelKind,
+    bands: usize,
+    ctx: &Rc<Context>,
+    rng: &mut Rng,
+) -> Result<Box<dyn Classifier>> {
     Ok(match kind {
-        ModelKind::DeepMerge => Box::new(DeepMerge::new(ctx, rng)?),
-        ModelKind::ResNet18 => Box::new(ResNet18::new(ctx, rng)?),
+        ModelKind::DeepMerge => Box::new(DeepMerge::with_bands(ctx, rng, bands)?),
+        ModelKind::ResNet18 => Box::new(ResNet18::with_bands(ctx, rng, bands)?),
     })
 }

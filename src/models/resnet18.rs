@@ -123,7 +123,13 @@ pub struct ResNet18 {
 pub const FEATURES: usize = 256;
 
 impl ResNet18 {
+    /// The three-band network.
     pub fn new(ctx: &Rc<Context>, rng: &mut Rng) -> Result<ResNet18> {
+        ResNet18::with_bands(ctx, rng, 3)
+    }
+
+    /// The network for images of `bands` channels (its stem takes them).
+    pub fn with_bands(ctx: &Rc<Context>, rng: &mut Rng, bands: usize) -> Result<ResNet18> {
         let mut blocks = Vec::new();
         let mut cin = 64;
         for (li, (cout, stride)) in [(64, 1), (128, 2), (256, 2), (512, 2)]
@@ -146,7 +152,7 @@ impl ResNet18 {
             })
         };
         Ok(ResNet18 {
-            conv1: conv(ctx, rng, 3, 64, 7, 2)?,
+            conv1: conv(ctx, rng, bands, 64, 7, 2)?,
             bn1: BatchNorm2d::new(ctx, 64)?,
             pool: MaxPool2d {
                 kernel: (3, 3),

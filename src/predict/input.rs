@@ -1,34 +1,13 @@
 //! The images of a survey: `.npy` cubes (streamed), FITS cubes (HDU0 N×C×H×W, streamed) and
-//! single-object FITS cutouts (C×H×W or H×W×C), read as rows of one C×H×W image each, in
-//! the order the inputs were given.
+//! single-object FITS cutouts (C×H×W or H×W×C), read as rows of one image each, as stored,
+//! in the order the inputs were given (`data::Prepare` then makes them the model's input).
 
 use crate::data::fits::Cube;
 use crate::data::npy::NpyFile;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// The axis order of the input arrays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// N×C×H×W (the published files), or C×H×W for one cutout.
-    Nchw,
-    /// N×H×W×C (channels last), or H×W×C for one cutout.
-    Nhwc,
-}
-
-impl std::str::FromStr for Layout {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Layout> {
-        match s.to_ascii_lowercase().as_str() {
-            "nchw" | "chw" => Ok(Layout::Nchw),
-            "nhwc" | "hwc" => Ok(Layout::Nhwc),
-            other => Err(Error::config(
-                "--layout",
-                format!("unknown layout '{other}' (expected nchw or nhwc)"),
-            )),
-        }
-    }
-}
+pub use crate::data::Layout;
 
 enum Kind {
     Npy(NpyFile),
@@ -46,14 +25,13 @@ struct Source {
 /// All inputs, as one sequence of rows.
 pub struct Survey {
     sources: Vec<Source>,
-    /// C, H, W of every image (after the layout is applied).
-    pub shape: [usize; 3],
-    layout: Layout,
+    /// The shape of every image as stored (C×H×W, or H×W×C for channels-last inputs).
+    pub stored: [usize; 3],
     pub rows: usize,
 }
 
-/// The image shape [C, H, W] of an array shape (one image, or `rows` of them).
-fn image_shape(path: &Path, dims: &[usize], layout: Layout, one: bool) -> Result<[usize; 3]> {
+/// The stored shape of one image of an array shape (one image, or `rows` of them).
+fn image_shape(path: &Path, dims: &[usize], one: bool) -> Result<[usize; 3]> {
     let want = if one { 3 } else { 4 };
     let d = if one {
         dims
@@ -74,40 +52,22 @@ fn image_shape(path: &Path, dims: &[usize], layout: Layout, one: bool) -> Result
             ),
         ));
     }
-    Ok(match layout {
-        Layout::Nchw => [d[0], d[1], d[2]],
-        Layout::Nhwc => [d[2], d[0], d[1]],
-    })
+    Ok([d[0], d[1], d[2]])
 }
 
 impl Survey {
-    /// Opens every input (a `.npy` or FITS cube, a FITS cutout, or a directory of cutouts).
-    /// Every image must have the same C×H×W; a layout that gives a non-square image is
-    /// refused with the fix named.
-    pub fn open(inputs: &[PathBuf], layout: Layout) -> Result<Survey> {
+    /// Opens every input (a `.npy` or FITS cube, a FITS cutout, or a directory of cutouts);
+    /// every image must have the same stored shape.
+    pub fn open(inputs: &[PathBuf]) -> Result<Survey> {
         let mut sources = Vec::new();
         let mut shape: Option<[usize; 3]> = None;
         let mut agree = |path: &Path, s: [usize; 3]| -> Result<()> {
-            if s[1] != s[2] || s[0] > 64 {
-                let other = if layout == Layout::Nchw {
-                    "nhwc"
-                } else {
-                    "nchw"
-                };
-                return Err(Error::data(
-                    path,
-                    format!("{} gives images of {}×{}×{} (C×H×W): is the array channels-{}? try --layout {other}",
-                        if layout == Layout::Nchw { "--layout nchw" } else { "--layout nhwc" },
-                        s[0], s[1], s[2],
-                        if layout == Layout::Nchw { "last" } else { "first" }),
-                ));
-            }
             match shape {
                 None => shape = Some(s),
                 Some(t) if t != s => {
                     return Err(Error::data(
                         path,
-                        format!("images of {s:?} (C×H×W), earlier inputs have {t:?}"),
+                        format!("images of {s:?}, earlier inputs have {t:?}"),
                     ))
                 }
                 _ => {}
@@ -130,10 +90,7 @@ impl Survey {
             }
             if !files.is_empty() {
                 let first = Cube::open(&files[0])?;
-                agree(
-                    &files[0],
-                    image_shape(&files[0], &first.shape, layout, true)?,
-                )?;
+                agree(&files[0], image_shape(&files[0], &first.shape, true)?)?;
                 sources.push(Source {
                     path: p.clone(),
                     rows: files.len(),
@@ -142,14 +99,14 @@ impl Survey {
             } else if crate::data::is_fits(p) {
                 let cube = Cube::open(p)?;
                 if cube.shape.len() == 3 {
-                    agree(p, image_shape(p, &cube.shape, layout, true)?)?;
+                    agree(p, image_shape(p, &cube.shape, true)?)?;
                     sources.push(Source {
                         path: p.clone(),
                         rows: 1,
                         kind: Kind::Cutouts(vec![p.clone()]),
                     });
                 } else {
-                    agree(p, image_shape(p, &cube.shape, layout, false)?)?;
+                    agree(p, image_shape(p, &cube.shape, false)?)?;
                     sources.push(Source {
                         path: p.clone(),
                         rows: cube.shape[0],
@@ -167,7 +124,7 @@ impl Survey {
                         ),
                     ));
                 }
-                agree(p, image_shape(p, &f.shape, layout, false)?)?;
+                agree(p, image_shape(p, &f.shape, false)?)?;
                 sources.push(Source {
                     path: p.clone(),
                     rows: f.shape[0],
@@ -175,12 +132,11 @@ impl Survey {
                 });
             }
         }
-        let shape = shape.ok_or_else(|| Error::config("--data", "no input given"))?;
+        let stored = shape.ok_or_else(|| Error::config("--data", "no input given"))?;
         let rows = sources.iter().map(|s| s.rows).sum();
         Ok(Survey {
             sources,
-            shape,
-            layout,
+            stored,
             rows,
         })
     }
@@ -202,14 +158,13 @@ impl Survey {
         Some(out)
     }
 
-    /// Rows `start .. start + n` of the survey as N×C×H×W float32 values, every pixel
-    /// checked finite (an error names the file, the row and the pixel).
+    /// Rows `start .. start + n` of the survey as stored (float32), every pixel checked
+    /// finite (an error names the file, the row and the pixel).
     pub fn read(&mut self, start: usize, n: usize) -> Result<Vec<f32>> {
-        let per = self.shape.iter().product::<usize>();
+        let per = self.stored.iter().product::<usize>();
         let mut out = Vec::with_capacity(n * per);
         let (mut at, mut first) = (0usize, start);
-        let layout = self.layout;
-        let shape = self.shape;
+        let shape = self.stored;
         for s in &mut self.sources {
             if out.len() == n * per {
                 break;
@@ -227,7 +182,7 @@ impl Survey {
                     let mut v = Vec::with_capacity(take * per);
                     for f in &files[local..local + take] {
                         let mut c = Cube::open(f)?;
-                        if image_shape(f, &c.shape, layout, true)? != shape {
+                        if image_shape(f, &c.shape, true)? != shape {
                             return Err(Error::data(
                                 f,
                                 format!(
@@ -251,20 +206,7 @@ impl Survey {
                     ),
                 ));
             }
-            if layout == Layout::Nhwc {
-                let [c, h, w] = shape;
-                for img in vals.chunks(per) {
-                    for ch in 0..c {
-                        for y in 0..h {
-                            for x in 0..w {
-                                out.push(img[(y * w + x) * c + ch]);
-                            }
-                        }
-                    }
-                }
-            } else {
-                out.extend_from_slice(&vals);
-            }
+            out.extend_from_slice(&vals);
             first += take;
             at += s.rows;
         }

@@ -13,7 +13,7 @@ use crate::gpu::Context;
 use crate::train::calibration::calibrated;
 use crate::train::eval::{load_model, LoadedModel, NormChoice};
 use crate::train::evaluate::{eval_batch, Features, Keep};
-use input::{Layout, Survey};
+use input::Survey;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
@@ -57,7 +57,8 @@ pub struct Options {
     pub calibrated: bool,
     /// (I, N): the I-th of N contiguous slices.
     pub shard: Option<(usize, usize)>,
-    pub layout: Layout,
+    /// Layout, bands to keep and resizing of the stored images.
+    pub prepare: crate::data::Prepare,
     /// Images per chunk read from disk (a multiple of the 256-image GPU batch).
     pub chunk: usize,
 }
@@ -96,14 +97,19 @@ pub fn shard_rows(total: usize, shard: Option<(usize, usize)>) -> Result<std::op
 
 /// Per-channel statistics over every input row in order (for `--norm input`; the same for
 /// every shard, so shards agree with an unsharded run).
-fn input_statistics(survey: &mut Survey, chunk: usize) -> Result<Normalisation> {
-    let [c, h, w] = survey.shape;
+fn input_statistics(
+    survey: &mut Survey,
+    prep: &crate::data::Prepare,
+    shape: [usize; 3],
+    chunk: usize,
+) -> Result<Normalisation> {
+    let [c, h, w] = shape;
     let plane = h * w;
     let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
     let mut at = 0;
     while at < survey.rows {
         let n = chunk.min(survey.rows - at);
-        let v = survey.read(at, n)?;
+        let v = prep.apply(survey.stored, &survey.read(at, n)?);
         for img in v.chunks(c * plane) {
             for ch in 0..c {
                 let (mut s, mut q) = (0f64, 0f64);
@@ -249,7 +255,8 @@ pub fn predict(
             format!("{}: expected a .fits or .csv catalogue", o.out.display()),
         ));
     }
-    let mut survey = Survey::open(&o.inputs, o.layout)?;
+    let mut survey = Survey::open(&o.inputs)?;
+    let shape = o.prepare.output(&o.inputs[0], survey.stored)?;
     let rows = shard_rows(survey.rows, o.shard)?;
     let (ids, kept) = ids_and_kept(o, &survey, &rows)?;
     let models: Vec<LoadedModel> = o
@@ -257,10 +264,22 @@ pub fn predict(
         .iter()
         .map(|c| load_model(ctx, c))
         .collect::<Result<_>>()?;
-    let shape_ds = shape_only(survey.shape);
+    for (m, c) in models.iter().zip(&o.checkpoints) {
+        if m.bands != shape[0] {
+            return Err(Error::checkpoint(
+                c,
+                "conv1.weight",
+                format!(
+                    "the model takes {} bands, the inputs give {} (select bands with --bands)",
+                    m.bands, shape[0]
+                ),
+            ));
+        }
+    }
+    let shape_ds = shape_only(shape);
     let norms: Vec<Normalisation> = match o.norm {
         NormChoice::Input => {
-            let n = input_statistics(&mut survey, o.chunk)?;
+            let n = input_statistics(&mut survey, &o.prepare, shape, o.chunk)?;
             vec![n; models.len()]
         }
         _ => models
@@ -272,7 +291,7 @@ pub fn predict(
         .iter()
         .map(|m| if o.calibrated { m.temperature } else { 1.0 })
         .collect();
-    let [c, h, w] = survey.shape;
+    let [c, h, w] = shape;
     let per = c * h * w;
     let started = Instant::now();
     let total = rows.len();
@@ -285,13 +304,15 @@ pub fn predict(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<f32>>>(1);
     let chunk = o.chunk;
     let (first, end) = (rows.start, rows.end);
+    let prep = &o.prepare;
     std::thread::scope(|scope| -> Result<()> {
         let survey = &mut survey;
         scope.spawn(move || {
             let mut at = first;
             while at < end {
                 let n = chunk.min(end - at);
-                let r = survey.read(at, n);
+                let stored = survey.stored;
+                let r = survey.read(at, n).map(|v| prep.apply(stored, &v));
                 let failed = r.is_err();
                 if tx.send(r).is_err() || failed {
                     return;

@@ -279,6 +279,17 @@ pub struct CheckpointMeta {
     pub config: String,
     /// The data files the run trains on (absent in checkpoints of older versions).
     pub data: Option<DataIdentity>,
+    /// The bands the model takes (absent in older checkpoints: three, as published).
+    pub bands: Option<Bands>,
+}
+
+/// The input bands of a model: how many, which bands of the files, and their names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Bands {
+    pub count: usize,
+    /// Indices into the files' bands (all of them when the run kept every band).
+    pub selected: Vec<usize>,
+    pub names: Vec<String>,
 }
 
 /// Which files a run read: path, size and a hash of the first MiB of each (header and a
@@ -368,6 +379,7 @@ impl CheckpointMeta {
             ("normalisation".into(), json(&self.normalisation)),
             ("config".into(), self.config.clone()),
             ("data".into(), json(&self.data)),
+            ("bands".into(), json(&self.bands)),
         ])
     }
 
@@ -402,6 +414,10 @@ impl CheckpointMeta {
             config: field("config")?.clone(),
             data: match m.get("data") {
                 Some(t) => parse(path, "data", t)?,
+                None => None,
+            },
+            bands: match m.get("bands") {
+                Some(t) => parse(path, "bands", t)?,
                 None => None,
             },
         }))

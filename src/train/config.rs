@@ -186,6 +186,13 @@ pub struct TrainConfig {
     /// With the built-in data: train on its noisy domain and adapt to the pristine one (the
     /// other half of the cross-domain matrix).
     pub swap_domains: bool,
+    /// Bands to keep, in order (e.g. [0, 2]); empty: every band. The model's first layer
+    /// takes as many as remain.
+    pub bands: Vec<usize>,
+    /// Axis order of the image files: "nchw" (the published files) or "nhwc".
+    pub layout: crate::data::Layout,
+    /// Images of another size than 75×75: "none" (refused), "area" or "bilinear".
+    pub resize: crate::data::Resize,
     /// Source and target images (npy or FITS); empty = the built-in default data.
     pub source: Option<String>,
     pub source_labels: Option<String>,
@@ -230,6 +237,9 @@ impl Default for TrainConfig {
             patience: 20,
             diagnostics: true,
             swap_domains: false,
+            bands: Vec::new(),
+            layout: crate::data::Layout::Nchw,
+            resize: crate::data::Resize::None,
             source: None,
             source_labels: None,
             target: None,
@@ -294,6 +304,15 @@ impl TrainConfig {
             GrlSchedule::Ganin { gamma: 10.0 }
         } else {
             GrlSchedule::Constant(self.grl_lambda)
+        }
+    }
+
+    /// How image files become the model's input.
+    pub fn prepare(&self) -> crate::data::Prepare {
+        crate::data::Prepare {
+            layout: self.layout,
+            bands: self.bands.clone(),
+            resize: self.resize,
         }
     }
 

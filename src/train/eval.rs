@@ -52,6 +52,8 @@ impl std::str::FromStr for NormChoice {
 pub struct LoadedModel {
     pub model: Box<dyn Classifier>,
     pub kind: ModelKind,
+    /// Input channels the model takes.
+    pub bands: usize,
     pub meta: Option<CheckpointMeta>,
     /// The temperature fitted at the end of its training (1 for older or PyTorch files).
     pub temperature: f64,
@@ -130,7 +132,14 @@ pub fn load_model(ctx: &Rc<Context>, ckpt: &Path) -> Result<LoadedModel> {
     let loaded = checkpoint::load(ckpt)?;
     let kind = model_kind(&loaded, ckpt)?;
     let meta = CheckpointMeta::from_loaded(&loaded, ckpt)?;
-    let model = crate::models::build(kind, ctx, &mut Rng::new(0))?;
+    // The band count is the first convolution's input channels.
+    let bands = loaded
+        .tensors
+        .get("conv1.weight")
+        .filter(|(shape, _)| shape.len() == 4)
+        .map(|(shape, _)| shape[1])
+        .ok_or_else(|| Error::checkpoint(ckpt, "conv1.weight", "missing or not 4-D"))?;
+    let model = crate::models::build(kind, bands, ctx, &mut Rng::new(0))?;
     let mut state = Vec::new();
     model.module().named_state("", &mut state);
     checkpoint::restore(&loaded, &state, ckpt)?;
@@ -154,6 +163,7 @@ pub fn load_model(ctx: &Rc<Context>, ckpt: &Path) -> Result<LoadedModel> {
     Ok(LoadedModel {
         model,
         kind,
+        bands,
         meta,
         temperature,
         path: ckpt.to_path_buf(),
@@ -167,6 +177,7 @@ pub fn evaluate(
     labels: Option<&Path>,
     norm: &NormChoice,
     calibrated: bool,
+    prep: &data::Prepare,
     predictions: &Path,
 ) -> Result<EvalSummary> {
     if predictions.is_dir() {
@@ -179,9 +190,21 @@ pub fn evaluate(
         ));
     }
     let loaded = load_model(ctx, ckpt)?;
-    let mut ds = data::load(images, labels)?;
+    let mut ds = data::load_prepared(images, labels, prep)?;
     if ds.n == 0 {
         return Err(Error::data(images, "no images: nothing to evaluate"));
+    }
+    if ds.c != loaded.bands {
+        return Err(Error::checkpoint(
+            ckpt,
+            "conv1.weight",
+            format!(
+                "the model takes {} bands, {} gives {} (select bands with --bands)",
+                loaded.bands,
+                images.display(),
+                ds.c
+            ),
+        ));
     }
     let norm = loaded.normalisation(norm, &ds)?;
     ds.normalise(&norm);

@@ -42,10 +42,16 @@ pub struct StepOut {
 }
 
 impl Learner {
+    /// A learner for three-band images (the published data).
     pub fn new(ctx: &Rc<Context>, cfg: &TrainConfig) -> Result<Learner> {
+        Learner::with_bands(ctx, cfg, 3)
+    }
+
+    /// A learner whose model takes images of `bands` channels.
+    pub fn with_bands(ctx: &Rc<Context>, cfg: &TrainConfig, bands: usize) -> Result<Learner> {
         let method = cfg.method;
         let mut rng = Rng::new(cfg.seed);
-        let model = crate::models::build(cfg.model, ctx, &mut rng)?;
+        let model = crate::models::build(cfg.model, bands, ctx, &mut rng)?;
         let feat = model.feature_dim();
         let disc = if method.transfer == Transfer::Dann {
             Some(Discriminator::new(ctx, &mut rng, feat, 1024)?)

@@ -65,8 +65,17 @@ pub(super) struct Trainer<'a> {
 fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset)> {
     match (&cfg.source, &cfg.target) {
         (Some(s), Some(t)) => {
-            let src = data::load(Path::new(s), cfg.source_labels.as_deref().map(Path::new))?;
-            let tgt = data::load(Path::new(t), cfg.target_labels.as_deref().map(Path::new))?;
+            let prep = cfg.prepare();
+            let src = data::load_prepared(
+                Path::new(s),
+                cfg.source_labels.as_deref().map(Path::new),
+                &prep,
+            )?;
+            let tgt = data::load_prepared(
+                Path::new(t),
+                cfg.target_labels.as_deref().map(Path::new),
+                &prep,
+            )?;
             if src.labels.is_none() {
                 return Err(Error::data(
                     Path::new(s),
@@ -86,11 +95,27 @@ fn load_data(cfg: &TrainConfig) -> Result<(Dataset, Dataset)> {
         }
         _ => {
             let (pristine, noisy) = data::default_dataset(&data::default_cache_dir())?;
-            Ok(if cfg.swap_domains {
+            let (s, t) = if cfg.swap_domains {
                 (noisy, pristine)
             } else {
                 (pristine, noisy)
-            })
+            };
+            if cfg.bands.is_empty() {
+                return Ok((s, t));
+            }
+            // Band selection on the built-in data (for experiments with fewer bands).
+            let prep = cfg.prepare();
+            let pick = |d: Dataset| -> Result<Dataset> {
+                let [c, h, w] = prep.output(Path::new("the built-in data"), [d.c, d.h, d.w])?;
+                Ok(Dataset {
+                    images: prep.apply([d.c, d.h, d.w], &d.images),
+                    c,
+                    h,
+                    w,
+                    ..d
+                })
+            };
+            Ok((pick(s)?, pick(t)?))
         }
     }
 }
@@ -291,7 +316,7 @@ impl<'a> Trainer<'a> {
         src.normalise(&s_norm);
         tgt.normalise(&t_norm);
 
-        let learner = Learner::new(ctx, cfg)?;
+        let learner = Learner::with_bands(ctx, cfg, src.c)?;
         let lr = cfg.resolved_lr()?;
         let steps_per_epoch = s.train.len().div_ceil(cfg.batch).max(1);
         let total_steps = (steps_per_epoch * cfg.epochs) as u64;
@@ -424,6 +449,7 @@ impl<'a> Trainer<'a> {
             normalisation: self.norms.clone(),
             config: self.cfg.to_toml(),
             data: Some(self.data.clone()),
+            bands: Some(self.bands()),
         }
     }
 
@@ -449,6 +475,28 @@ impl<'a> Trainer<'a> {
             &self.counters,
             self.meta(epochs_done).to_map(),
         )
+    }
+
+    /// The model's input bands: the built-in data's filters by name, else `band<i>`.
+    pub fn bands(&self) -> super::checkpoint::Bands {
+        let selected: Vec<usize> = if self.cfg.bands.is_empty() {
+            (0..self.src.c).collect()
+        } else {
+            self.cfg.bands.clone()
+        };
+        let builtin = ["F814W-like", "F160W-like", "F356W-like"];
+        let names = selected
+            .iter()
+            .map(|&b| match (&self.cfg.source, builtin.get(b)) {
+                (None, Some(n)) => n.to_string(),
+                _ => format!("band{b}"),
+            })
+            .collect();
+        super::checkpoint::Bands {
+            count: self.src.c,
+            selected,
+            names,
+        }
     }
 
     /// Which checkpoint holds the last good state, for messages.
