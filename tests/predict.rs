@@ -321,26 +321,30 @@ fn any_band_count_trains_evaluates_and_predicts_with_bands_selected() {
     };
     let e = evaluate(
         &ctx,
-        &ckpt,
-        &x,
-        None,
-        &NormChoice::Target,
-        true,
-        &Default::default(),
-        &preds,
+        &tidal::train::eval::EvalRequest {
+            checkpoint: &ckpt,
+            images: &x,
+            labels: None,
+            norm: &NormChoice::Target,
+            calibrated: true,
+            prepare: &Default::default(),
+            predictions: &preds,
+        },
     )
     .unwrap_err()
     .to_string();
     assert!(e.contains("takes 2 bands") && e.contains("--bands"), "{e}");
     evaluate(
         &ctx,
-        &ckpt,
-        &x,
-        None,
-        &NormChoice::Target,
-        true,
-        &two,
-        &preds,
+        &tidal::train::eval::EvalRequest {
+            checkpoint: &ckpt,
+            images: &x,
+            labels: None,
+            norm: &NormChoice::Target,
+            calibrated: true,
+            prepare: &two,
+            predictions: &preds,
+        },
     )
     .unwrap();
     let mut o = options(&ckpt, vec![x], root.join("cat.csv"));

@@ -287,13 +287,15 @@ fn a_resume_that_cannot_continue_changes_nothing() {
     let x = d.1.join("X.npy");
     let e = evaluate(
         &ctx,
-        &ckpt,
-        &x,
-        None,
-        &NormChoice::Target,
-        true,
-        &Default::default(),
-        &root,
+        &tidal::train::eval::EvalRequest {
+            checkpoint: &ckpt,
+            images: &x,
+            labels: None,
+            norm: &NormChoice::Target,
+            calibrated: true,
+            prepare: &Default::default(),
+            predictions: &root,
+        },
     )
     .unwrap_err();
     assert!(e.to_string().contains("is a directory"), "{e}");
@@ -302,13 +304,15 @@ fn a_resume_that_cannot_continue_changes_nothing() {
     let preds = root.join("p.csv");
     let e = evaluate(
         &ctx,
-        &ckpt,
-        &empty,
-        None,
-        &NormChoice::Target,
-        true,
-        &Default::default(),
-        &preds,
+        &tidal::train::eval::EvalRequest {
+            checkpoint: &ckpt,
+            images: &empty,
+            labels: None,
+            norm: &NormChoice::Target,
+            calibrated: true,
+            prepare: &Default::default(),
+            predictions: &preds,
+        },
     )
     .unwrap_err();
     assert!(e.to_string().contains("no images"), "{e}");
@@ -318,13 +322,15 @@ fn a_resume_that_cannot_continue_changes_nothing() {
     std::fs::write(&json, r#"{"mean": [0.0, 0.0], "std": [1.0, 1.0]}"#).unwrap();
     let e = evaluate(
         &ctx,
-        &ckpt,
-        &x,
-        None,
-        &NormChoice::File(json),
-        true,
-        &Default::default(),
-        &preds,
+        &tidal::train::eval::EvalRequest {
+            checkpoint: &ckpt,
+            images: &x,
+            labels: None,
+            norm: &NormChoice::File(json),
+            calibrated: true,
+            prepare: &Default::default(),
+            predictions: &preds,
+        },
     )
     .unwrap_err();
     assert!(e.to_string().contains("the images have 3 channels"), "{e}");

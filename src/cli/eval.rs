@@ -3,31 +3,13 @@
 use super::{AdapterArgs, CheckpointArgs};
 use std::path::Path;
 
-pub fn eval(
-    args: &AdapterArgs,
-    checkpoint: &Path,
-    data_path: &Path,
-    labels: Option<&Path>,
-    norm: &tidal::train::eval::NormChoice,
-    calibrated: bool,
-    prep: &tidal::data::Prepare,
-    predictions: &Path,
-) -> anyhow::Result<()> {
+pub fn eval(args: &AdapterArgs, r: &tidal::train::eval::EvalRequest) -> anyhow::Result<()> {
     let ctx = tidal::Context::new(&args.choice())?;
-    let summary = tidal::train::eval::evaluate(
-        &ctx,
-        checkpoint,
-        data_path,
-        labels,
-        norm,
-        calibrated,
-        prep,
-        predictions,
-    )?;
+    let summary = tidal::train::eval::evaluate(&ctx, r)?;
     println!(
         "{} images; predictions written to {}",
         summary.n,
-        predictions.display()
+        r.predictions.display()
     );
     if let Some(m) = summary.metrics {
         print!("{}", tidal::report::metrics_table(&[("data", Some(&m))]));

@@ -217,13 +217,15 @@ pub fn main() -> ExitCode {
             prepare,
         } => eval::eval(
             &model.adapter,
-            &model.checkpoint,
-            &model.data,
-            labels.as_deref(),
-            norm,
-            !uncalibrated,
-            &prepare.prepare(),
-            predictions,
+            &tidal::train::eval::EvalRequest {
+                checkpoint: &model.checkpoint,
+                images: &model.data,
+                labels: labels.as_deref(),
+                norm,
+                calibrated: !uncalibrated,
+                prepare: &prepare.prepare(),
+                predictions,
+            },
         ),
         Command::Predict(a) => predict::predict(a),
         Command::Demo {

@@ -170,16 +170,30 @@ pub fn load_model(ctx: &Rc<Context>, ckpt: &Path) -> Result<LoadedModel> {
     })
 }
 
-pub fn evaluate(
-    ctx: &Rc<Context>,
-    ckpt: &Path,
-    images: &Path,
-    labels: Option<&Path>,
-    norm: &NormChoice,
-    calibrated: bool,
-    prep: &data::Prepare,
-    predictions: &Path,
-) -> Result<EvalSummary> {
+/// What `evaluate` reads and how.
+pub struct EvalRequest<'a> {
+    pub checkpoint: &'a Path,
+    pub images: &'a Path,
+    pub labels: Option<&'a Path>,
+    pub norm: &'a NormChoice,
+    /// Apply the checkpoint's temperature.
+    pub calibrated: bool,
+    pub prepare: &'a data::Prepare,
+    /// Where the per-image predictions go (CSV).
+    pub predictions: &'a Path,
+}
+
+/// A checkpoint's predictions (written to `predictions`) and, with labels, its metrics.
+pub fn evaluate(ctx: &Rc<Context>, r: &EvalRequest) -> Result<EvalSummary> {
+    let EvalRequest {
+        checkpoint: ckpt,
+        images,
+        labels,
+        norm,
+        calibrated,
+        prepare: prep,
+        predictions,
+    } = *r;
     if predictions.is_dir() {
         return Err(Error::config(
             "--predictions",
