@@ -124,7 +124,16 @@ fn compare_resumes_after_sigterm_and_skips_finished_runs() {
         }
         assert!(s["adapter"].is_string() && s["kernel_variant"].is_string());
         assert!(r["config"].as_str().unwrap().contains("epochs = 8"));
+        // Portable: nothing in it names the directory the comparison ran in.
+        let dir = r["dir"].as_str().unwrap();
+        assert!(dir.ends_with("-seed1") && !dir.contains('/'), "{dir}");
+        assert!(r["config"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("out = \"{dir}\"")));
     }
+    let canon = cmp.canonicalize().unwrap();
+    assert!(!read(&cmp.join("compare.json")).contains(&*canon.to_string_lossy()));
     assert!(json["git_commit"].is_string() && json["tidal_version"].is_string());
     let md = read(&cmp.join("compare.md"));
     assert!(

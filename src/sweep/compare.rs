@@ -305,9 +305,10 @@ pub struct RunRecord {
     pub method: String,
     pub seed: u64,
     pub direction: String,
+    /// Relative to `compare.json`'s directory, so the file can move (e.g. into a repository).
     pub dir: PathBuf,
     pub status: Status,
-    /// The run's resolved configuration (its `config.toml`).
+    /// The run's resolved configuration (its `config.toml`, with `out` relative like `dir`).
     pub config: String,
     /// Test metrics, adapter and kernel variant of a finished run.
     pub summary: Option<Summary>,
@@ -347,6 +348,8 @@ pub fn collect(root: &Path, budget: Budget) -> Result<CompareReport> {
             None
         };
         let config_path = root.join(&r.config);
+        let mut config = TrainConfig::from_toml_file(&config_path)?;
+        config.out = r.dir.clone();
         runs.push(RunRecord {
             method: r.params["method"].as_str().unwrap_or_default().to_string(),
             seed: r.params["seed"].as_u64().unwrap_or_default(),
@@ -356,10 +359,9 @@ pub fn collect(root: &Path, budget: Budget) -> Result<CompareReport> {
                 .and_then(|d| d.as_str())
                 .unwrap_or(FORWARD)
                 .to_string(),
-            dir: dir.clone(),
+            dir: PathBuf::from(&r.dir),
             status: status(&dir),
-            config: std::fs::read_to_string(&config_path)
-                .map_err(|e| Error::io(&config_path, e))?,
+            config: config.to_toml(),
             summary,
         });
     }
