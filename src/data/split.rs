@@ -37,6 +37,62 @@ pub fn split_indices(n: usize, seed: u64) -> (Vec<usize>, Vec<usize>, Vec<usize>
 }
 
 /// Per-channel mean and standard deviation, computed on a (training) split and applied as
+/// Per-channel sums over whole C×H×W images in f64, in the order given; `finish` gives
+/// the mean and population standard deviation (std 1 for a channel with zero spread).
+/// The training split's normalisation and predict's `--norm input` both use it.
+pub struct ChannelMoments {
+    sum: Vec<f64>,
+    sq: Vec<f64>,
+    plane: usize,
+    images: usize,
+}
+
+impl ChannelMoments {
+    pub fn new(channels: usize, plane: usize) -> ChannelMoments {
+        ChannelMoments {
+            sum: vec![0.0; channels],
+            sq: vec![0.0; channels],
+            plane,
+            images: 0,
+        }
+    }
+
+    /// Adds one image (C×H×W).
+    pub fn add(&mut self, image: &[f32]) {
+        let plane = self.plane;
+        for (c, (sum, sq)) in self.sum.iter_mut().zip(&mut self.sq).enumerate() {
+            let (mut s, mut q) = (0f64, 0f64);
+            for &v in &image[c * plane..(c + 1) * plane] {
+                s += v as f64;
+                q += v as f64 * v as f64;
+            }
+            *sum += s;
+            *sq += q;
+        }
+        self.images += 1;
+    }
+
+    pub fn finish(&self) -> Normalisation {
+        let count = (self.images * self.plane).max(1) as f64;
+        let mean = self.sum.iter().map(|s| (s / count) as f32).collect();
+        let std = self
+            .sum
+            .iter()
+            .zip(&self.sq)
+            .map(|(s, q)| {
+                let m = s / count;
+                let sd = (q / count - m * m).max(0.0).sqrt() as f32;
+                if sd > 0.0 && sd.is_finite() {
+                    sd
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Normalisation { mean, std }
+    }
+}
+
 /// `(x − mean[c]) / std[c]`. Stored with a run as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Normalisation {
@@ -49,39 +105,11 @@ impl Normalisation {
     /// `data` (every pixel, every image; f64 accumulation in a fixed order). A channel with
     /// zero spread gets std 1.
     pub fn compute(data: &Dataset, indices: &[usize]) -> Normalisation {
-        let per_channel = data.h * data.w;
-        let mut sum = vec![0f64; data.c];
-        let mut sq = vec![0f64; data.c];
+        let mut m = ChannelMoments::new(data.c, data.h * data.w);
         for &i in indices {
-            let img = data.image(i);
-            for c in 0..data.c {
-                let ch = &img[c * per_channel..(c + 1) * per_channel];
-                let (mut s, mut q) = (0f64, 0f64);
-                for &v in ch {
-                    s += v as f64;
-                    q += v as f64 * v as f64;
-                }
-                sum[c] += s;
-                sq[c] += q;
-            }
+            m.add(data.image(i));
         }
-        let count = (indices.len() * per_channel).max(1) as f64;
-        let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
-        let std = sum
-            .iter()
-            .zip(&sq)
-            .map(|(s, q)| {
-                let m = s / count;
-                let var = (q / count - m * m).max(0.0);
-                let sd = var.sqrt() as f32;
-                if sd > 0.0 && sd.is_finite() {
-                    sd
-                } else {
-                    1.0
-                }
-            })
-            .collect();
-        Normalisation { mean, std }
+        m.finish()
     }
 
     /// Normalises a batch of images (B×C×H×W, C = `self.mean.len()`, `plane` = H×W) in

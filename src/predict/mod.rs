@@ -6,7 +6,7 @@
 
 pub mod input;
 
-use crate::data::split::Normalisation;
+use crate::data::split::{ChannelMoments, Normalisation};
 use crate::data::table::{Column, Keyword, Table, Values, MAX_STR};
 use crate::error::{Error, Result};
 use crate::gpu::Context;
@@ -104,41 +104,17 @@ fn input_statistics(
     chunk: usize,
 ) -> Result<Normalisation> {
     let [c, h, w] = shape;
-    let plane = h * w;
-    let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
+    let mut moments = ChannelMoments::new(c, h * w);
     let mut at = 0;
     while at < survey.rows {
         let n = chunk.min(survey.rows - at);
         let v = prep.apply(survey.stored, &survey.read(at, n)?);
-        for img in v.chunks(c * plane) {
-            for ch in 0..c {
-                let (mut s, mut q) = (0f64, 0f64);
-                for &x in &img[ch * plane..(ch + 1) * plane] {
-                    s += x as f64;
-                    q += x as f64 * x as f64;
-                }
-                sum[ch] += s;
-                sq[ch] += q;
-            }
+        for img in v.chunks(c * h * w) {
+            moments.add(img);
         }
         at += n;
     }
-    let count = (survey.rows * plane).max(1) as f64;
-    let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
-    let std = sum
-        .iter()
-        .zip(&sq)
-        .map(|(s, q)| {
-            let m = s / count;
-            let sd = (q / count - m * m).max(0.0).sqrt() as f32;
-            if sd > 0.0 && sd.is_finite() {
-                sd
-            } else {
-                1.0
-            }
-        })
-        .collect();
-    Ok(Normalisation { mean, std })
+    Ok(moments.finish())
 }
 
 /// A stand-in dataset of the right shape, for normalisation choices that need one.
