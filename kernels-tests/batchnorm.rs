@@ -2,8 +2,8 @@ use crate::common::*;
 use tidal::ops::batchnorm::batch_norm;
 use tidal::Tensor;
 
-const EPS: f32 = 1e-5;
-const MOMENTUM: f32 = 0.1;
+pub(crate) const EPS: f32 = 1e-5;
+pub(crate) const MOMENTUM: f32 = 0.1;
 
 /// (n, c, hw) of an [N, C, H, W] or [N, C] shape.
 fn dims(shape: &[usize]) -> (usize, usize, usize) {
@@ -11,7 +11,7 @@ fn dims(shape: &[usize]) -> (usize, usize, usize) {
 }
 
 /// Per-channel (mean, biased variance, unbiased variance) in f64.
-fn cpu_stats(x: &[f32], shape: &[usize]) -> Vec<(f64, f64, f64)> {
+pub(crate) fn cpu_stats(x: &[f32], shape: &[usize]) -> Vec<(f64, f64, f64)> {
     let (n, c, hw) = dims(shape);
     let m = (n * hw) as f64;
     (0..c)
@@ -48,7 +48,7 @@ fn cpu_normalise(
 }
 
 /// (dx, dγ, dβ) for upstream g; `train` uses the batch-statistics backward.
-fn cpu_backward(
+pub(crate) fn cpu_backward(
     x: &[f32],
     g: &[f32],
     shape: &[usize],
@@ -94,14 +94,14 @@ const SHAPES: [&[usize]; 5] = [
     &[4, 2, 17, 19],
 ];
 
-struct Bn {
-    gamma: Vec<f32>,
-    beta: Vec<f32>,
-    rm: Vec<f32>,
-    rv: Vec<f32>,
+pub(crate) struct Bn {
+    pub gamma: Vec<f32>,
+    pub beta: Vec<f32>,
+    pub rm: Vec<f32>,
+    pub rv: Vec<f32>,
 }
 
-fn bn_params(c: usize) -> Bn {
+pub(crate) fn bn_params(c: usize) -> Bn {
     Bn {
         gamma: data(31, c).iter().map(|v| 1.0 + 0.5 * v).collect(),
         beta: data(32, c),

@@ -6,6 +6,7 @@ mod common;
 
 mod autograd;
 mod batchnorm;
+mod bn_relu_pool;
 mod conv2d;
 mod coral;
 mod cross_entropy;

@@ -197,3 +197,46 @@ fn discriminator_dropout_state_is_the_one_its_forward_uses() {
         "{before:?} -> {after:?}"
     );
 }
+
+#[test]
+fn deepmerge_fused_blocks_match_the_separate_ops_in_training_and_eval() {
+    // The fused BN → ReLU → pool chain against the reference ops, through the whole model:
+    // logits, features, the last conv activation and every parameter's gradient.
+    let ctx = ctx();
+    let before = tidal::gpu::fused(&ctx);
+    let x = Rng::new(3).normal(&ctx, &[5, 3, 75, 75], 0.5, 1.0).unwrap();
+    let y = Tensor::from_u32(&ctx, &[0, 1, 1, 0, 1], &[5]).unwrap();
+    let run = |fused: bool, training: bool| {
+        tidal::gpu::set_fused(&ctx, fused);
+        let m = DeepMerge::new(&ctx, &mut Rng::new(1)).unwrap();
+        m.set_training(training);
+        let out = m.run(&x).unwrap();
+        cross_entropy(&out.logits, &y, None)
+            .unwrap()
+            .backward()
+            .unwrap();
+        let mut all = vec![
+            out.logits.clone(),
+            out.features.clone(),
+            m.last_conv(&x).unwrap(),
+        ];
+        all.extend(m.parameters().iter().map(|p| p.grad().unwrap()));
+        let refs: Vec<&Tensor> = all.iter().collect();
+        Tensor::read_all(&refs).unwrap()
+    };
+    for training in [true, false] {
+        let (fused, reference) = (run(true, training), run(false, training));
+        tidal::gpu::set_fused(&ctx, before);
+        assert_eq!(fused.len(), reference.len());
+        for (k, (a, b)) in fused.iter().zip(&reference).enumerate() {
+            let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
+            assert_close(
+                a,
+                b,
+                1e-3,
+                1e-4 * scale,
+                &format!("training={training} output {k}"),
+            );
+        }
+    }
+}

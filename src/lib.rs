@@ -30,10 +30,12 @@ pub mod atomic;
 pub mod bench;
 pub mod data;
 pub mod demo;
+pub mod host;
 pub mod predict;
 pub mod report;
 pub mod sweep;
 pub mod train;
+pub mod tune;
 
 pub use autograd::{no_grad, NoGradGuard};
 pub use error::{Error, Result};

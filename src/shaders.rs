@@ -18,6 +18,7 @@ pub const ALL: &[(&str, &str)] = &[
     ),
     ("pool", include_str!("../shaders/pool.wgsl")),
     ("batchnorm", include_str!("../shaders/batchnorm.wgsl")),
+    ("bn_relu_pool", include_str!("../shaders/bn_relu_pool.wgsl")),
 ];
 
 pub fn source(name: &str) -> Option<&'static str> {

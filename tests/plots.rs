@@ -222,6 +222,8 @@ fn summary(target: Option<Metrics>) -> Summary {
         calibration: None,
         adapter: None,
         kernel_variant: None,
+        gpu_peak_bytes: None,
+        peak_rss_bytes: None,
     }
 }
 

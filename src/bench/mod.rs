@@ -89,6 +89,7 @@ impl Bench {
                 },
                 timestamp_queries: stamps,
             },
+            kernels: crate::gpu::Kernels::current(&ctx).to_string(),
             timing: if stamps {
                 "kernels: GPU timestamps before the first and after the last iteration of a \
                  sample (gaps between submissions included: tiny kernels measure launch \
@@ -246,7 +247,11 @@ impl Bench {
         if let Some(pb) = &self.progress {
             pb.set_message(name.to_string());
         }
+        self.ctx.reset_memory_peak();
+        crate::host::reset_peak_rss();
         let (samples, timing) = self.time(clock, warm, f)?;
+        let gpu_peak_bytes = Some(self.ctx.memory().peak);
+        let peak_rss_bytes = crate::host::peak_rss_bytes();
         let med = median(&samples);
         let peak = self.report.peak;
         let (mut gflops, mut gbps, mut frac, mut ips) = (None, None, None, None);
@@ -273,6 +278,8 @@ impl Bench {
             peak_fraction: frac,
             images_per_s: ips,
             timing: timing.into(),
+            gpu_peak_bytes,
+            peak_rss_bytes,
             counters: Default::default(),
         });
         self.println(&format_row(self.report.cases.last().unwrap()));
@@ -373,11 +380,12 @@ impl Bench {
 pub fn header(report: &Report) -> String {
     let a = &report.adapter;
     format!(
-        "adapter: {} ({}, {}) {}\ntiming: {}\n{:<34} {:<22} {:>11} {:>8} {:>15} {:>7} {:>10}",
+        "adapter: {} ({}, {}) {}\nkernels: {}\ntiming: {}\n{:<34} {:<22} {:>11} {:>8} {:>15} {:>7} {:>10} {:>8} {:>8}",
         a.name,
         a.backend,
         a.device_type,
         a.driver,
+        report.kernels,
         report.timing,
         "case",
         "shape",
@@ -385,7 +393,9 @@ pub fn header(report: &Report) -> String {
         "spread",
         "throughput",
         "% peak",
-        "images/s"
+        "images/s",
+        "GPU MB",
+        "RSS MB"
     )
 }
 
@@ -408,7 +418,7 @@ pub fn format_row(c: &Case) -> String {
         _ => String::new(),
     };
     format!(
-        "{:<34} {:<22} {:>9.3}ms {:>7.1}% {:>15} {:>7} {:>10}",
+        "{:<34} {:<22} {:>9.3}ms {:>7.1}% {:>15} {:>7} {:>10} {:>8} {:>8}",
         c.name,
         format!("{:?}", c.shape),
         c.median_s * 1e3,
@@ -420,5 +430,13 @@ pub fn format_row(c: &Case) -> String {
         c.images_per_s
             .map(|v| format!("{v:.1}"))
             .unwrap_or_default(),
+        mb(c.gpu_peak_bytes),
+        mb(c.peak_rss_bytes),
     )
+}
+
+/// Bytes as MB for the table ("" when unknown).
+fn mb(b: Option<u64>) -> String {
+    b.map(|b| format!("{:.0}", b as f64 / 1e6))
+        .unwrap_or_default()
 }

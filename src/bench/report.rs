@@ -63,6 +63,13 @@ pub struct Case {
     /// "gpu-timestamp" or "wall-clock".
     #[serde(default)]
     pub timing: String,
+    /// High-water mark of the GPU buffer pool's bytes in use during the case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_peak_bytes: Option<u64>,
+    /// Peak resident memory of the process during the case (Linux; the whole run's peak
+    /// where it cannot be reset per case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
     /// Extra per-case counters (e.g. dispatches and submits per training step).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counters: BTreeMap<String, f64>,
@@ -92,6 +99,9 @@ pub struct Report {
     #[serde(default)]
     pub system: System,
     pub adapter: AdapterReport,
+    /// The kernel variants the cases ran (`subgroup+fused`, ...; empty in older reports).
+    #[serde(default)]
+    pub kernels: String,
     /// How cases were timed.
     pub timing: String,
     #[serde(default)]

@@ -9,6 +9,7 @@ use crate::losses::fisher::{fisher_loss, FisherConfig};
 use crate::losses::mmd::{mmd, MmdConfig};
 use crate::models::ModelKind;
 use crate::ops::batchnorm::batch_norm;
+use crate::ops::bn_relu_pool::bn_relu_max_pool2d;
 use crate::ops::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
 use crate::ops::pool::max_pool2d;
 use crate::ops::softmax::softmax;
@@ -282,6 +283,28 @@ pub fn kernels(b: &mut Bench) -> Result<()> {
                 t.zero_grad();
             }
             y.backward_with(&g)
+        },
+    )?;
+    // The fused chain of the same block, against the three separate ops' passes: forward
+    // reads x twice and writes the pooled output and argmax; backward reads x once more,
+    // gathers the pooled gradient and writes dx.
+    b.case(
+        "bn_relu_pool/forward/deepmerge_block1",
+        &shape,
+        Work::Bytes(4.0 * (2.0 * numel + 2.0 * pooled)),
+        || bn_relu_max_pool2d(&x, &gamma, &beta, &rm, &rv, true, 0.1, 1e-5).map(|_| ()),
+    )?;
+    let yp = bn_relu_max_pool2d(&xp, &gamma, &beta, &rm, &rv, true, 0.1, 1e-5)?;
+    let gp = rng.normal(&ctx, yp.shape(), 0.0, 1.0)?;
+    b.case(
+        "bn_relu_pool/backward/deepmerge_block1",
+        &shape,
+        Work::Bytes(4.0 * (2.0 * numel + 3.0 * pooled)),
+        || {
+            for t in [&xp, &gamma, &beta] {
+                t.zero_grad();
+            }
+            yp.backward_with(&gp)
         },
     )?;
     // Convolution layers of the model zoo. FLOPs = 2·N·O·OH·OW·C·KH·KW for each of the

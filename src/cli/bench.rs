@@ -98,6 +98,7 @@ fn bench_one(
     out: &Path,
 ) -> anyhow::Result<()> {
     let ctx = tidal::Context::new(choice)?;
+    tidal::tune::apply(&ctx, "auto")?;
     let mut b = tidal::bench::Bench::new(ctx, a.quick);
     b.filter = a.filter.clone();
     tidal::bench::print_header(&b.report);

@@ -9,9 +9,13 @@ pub fn info(args: &AdapterArgs, json: bool) -> anyhow::Result<()> {
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({ "adapters": list, "chosen": chosen, "data_cache": tidal::data::default_cache_dir() })
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({
+                "adapters": list,
+                "chosen": chosen,
+                "data_cache": tidal::data::default_cache_dir(),
+                "kernel_cache": tidal::tune::cache_path(),
+                "kernel_choices": tidal::tune::cached_entries(),
+            }))?
         );
         return Ok(());
     }
@@ -46,5 +50,24 @@ pub fn info(args: &AdapterArgs, json: bool) -> anyhow::Result<()> {
     }
     let (cache, origin) = tidal::data::cache_dir_and_origin();
     println!("data cache: {} (from {origin})", cache.display());
+    let entries = tidal::tune::cached_entries();
+    match tidal::tune::cache_path() {
+        Some(p) if entries.is_empty() => println!(
+            "kernel variants: none chosen yet (the first train or bench times them; cache {})",
+            p.display()
+        ),
+        Some(p) => {
+            println!("kernel variants chosen by trial (cache {}):", p.display());
+            for (key, e) in &entries {
+                let ms: Vec<String> = e
+                    .trial_ms
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.1} ms"))
+                    .collect();
+                println!("  {key}\n    -> {}   ({})", e.kernels, ms.join(", "));
+            }
+        }
+        None => println!("kernel variants: no cache directory (set TIDAL_CACHE_DIR or HOME)"),
+    }
     Ok(())
 }

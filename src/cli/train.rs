@@ -56,6 +56,11 @@ pub struct TrainArgs {
     /// (safetensors with `state_dict` names); the optimizer starts fresh
     #[arg(long, value_name = "FILE")]
     pub init: Option<String>,
+    /// Kernel variants: auto (timed once per adapter, cached), default (the adapter's
+    /// default with the separate batch-norm/ReLU/pool ops) or e.g. subgroup+fused; the
+    /// run's config.toml records what auto resolved to
+    #[arg(long, value_name = "SETTING")]
+    pub kernels: Option<String>,
     /// Replace the run that --out already holds (by default an existing run there is kept
     /// and the command refused; runs/latest moves to runs/previous)
     #[arg(long, conflicts_with = "resume")]
@@ -83,7 +88,7 @@ pub fn train_config(a: &TrainArgs) -> anyhow::Result<tidal::train::TrainConfig> 
     macro_rules! set {
         ($($f:ident),*) => { $( if let Some(v) = &a.$f { cfg.$f = v.clone().into(); } )* };
     }
-    set!(epochs, batch, lr, seed, out);
+    set!(epochs, batch, lr, seed, out, kernels);
     if let Some(m) = &a.method {
         cfg.method = m.parse()?;
     }

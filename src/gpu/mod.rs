@@ -13,8 +13,11 @@ mod variant;
 pub use adapter::{list_adapters, AdapterChoice, AdapterSummary};
 pub use params::Params;
 pub use pipeline::{validate_wgsl, validate_wgsl_for, Kernel};
-pub use pool::PooledBuffer;
-pub use variant::{reset_variant, set_variant, subgroup_ok, Variant};
+pub use pool::{Memory, PooledBuffer};
+pub use variant::{
+    describe, fused, reset_variant, set_fused, set_variant, subgroup_ok, KernelSetting, Kernels,
+    Variant,
+};
 
 use crate::error::{Error, Result};
 use std::cell::{Cell, RefCell};
@@ -65,6 +68,8 @@ pub struct Context {
     stats: Cell<Stats>,
     /// Kernel variant chosen for this adapter (see `Variant`).
     pub(crate) variant: Cell<Option<Variant>>,
+    /// Whether the fused kernel chains run (see `variant::fused`).
+    pub(crate) fused: Cell<Option<bool>>,
     /// With `TIDAL_PROFILE` set: (dispatches, seconds) per kernel label, each dispatch
     /// submitted and waited for on its own, printed when the context is dropped.
     profile: Option<RefCell<std::collections::BTreeMap<String, (u64, f64)>>>,
@@ -117,6 +122,7 @@ impl Context {
             pipelines: RefCell::new(pipeline::Cache::default()),
             stats: Cell::new(Stats::default()),
             variant: Cell::new(None),
+            fused: Cell::new(None),
             profile: std::env::var("TIDAL_PROFILE")
                 .is_ok_and(|v| !v.is_empty() && v != "0")
                 .then(RefCell::default),
@@ -130,6 +136,21 @@ impl Context {
 
     pub fn stats(&self) -> Stats {
         self.stats.get()
+    }
+
+    /// The matmul/conv variant pinned on (or already chosen for) this context, if any.
+    pub fn pinned_variant(&self) -> Option<Variant> {
+        self.variant.get()
+    }
+
+    /// The buffer pool's bytes in use, high-water mark and total (see `Memory`).
+    pub fn memory(&self) -> Memory {
+        self.pool.borrow().memory()
+    }
+
+    /// Starts a new high-water mark of the pool's bytes in use (per bench case).
+    pub fn reset_memory_peak(&self) {
+        self.pool.borrow_mut().reset_peak();
     }
 
     fn bump(&self, f: impl FnOnce(&mut Stats)) {

@@ -23,6 +23,16 @@ pub(crate) struct Pool {
     /// Released while work that may use them is recorded but not submitted.
     pending: Vec<(u64, wgpu::Buffer)>,
     max_binding: u64,
+    memory: Memory,
+}
+
+/// Bytes of the pool's buffers: held by tensors now, the most held at once since the last
+/// `reset_peak`, and created in all (the pool keeps what it creates).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub in_use: u64,
+    pub peak: u64,
+    pub allocated: u64,
 }
 
 impl Pool {
@@ -31,6 +41,7 @@ impl Pool {
             free: HashMap::new(),
             pending: Vec::new(),
             max_binding,
+            memory: Memory::default(),
         }
     }
 
@@ -44,9 +55,12 @@ impl Pool {
             });
         }
         let class = class.min(self.max_binding.max(bytes));
+        self.memory.in_use += class;
+        self.memory.peak = self.memory.peak.max(self.memory.in_use);
         if let Some(b) = self.free.get_mut(&class).and_then(|v| v.pop()) {
             return Ok((b, class, false));
         }
+        self.memory.allocated += class;
         let buf = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tidal.tensor"),
             size: class,
@@ -59,11 +73,21 @@ impl Pool {
     }
 
     pub fn release(&mut self, buf: wgpu::Buffer, class: u64, idle: bool) {
+        self.memory.in_use = self.memory.in_use.saturating_sub(class);
         if idle {
             self.free.entry(class).or_default().push(buf);
         } else {
             self.pending.push((class, buf));
         }
+    }
+
+    pub fn memory(&self) -> Memory {
+        self.memory
+    }
+
+    /// Starts a new high-water mark at what is held now.
+    pub fn reset_peak(&mut self) {
+        self.memory.peak = self.memory.in_use;
     }
 
     pub fn recycle(&mut self) {

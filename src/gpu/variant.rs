@@ -1,5 +1,6 @@
 //! Kernel variants: which of a family's kernels an adapter runs. Matmul and the
-//! convolutions share one switch (their subgroup forms need the same 8-wide subgroups).
+//! convolutions share one switch (their subgroup forms need the same 8-wide subgroups);
+//! the fused kernel chains have another.
 
 use super::Context;
 
@@ -56,4 +57,97 @@ pub fn set_variant(ctx: &Context, v: Variant) {
 /// Back to the adapter's default variant.
 pub fn reset_variant(ctx: &Context) {
     ctx.variant.set(None);
+}
+
+/// Whether the fused kernel chains run (batch norm + ReLU + 2×2 max pool as one forward
+/// pass and a three-pass backward) or their unfused references, the separate ops. On
+/// unless pinned off (`set_fused`, `Kernels::apply`: a run's config does).
+pub fn fused(ctx: &Context) -> bool {
+    ctx.fused.get().unwrap_or(true)
+}
+
+/// Pins the fused kernel chains on or off for this context.
+pub fn set_fused(ctx: &Context, on: bool) {
+    ctx.fused.set(Some(on));
+}
+
+/// The kernels a context runs: the matmul/conv family's variant and whether the fused
+/// chains run. Written `subgroup`, `register+fused`, ... (`Display`, `parse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernels {
+    pub matmul: Variant,
+    pub fused: bool,
+}
+
+impl Kernels {
+    /// What this context runs now.
+    pub fn current(ctx: &Context) -> Kernels {
+        Kernels {
+            matmul: Variant::for_context(ctx),
+            fused: fused(ctx),
+        }
+    }
+
+    /// Pins both families on this context (a subgroup variant the device cannot run reads
+    /// as `register`, see `Variant::for_context`).
+    pub fn apply(&self, ctx: &Context) {
+        set_variant(ctx, self.matmul);
+        set_fused(ctx, self.fused);
+    }
+
+    pub fn parse(s: &str) -> Option<Kernels> {
+        let (name, fused) = match s.strip_suffix("+fused") {
+            Some(n) => (n, true),
+            None => (s, false),
+        };
+        let matmul = match name {
+            "subgroup" => Variant::Subgroup,
+            "register" => Variant::Register,
+            "tiled" => Variant::Tiled,
+            _ => return None,
+        };
+        Some(Kernels { matmul, fused })
+    }
+}
+
+impl std::fmt::Display for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = match self.matmul {
+            Variant::Subgroup => "subgroup",
+            Variant::Register => "register",
+            Variant::Tiled => "tiled",
+        };
+        write!(f, "{m}{}", if self.fused { "+fused" } else { "" })
+    }
+}
+
+/// A config's `kernels` setting: resolved per adapter (`Auto`), the adapter's default
+/// matmul variant with the separate ops (`Default`, what every run did before the setting
+/// existed), or pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelSetting {
+    Auto,
+    Default,
+    Pinned(Kernels),
+}
+
+impl KernelSetting {
+    pub fn parse(s: &str) -> Option<KernelSetting> {
+        match s {
+            "auto" => Some(KernelSetting::Auto),
+            "default" => Some(KernelSetting::Default),
+            _ => Kernels::parse(s).map(KernelSetting::Pinned),
+        }
+    }
+}
+
+/// The kernels a run trains with, as recorded in its summary: the matmul/conv variant, and
+/// `+fused` when the fused chains run (runs recorded without it used the separate ops).
+pub fn describe(ctx: &Context) -> String {
+    let v = Variant::for_context(ctx);
+    if fused(ctx) {
+        format!("{v:?}+fused")
+    } else {
+        format!("{v:?}")
+    }
 }

@@ -2,15 +2,16 @@
 //! conv 3→8 k5 p2 → BN → ReLU → maxpool 2 (75→37) · conv 8→16 k3 p1 → BN → ReLU → maxpool 2
 //! (37→18) · conv 16→32 k3 p1 → BN → ReLU → maxpool 2 (18→9) · flatten 2592 → fc 64 → ReLU
 //! → fc 32 → ReLU → fc 2. Transfer losses act on the 2592-d flattened conv output. State
-//! names are the published PyTorch `state_dict` names (conv1, batchn1, ..., fc3).
+//! names are the published PyTorch `state_dict` names (conv1, batchn1, ..., fc3). Each
+//! BN → ReLU → pool tail is one `BnReluPool` layer under the batch norm's name, so the
+//! fused kernels can run it.
 
 use super::{Classifier, Output};
 use crate::error::Result;
 use crate::gpu::Context;
-use crate::nn::{
-    BatchNorm2d, Conv2d, Counter, Flatten, Linear, MaxPool2d, Module, ReLU, Sequential,
-};
+use crate::nn::{BnReluPool, Conv2d, Counter, Flatten, Linear, Module, ReLU, Sequential};
 use crate::ops::conv2d::Conv2dParams;
+use crate::ops::pool::max_pool2d;
 use crate::ops::random::Rng;
 use crate::tensor::Tensor;
 use std::rc::Rc;
@@ -18,6 +19,8 @@ use std::rc::Rc;
 pub struct DeepMerge {
     features: Sequential,
     head: Sequential,
+    /// The last block's tail, also called on its own for the last conv activation.
+    block3: Rc<BnReluPool>,
     all: Vec<(String, Tensor)>,
 }
 
@@ -35,19 +38,14 @@ impl DeepMerge {
             padding: (pad, pad),
             ..Default::default()
         };
+        let block3 = Rc::new(BnReluPool::new(ctx, 32)?);
         let features = Sequential::new()
             .named("conv1", Conv2d::new(ctx, rng, bands, 8, 5, conv(2), true)?)
-            .named("batchn1", BatchNorm2d::new(ctx, 8)?)
-            .named("relu1", ReLU)
-            .named("pool1", MaxPool2d::new(2))
+            .named("batchn1", BnReluPool::new(ctx, 8)?)
             .named("conv2", Conv2d::new(ctx, rng, 8, 16, 3, conv(1), true)?)
-            .named("batchn2", BatchNorm2d::new(ctx, 16)?)
-            .named("relu2", ReLU)
-            .named("pool2", MaxPool2d::new(2))
+            .named("batchn2", BnReluPool::new(ctx, 16)?)
             .named("conv3", Conv2d::new(ctx, rng, 16, 32, 3, conv(1), true)?)
-            .named("batchn3", BatchNorm2d::new(ctx, 32)?)
-            .named("relu3", ReLU)
-            .named("pool3", MaxPool2d::new(2))
+            .named("batchn3", block3.clone())
             .named("flatten", Flatten);
         let head = Sequential::new()
             .named("fc1", Linear::new(ctx, rng, FEATURES, 64, true)?)
@@ -61,6 +59,7 @@ impl DeepMerge {
         Ok(DeepMerge {
             features,
             head,
+            block3,
             all,
         })
     }
@@ -110,21 +109,23 @@ impl Classifier for DeepMerge {
         FEATURES
     }
     fn last_conv(&self, x: &Tensor) -> Result<Tensor> {
-        self.features.forward_range(x, 0..self.split())
+        let conv3 = self.features.forward_range(x, 0..self.split())?;
+        self.block3.bn_relu(&conv3)
     }
     fn logits_from_last_conv(&self, a: &Tensor) -> Result<Tensor> {
+        let pooled = max_pool2d(a, (2, 2), (2, 2), (0, 0))?;
         let f = self
             .features
-            .forward_range(a, self.split()..self.features.len())?;
+            .forward_range(&pooled, self.split() + 1..self.features.len())?;
         self.head.forward(&f)
     }
 }
 
 impl DeepMerge {
-    /// First layer after the last convolution block (conv3 → batchn3 → relu3).
+    /// The last block's BN → ReLU → pool layer (after conv3).
     fn split(&self) -> usize {
         self.features
-            .position("pool3")
-            .expect("DeepMerge has pool3")
+            .position("batchn3")
+            .expect("DeepMerge has batchn3")
     }
 }

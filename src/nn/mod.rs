@@ -8,6 +8,7 @@ pub mod init;
 use crate::error::{Error, Result};
 use crate::gpu::Context;
 use crate::ops::batchnorm::batch_norm;
+use crate::ops::bn_relu_pool::{bn_relu_max_pool2d, bn_relu_pool_ok};
 use crate::ops::conv2d::{conv2d, Conv2dParams};
 use crate::ops::pool::{avg_pool2d, max_pool2d};
 use crate::ops::random::Rng;
@@ -229,6 +230,61 @@ impl Module for BatchNorm {
     }
     fn set_training(&self, on: bool) {
         self.training.set(on);
+    }
+}
+
+/// BatchNorm2d → ReLU → MaxPool2d(2) (the tail of each DeepMerge block): the fused kernel
+/// chain where the context runs it (`gpu::fused`) and the shape allows, else the three
+/// reference ops. State and counters are the batch norm's, under the block's name.
+pub struct BnReluPool {
+    pub bn: BatchNorm,
+}
+
+impl BnReluPool {
+    pub fn new(ctx: &Rc<Context>, channels: usize) -> Result<BnReluPool> {
+        Ok(BnReluPool {
+            bn: BatchNorm::new(ctx, channels)?,
+        })
+    }
+
+    /// The block before its pool: relu(bn(x)), through the reference ops.
+    pub fn bn_relu(&self, x: &Tensor) -> Result<Tensor> {
+        self.bn.forward(x)?.relu()
+    }
+}
+
+impl Module for BnReluPool {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !(crate::gpu::fused(x.ctx()) && bn_relu_pool_ok(x)) {
+            return max_pool2d(&self.bn_relu(x)?, (2, 2), (2, 2), (0, 0));
+        }
+        let bn = &self.bn;
+        let training = bn.training.get();
+        if training {
+            bn.num_batches_tracked.set(bn.num_batches_tracked.get() + 1);
+        }
+        bn_relu_max_pool2d(
+            x,
+            &bn.weight,
+            &bn.bias,
+            &bn.running_mean,
+            &bn.running_var,
+            training,
+            bn.momentum,
+            bn.eps,
+        )
+    }
+    fn parameters(&self) -> Vec<Tensor> {
+        self.bn.parameters()
+    }
+    fn named_state(&self, prefix: &str, out: &mut Vec<(String, Tensor)>) {
+        self.bn.named_state(prefix, out)
+    }
+    fn named_counters(&self, prefix: &str, out: &mut Vec<(String, Counter)>) {
+        self.bn.named_counters(prefix, out)
+    }
+    fn set_training(&self, on: bool) {
+        self.bn.set_training(on)
     }
 }
 

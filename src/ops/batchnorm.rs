@@ -12,22 +12,22 @@ use crate::tensor::{DType, Tensor};
 use std::rc::Rc;
 
 /// Fewest elements of one channel folded by one invocation of the partial passes.
-const MIN_CHUNK: usize = 256;
+pub(super) const MIN_CHUNK: usize = 256;
 /// Most partials per channel: bounds the serial combine of the finalize passes.
-const MAX_CHUNKS: usize = 1024;
+pub(super) const MAX_CHUNKS: usize = 1024;
 
 #[derive(Debug, Clone, Copy)]
-struct Geom {
-    c: usize,
-    hw: usize,
-    count: usize,
-    chunk: usize,
-    chunks: usize,
-    total: usize,
+pub(super) struct Geom {
+    pub c: usize,
+    pub hw: usize,
+    pub count: usize,
+    pub chunk: usize,
+    pub chunks: usize,
+    pub total: usize,
 }
 
 impl Geom {
-    fn params(&self, training: bool, momentum: f32, eps: f32) -> Params {
+    pub(super) fn params(&self, training: bool, momentum: f32, eps: f32) -> Params {
         Params::new()
             .u32(self.c as u32)
             .u32(self.hw as u32)
@@ -42,7 +42,7 @@ impl Geom {
     }
 }
 
-fn check(
+pub(super) fn check(
     x: &Tensor,
     gamma: &Tensor,
     beta: &Tensor,
@@ -128,52 +128,17 @@ pub fn batch_norm(
     eps: f32,
 ) -> Result<Tensor> {
     let geo = check(x, gamma, beta, running_mean, running_var, training)?;
-    let ctx = x.ctx();
     let p = geo.params(training, momentum, eps);
-    // (mean, 1/std) per channel, saved for the gradient; coefficients (a, b) of y = a x + b.
-    let stats = alloc_like(x, &[geo.c, 2], DType::F32)?;
-    let coef = alloc_like(x, &[geo.c, 4], DType::F32)?;
-    let per_channel = grid_1d(geo.c as u64, 64);
-    if training {
-        let part = alloc_like(x, &[geo.c * geo.chunks, 2], DType::F32)?;
-        let k = ctx.kernel("batchnorm", "bn_stats_partial", &[])?;
-        ctx.dispatch(
-            &k,
-            p.bytes(),
-            &[x.buffer(), part.buffer()],
-            grid_1d((geo.c * geo.chunks) as u64, 256),
-        )?;
-        let k = ctx.kernel("batchnorm", "bn_finalize_train", &[])?;
-        ctx.dispatch(
-            &k,
-            p.bytes(),
-            &[
-                gamma.buffer(),
-                beta.buffer(),
-                part.buffer(),
-                stats.buffer(),
-                coef.buffer(),
-                running_mean.buffer(),
-                running_var.buffer(),
-            ],
-            per_channel,
-        )?;
-    } else {
-        let k = ctx.kernel("batchnorm", "bn_finalize_eval", &[])?;
-        ctx.dispatch(
-            &k,
-            p.bytes(),
-            &[
-                gamma.buffer(),
-                beta.buffer(),
-                running_mean.buffer(),
-                running_var.buffer(),
-                stats.buffer(),
-                coef.buffer(),
-            ],
-            per_channel,
-        )?;
-    }
+    let (stats, coef) = coefficients(
+        &geo,
+        &p,
+        x,
+        gamma,
+        beta,
+        running_mean,
+        running_var,
+        training,
+    )?;
     let out = alloc_like(x, x.shape(), DType::F32)?;
     apply(&geo, &p, ("bn_apply", "bn_apply_tail"), &[x], &coef, &out)?;
 
@@ -237,6 +202,68 @@ pub fn batch_norm(
             ])
         },
     ))
+}
+
+/// The forward pass's statistics: (mean, 1/std) per channel, saved for the gradient, and
+/// the coefficients (a, b) of bn(x) = a x + b; in training the batch statistics, with the
+/// running statistics updated in place.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn coefficients(
+    geo: &Geom,
+    p: &Params,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    training: bool,
+) -> Result<(Tensor, Tensor)> {
+    let ctx = x.ctx();
+    // (mean, 1/std) per channel, saved for the gradient; coefficients (a, b) of y = a x + b.
+    let stats = alloc_like(x, &[geo.c, 2], DType::F32)?;
+    let coef = alloc_like(x, &[geo.c, 4], DType::F32)?;
+    let per_channel = grid_1d(geo.c as u64, 64);
+    if training {
+        let part = alloc_like(x, &[geo.c * geo.chunks, 2], DType::F32)?;
+        let k = ctx.kernel("batchnorm", "bn_stats_partial", &[])?;
+        ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[x.buffer(), part.buffer()],
+            grid_1d((geo.c * geo.chunks) as u64, 256),
+        )?;
+        let k = ctx.kernel("batchnorm", "bn_finalize_train", &[])?;
+        ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[
+                gamma.buffer(),
+                beta.buffer(),
+                part.buffer(),
+                stats.buffer(),
+                coef.buffer(),
+                running_mean.buffer(),
+                running_var.buffer(),
+            ],
+            per_channel,
+        )?;
+    } else {
+        let k = ctx.kernel("batchnorm", "bn_finalize_eval", &[])?;
+        ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[
+                gamma.buffer(),
+                beta.buffer(),
+                running_mean.buffer(),
+                running_var.buffer(),
+                stats.buffer(),
+                coef.buffer(),
+            ],
+            per_channel,
+        )?;
+    }
+    Ok((stats, coef))
 }
 
 /// Runs an elementwise pass with per-channel coefficients: `entries.0` on the whole

@@ -2,6 +2,7 @@
 //! rule. Names match the shader entry points and the kernels-tests.
 
 pub mod batchnorm;
+pub mod bn_relu_pool;
 pub mod conv2d;
 pub mod elementwise;
 pub mod grad_reverse;

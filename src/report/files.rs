@@ -34,6 +34,12 @@ pub struct Summary {
     pub adapter: Option<String>,
     #[serde(default)]
     pub kernel_variant: Option<String>,
+    /// High-water mark of the GPU buffer pool's bytes in use over the run (training steps
+    /// and evaluation), and the process's peak resident memory (Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_peak_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Scores for choosing among runs without target labels (written to `summary.json`).

@@ -342,6 +342,11 @@ pub fn expand(sweep_path: &Path, sweep_dir: &Path) -> Result<(Manifest, Vec<Trai
                 params.insert("seed".into(), serde_json::json!(s));
             }
             absolutise_paths(&mut table)?;
+            // A sweep file without the key gets today's default, not the reading of a
+            // run's config from before the key existed (TrainConfig::fused).
+            table
+                .entry("kernels")
+                .or_insert(toml::Value::String(TrainConfig::default().kernels));
             table.insert(
                 "out".into(),
                 toml::Value::String(sweep_dir.join(&dir).display().to_string()),

@@ -202,6 +202,15 @@ pub struct TrainConfig {
     /// or by PyTorch (`state_dict` names); the optimizer starts fresh.
     pub init: Option<String>,
     pub out: String,
+    /// The kernel variants: `auto` (the default: the choice cached for this adapter, or a
+    /// short timed trial on first use; a run's config.toml records what it resolved to),
+    /// an explicit `<matmul variant>[+fused]` (`subgroup+fused`, `register`, `tiled+fused`,
+    /// ...), or `default` (the adapter's default matmul variant and the separate batch-norm,
+    /// ReLU and pool ops). Variants round differently, so a run keeps its choice for
+    /// resumes, reruns, eval and predict. A config file without the key reads as `default`:
+    /// files written before it existed come from such runs, and rerun bit for bit.
+    #[serde(default = "without_kernels_key")]
+    pub kernels: String,
 }
 
 impl Default for TrainConfig {
@@ -246,8 +255,20 @@ impl Default for TrainConfig {
             target_labels: None,
             init: None,
             out: "runs/latest".into(),
+            kernels: "auto".into(),
         }
     }
+}
+
+/// Whether the TOML text sets `key` at its top level.
+fn names_key(text: &str, key: &str) -> bool {
+    text.parse::<toml::Table>()
+        .is_ok_and(|t| t.contains_key(key))
+}
+
+/// `kernels` of a config file that does not name it (see `TrainConfig::kernels`).
+fn without_kernels_key() -> String {
+    "default".into()
 }
 
 impl TrainConfig {
@@ -256,7 +277,17 @@ impl TrainConfig {
             path: path.display().to_string(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| Error::config(path.display().to_string(), e.to_string()))
+        let cfg: TrainConfig = toml::from_str(&text)
+            .map_err(|e| Error::config(path.display().to_string(), e.to_string()))?;
+        if !names_key(&text, "kernels") {
+            eprintln!(
+                "note: {} has no `kernels` key: running the adapter's default kernels with the \
+                 separate batch-norm, ReLU and pool ops, as runs made before the key existed \
+                 did; add `kernels = \"auto\"` for the faster choice",
+                path.display()
+            );
+        }
+        Ok(cfg)
     }
 
     pub fn to_toml(&self) -> String {
@@ -325,6 +356,14 @@ impl TrainConfig {
                 format!("must be {want}"),
             ))
         };
+        if crate::gpu::KernelSetting::parse(&self.kernels).is_none() {
+            return bad(
+                "kernels",
+                &format!("{:?}", self.kernels),
+                "auto, default, or a matmul variant (subgroup, register, tiled) optionally \
+                 followed by +fused",
+            );
+        }
         for (name, v) in [("epochs", self.epochs), ("batch", self.batch)] {
             if v == 0 {
                 return Err(Error::config(name, "must be at least 1"));

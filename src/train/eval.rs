@@ -132,6 +132,14 @@ pub fn load_model(ctx: &Rc<Context>, ckpt: &Path) -> Result<LoadedModel> {
     let loaded = checkpoint::load(ckpt)?;
     let kind = model_kind(&loaded, ckpt)?;
     let meta = CheckpointMeta::from_loaded(&loaded, ckpt)?;
+    // The kernels the run trained with (tidal checkpoints carry their config; older ones
+    // read as `default`, which is what they ran).
+    if let Some(cfg) = meta
+        .as_ref()
+        .and_then(|m| toml::from_str::<crate::train::TrainConfig>(&m.config).ok())
+    {
+        crate::tune::apply(ctx, &cfg.kernels)?;
+    }
     // The band count is the first convolution's input channels.
     let bands = loaded
         .tensors

@@ -73,6 +73,20 @@ pub fn train_run(
     mut progress: impl FnMut(usize, usize, usize, &str),
 ) -> Result<Summary> {
     let resume = start == Start::Resume;
+    // `auto` becomes the variants it resolves to, so the run's config.toml and checkpoints
+    // name them and every rerun, resume and eval uses the same ones.
+    let resolved;
+    let cfg = if crate::gpu::KernelSetting::parse(&cfg.kernels)
+        == Some(crate::gpu::KernelSetting::Auto)
+    {
+        resolved = TrainConfig {
+            kernels: crate::tune::resolve(ctx, &cfg.kernels)?.to_string(),
+            ..cfg.clone()
+        };
+        &resolved
+    } else {
+        cfg
+    };
     let mut t = Trainer::prepare(ctx, cfg, start)?;
     // metrics.jsonl is rewritten whole (atomically) each epoch, never appended in place; a
     // resumed run continues the lines its checkpoint's epochs wrote.
@@ -251,7 +265,9 @@ impl Trainer<'_> {
             selection,
             calibration: Some(calibration),
             adapter: Some(format!("{} ({})", ctx.info.name, ctx.info.driver_info)),
-            kernel_variant: Some(format!("{:?}", crate::gpu::Variant::for_context(&ctx))),
+            kernel_variant: Some(crate::gpu::describe(&ctx)),
+            gpu_peak_bytes: Some(ctx.memory().peak),
+            peak_rss_bytes: crate::host::peak_rss_bytes(),
         };
         self.run.write(
             "summary.json",

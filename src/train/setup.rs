@@ -253,6 +253,7 @@ impl<'a> Trainer<'a> {
     /// A run that cannot start leaves every file where it was.
     pub fn prepare(ctx: &Rc<Context>, cfg: &'a TrainConfig, start: Start) -> Result<Trainer<'a>> {
         cfg.validate()?;
+        crate::tune::apply(ctx, &cfg.kernels)?;
         let method = cfg.method;
         let run = Run {
             dir: PathBuf::from(&cfg.out),

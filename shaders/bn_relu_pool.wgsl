@@ -1,0 +1,221 @@
+// Batch norm + ReLU + 2x2 max pool (stride 2, no padding) in one pass over the activation,
+// and the matching backward without materialising the pooled, rectified or normalised
+// gradients (DeepMerge's blocks: each unfused pass streams the whole activation).
+//
+// x is [planes = N * C, H, W]; the pooled output y and the window argmax are
+// [planes, OH, OW] with OH = H / 2, OW = W / 2 (floor, PyTorch). The per-channel
+// coefficients come from batchnorm.wgsl's finalize passes: forward (a, b) with
+// bn(x) = a x + b; backward (A, B, D) with dx = A gz + B x + D, gz being the gradient that
+// reaches the normalised value: g of its window when it is that window's first maximum
+// and the maximum is positive (the ReLU passes it), else 0.
+//
+// Indexing: linear invocation l = gid.x + gid.y * num_workgroups.x * 256; forward: four
+// outputs of an output row (quad); partial: one chunk of one channel's outputs;
+// backward apply: 2 x 8 inputs over four windows.
+
+struct Params {
+    c: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    planes: u32,
+    chunk: u32,      // outputs folded by one partial
+    chunks: u32,     // partials per channel
+    count_out: u32,  // N * OH * OW: outputs per channel
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> x4: array<vec4<f32>>;   // x again, as vec4s
+@group(0) @binding(3) var<storage, read> coef_in: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> stats_in: array<vec2<f32>>;  // (mean, 1/std)
+@group(0) @binding(5) var<storage, read> g: array<f32>;         // gradient of y
+@group(0) @binding(6) var<storage, read> y_in: array<f32>;      // pooled output
+@group(0) @binding(7) var<storage, read> arg_in: array<u32>;    // window offset 0..3
+@group(0) @binding(8) var<storage, read_write> out: array<f32>;
+@group(0) @binding(9) var<storage, read_write> arg_out: array<u32>;
+@group(0) @binding(10) var<storage, read_write> part_out: array<vec2<f32>>;
+
+const WG: u32 = 256u;
+
+fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+// x[e .. e + 8) from the three aligned vec4s covering it (lavapipe pays per load
+// instruction). Components past the input's end are never used.
+fn load8(e: u32) -> array<vec4<f32>, 2> {
+    let i = e / 4u;
+    let a = x4[i];
+    let b = x4[i + 1u];
+    let c = x4[i + 2u];
+    let r = e % 4u;
+    let lo = select(select(select(a, vec4<f32>(a.yzw, b.x), r == 1u), vec4<f32>(a.zw, b.xy), r == 2u),
+        vec4<f32>(a.w, b.xyz), r == 3u);
+    let hi = select(select(select(b, vec4<f32>(b.yzw, c.x), r == 1u), vec4<f32>(b.zw, c.xy), r == 2u),
+        vec4<f32>(b.w, c.xyz), r == 3u);
+    return array<vec4<f32>, 2>(lo, hi);
+}
+
+// Max and first-argmax offset (row-major, 0..3) of the window (t0, t1 / b0, b1): ties keep
+// the earlier position, as max_pool2d does.
+fn max4(t0: f32, t1: f32, b0: f32, b1: f32) -> vec2<f32> {
+    var m = t0;
+    var k = 0.0;
+    if (t1 > m) { m = t1; k = 1.0; }
+    if (b0 > m) { m = b0; k = 2.0; }
+    if (b1 > m) { m = b1; k = 3.0; }
+    return vec2<f32>(m, k);
+}
+
+// y = maxpool(relu(a x + b)) and its argmax for outputs ox = 4 * (l % ceil(OW / 4)) + [0, 4)
+// of row oy = (l / ceil(OW / 4)) % OH of plane l / (ceil(OW / 4) * OH).
+@compute @workgroup_size(256)
+fn brp_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let l = linear(gid, nwg);
+    let qw = (p.ow + 3u) / 4u;
+    if (l >= p.planes * p.oh * qw) { return; }
+    let ox = (l % qw) * 4u;
+    let t = l / qw;
+    let oy = t % p.oh;
+    let plane = t / p.oh;
+    let k = coef_in[plane % p.c];
+    let e = plane * p.h * p.w + 2u * oy * p.w + 2u * ox;
+    let top = load8(e);
+    let bot = load8(e + p.w);
+    let t0 = max(top[0] * k.x + k.y, vec4<f32>(0.0));
+    let t1 = max(top[1] * k.x + k.y, vec4<f32>(0.0));
+    let b0 = max(bot[0] * k.x + k.y, vec4<f32>(0.0));
+    let b1 = max(bot[1] * k.x + k.y, vec4<f32>(0.0));
+    let w0 = max4(t0.x, t0.y, b0.x, b0.y);
+    let w1 = max4(t0.z, t0.w, b0.z, b0.w);
+    let w2 = max4(t1.x, t1.y, b1.x, b1.y);
+    let w3 = max4(t1.z, t1.w, b1.z, b1.w);
+    let o = t * p.ow + ox;
+    let n = min(4u, p.ow - ox);
+    out[o] = w0.x;
+    arg_out[o] = u32(w0.y);
+    if (n > 1u) { out[o + 1u] = w1.x; arg_out[o + 1u] = u32(w1.y); }
+    if (n > 2u) { out[o + 2u] = w2.x; arg_out[o + 2u] = u32(w2.y); }
+    if (n > 3u) { out[o + 3u] = w3.x; arg_out[o + 3u] = u32(w3.y); }
+}
+
+// As brp_forward without the argmax (inference).
+@compute @workgroup_size(256)
+fn brp_forward_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let l = linear(gid, nwg);
+    let qw = (p.ow + 3u) / 4u;
+    if (l >= p.planes * p.oh * qw) { return; }
+    let ox = (l % qw) * 4u;
+    let t = l / qw;
+    let oy = t % p.oh;
+    let plane = t / p.oh;
+    let k = coef_in[plane % p.c];
+    let e = plane * p.h * p.w + 2u * oy * p.w + 2u * ox;
+    let top = load8(e);
+    let bot = load8(e + p.w);
+    // max(relu(u), relu(v)) = relu(max(u, v)): pool first, rectify once.
+    let r0 = max(top[0] * k.x + k.y, bot[0] * k.x + k.y);
+    let r1 = max(top[1] * k.x + k.y, bot[1] * k.x + k.y);
+    let o = t * p.ow + ox;
+    let n = min(4u, p.ow - ox);
+    out[o] = max(max(r0.x, r0.y), 0.0);
+    if (n > 1u) { out[o + 1u] = max(max(r0.z, r0.w), 0.0); }
+    if (n > 2u) { out[o + 2u] = max(max(r1.x, r1.y), 0.0); }
+    if (n > 3u) { out[o + 3u] = max(max(r1.z, r1.w), 0.0); }
+}
+
+// Partial gradient sums of chunk t = c * chunks + j over channel c's outputs in (n, oy, ox)
+// order: (sum gz, sum gz * (x - mean)) where only each window's argmax carries gz, so the
+// sums over the channel's inputs are sums over its outputs.
+@compute @workgroup_size(256)
+fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = linear(gid, nwg);
+    if (t >= p.c * p.chunks) { return; }
+    let c = t / p.chunks;
+    let q0 = (t - c * p.chunks) * p.chunk;
+    let len = min(p.chunk, p.count_out - q0);
+    let ohw = p.oh * p.ow;
+    var n = q0 / ohw;
+    let i0 = q0 - n * ohw;
+    var oy = i0 / p.ow;
+    var ox = i0 - oy * p.ow;
+    let mean = stats_in[c].x;
+    var sg = 0.0;
+    var sgx = 0.0;
+    for (var q = 0u; q < len; q = q + 1u) {
+        let plane = n * p.c + c;
+        let o = plane * ohw + oy * p.ow + ox;
+        let kk = arg_in[o];
+        let e = plane * p.h * p.w + (2u * oy + kk / 2u) * p.w + 2u * ox + kk % 2u;
+        let gz = select(0.0, g[o], y_in[o] > 0.0);
+        sg = sg + gz;
+        sgx = sgx + gz * (x[e] - mean);
+        ox = ox + 1u;
+        if (ox == p.ow) {
+            ox = 0u;
+            oy = oy + 1u;
+            if (oy == p.oh) {
+                oy = 0u;
+                n = n + 1u;
+            }
+        }
+    }
+    part_out[t] = vec2<f32>(sg, sgx);
+}
+
+// The gradient reaching bn(x) of one window's four inputs, in window order: g at its
+// first maximum when that is positive, else 0.
+fn window_gz(o: u32) -> vec4<f32> {
+    let k = arg_in[o];
+    let gv = select(0.0, g[o], y_in[o] > 0.0);
+    return select(vec4<f32>(0.0), vec4<f32>(gv), vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(k));
+}
+
+// dx = A gz + B x + D over input rows 2 rp, 2 rp + 1 and columns 8 qc + [0, 8) of one plane,
+// invocation l = (plane * ceil(H / 2) + rp) * ceil(W / 8) + qc: the four windows below them
+// load g, y and the argmax once for 16 inputs, and x comes in through load8. Rows and
+// columns past the last window (odd H or W) get gz = 0.
+@compute @workgroup_size(256)
+fn brp_backward_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let l = linear(gid, nwg);
+    let qw = (p.w + 7u) / 8u;
+    let rows = (p.h + 1u) / 2u;
+    if (l >= p.planes * rows * qw) { return; }
+    let qc = l % qw;
+    let t = l / qw;
+    let rp = t % rows;
+    let plane = t / rows;
+    let k = coef_in[plane % p.c];
+    let ix0 = qc * 8u;
+    // Window gradients of windows ox0 .. ox0 + 3 (zero where there is no window).
+    let ox0 = qc * 4u;
+    let obase = (plane * p.oh + min(rp, p.oh - 1u)) * p.ow;
+    var wg: array<vec4<f32>, 4>;
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        let ox = ox0 + j;
+        let has = rp < p.oh && ox < p.ow;
+        wg[j] = select(vec4<f32>(0.0), window_gz(obase + min(ox, p.ow - 1u)), has);
+    }
+    for (var r = 0u; r < 2u; r = r + 1u) {
+        let iy = 2u * rp + r;
+        if (iy >= p.h) { break; }
+        let e = (plane * p.h + iy) * p.w + ix0;
+        let xv = load8(e);
+        // gz of the row's eight inputs: window j's top (r = 0) or bottom pair.
+        let lo = vec4<f32>(wg[0][2u * r], wg[0][2u * r + 1u], wg[1][2u * r], wg[1][2u * r + 1u]);
+        let hi = vec4<f32>(wg[2][2u * r], wg[2][2u * r + 1u], wg[3][2u * r], wg[3][2u * r + 1u]);
+        let d0 = lo * k.x + xv[0] * k.y + k.z;
+        let d1 = hi * k.x + xv[1] * k.y + k.z;
+        let n = min(8u, p.w - ix0);
+        out[e] = d0.x;
+        if (n > 1u) { out[e + 1u] = d0.y; }
+        if (n > 2u) { out[e + 2u] = d0.z; }
+        if (n > 3u) { out[e + 3u] = d0.w; }
+        if (n > 4u) { out[e + 4u] = d1.x; }
+        if (n > 5u) { out[e + 5u] = d1.y; }
+        if (n > 6u) { out[e + 6u] = d1.z; }
+        if (n > 7u) { out[e + 7u] = d1.w; }
+    }
+}

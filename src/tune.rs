@@ -1,0 +1,258 @@
+//! Which kernel variants an adapter runs, chosen by a short timed trial on first use and
+//! cached per adapter, driver and shader sources (DESIGN.md: variants are picked per
+//! adapter by measurement, never by timing inside a run).
+//!
+//! Families and their candidates: `matmul` (the matmul and convolution kernels: subgroup
+//! where the adapter has 8-wide subgroups, register, tiled) and `bn_relu_pool` (the fused
+//! chain or the separate ops). Each family has one shape class today, the DeepMerge-sized
+//! case it is timed on. A run records the variants it resolved in its config
+//! (`TrainConfig::kernels`), so timing noise never changes a rerun, a resume or the eval of
+//! its checkpoints.
+//!
+//! The cache is `variants.json` in `$TIDAL_CACHE_DIR`, else `$XDG_CACHE_HOME/tidal`, else
+//! `~/.cache/tidal`. `TIDAL_KERNELS=<setting>` (`default` or a pinned `subgroup+fused`, ...)
+//! replaces the trial and the cache for `auto` (tests use it to stay independent of the
+//! machine).
+
+use crate::error::{Error, Result};
+use crate::gpu::{self, Context, KernelSetting, Kernels, Variant};
+use crate::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+/// One adapter's cached choice and the trial medians it came from (milliseconds).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Entry {
+    pub kernels: String,
+    pub trial_ms: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CacheFile {
+    schema: u32,
+    /// Keyed by `cache_key`.
+    entries: BTreeMap<String, Entry>,
+}
+
+/// The cache file's path (None without a home or cache directory).
+pub fn cache_path() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let dir = env("TIDAL_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("tidal")))
+        .or_else(|| env("HOME").map(|h| h.join(".cache").join("tidal")))?;
+    Some(dir.join("variants.json"))
+}
+
+/// Adapter name, driver, driver info and a hash of every shader source: a new driver or
+/// an edited kernel is timed again.
+pub fn cache_key(ctx: &Context) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (name, src) in crate::shaders::ALL {
+        for b in name.bytes().chain(src.bytes()) {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!(
+        "{} | {} | {} | shaders {h:016x}",
+        ctx.info.name, ctx.info.driver, ctx.info.driver_info
+    )
+}
+
+fn load_cache() -> CacheFile {
+    cache_path()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Every cached choice (for `tidal info`).
+pub fn cached_entries() -> BTreeMap<String, Entry> {
+    load_cache().entries
+}
+
+/// The cached choice for this adapter, if any (and still parseable).
+pub fn cached(ctx: &Context) -> Option<Entry> {
+    load_cache()
+        .entries
+        .remove(&cache_key(ctx))
+        .filter(|e| Kernels::parse(&e.kernels).is_some())
+}
+
+fn store(ctx: &Context, entry: &Entry) -> Result<()> {
+    let path = cache_path()
+        .ok_or_else(|| Error::Invalid("no cache directory (set TIDAL_CACHE_DIR or HOME)".into()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut file = load_cache();
+    file.schema = 1;
+    file.entries.insert(cache_key(ctx), entry.clone());
+    let text = serde_json::to_string_pretty(&file).expect("cache serialises");
+    crate::atomic::write(&path, text.as_bytes())
+}
+
+/// The kernels a setting means on this context, without applying them: `auto` takes
+/// `TIDAL_KERNELS`, else the cache, else a timed trial (whose result is cached).
+pub fn resolve(ctx: &Rc<Context>, setting: &str) -> Result<Kernels> {
+    let parsed = KernelSetting::parse(setting).ok_or_else(|| {
+        Error::config(
+            format!("kernels = {setting:?}"),
+            "must be auto, default, or subgroup/register/tiled optionally followed by +fused",
+        )
+    })?;
+    match parsed {
+        KernelSetting::Pinned(k) => Ok(k),
+        KernelSetting::Default => Ok(adapter_default(ctx)),
+        KernelSetting::Auto => {
+            if let Ok(env) = std::env::var("TIDAL_KERNELS") {
+                if env != "auto" {
+                    return resolve(ctx, &env);
+                }
+            }
+            if let Some(e) = cached(ctx) {
+                return Ok(Kernels::parse(&e.kernels).expect("filtered by cached"));
+            }
+            eprintln!(
+                "choosing kernel variants for {} by a short timed trial (once per adapter and \
+                 driver; cached in {})",
+                ctx.info.name,
+                cache_path().map_or("nowhere".into(), |p| p.display().to_string())
+            );
+            let started = Instant::now();
+            let entry = trial(ctx)?;
+            eprintln!(
+                "  chose {} in {:.1} s",
+                entry.kernels,
+                started.elapsed().as_secs_f64()
+            );
+            if let Err(e) = store(ctx, &entry) {
+                eprintln!("warning: the kernel choice could not be cached: {e}");
+            }
+            Ok(Kernels::parse(&entry.kernels).expect("trial names a valid choice"))
+        }
+    }
+}
+
+/// The adapter's default matmul variant (`TIDAL_MATMUL` honoured) with the separate ops:
+/// what every run did before variants were chosen by trial.
+pub fn adapter_default(ctx: &Context) -> Kernels {
+    let pinned = ctx.pinned_variant();
+    gpu::reset_variant(ctx);
+    let matmul = Variant::for_context(ctx);
+    if let Some(v) = pinned {
+        gpu::set_variant(ctx, v);
+    }
+    Kernels {
+        matmul,
+        fused: false,
+    }
+}
+
+/// Resolves `setting` and pins the result on `ctx`; returns it.
+pub fn apply(ctx: &Rc<Context>, setting: &str) -> Result<Kernels> {
+    let k = resolve(ctx, setting)?;
+    k.apply(ctx);
+    Ok(k)
+}
+
+/// The candidates of the matmul family on this adapter.
+fn matmul_candidates(ctx: &Context) -> Vec<Variant> {
+    let mut v = Vec::new();
+    if gpu::subgroup_ok(ctx) {
+        v.push(Variant::Subgroup);
+    }
+    v.extend([Variant::Register, Variant::Tiled]);
+    v
+}
+
+/// Median wall-clock milliseconds of `f` (each call ends with a read-back) over 3 calls
+/// after one warm-up (which also builds the pipelines).
+fn time_ms(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    f()?;
+    let mut t: Vec<f64> = (0..3)
+        .map(|_| {
+            let s = Instant::now();
+            f().map(|_| s.elapsed().as_secs_f64() * 1e3)
+        })
+        .collect::<Result<_>>()?;
+    t.sort_by(f64::total_cmp);
+    Ok(t[1])
+}
+
+/// Times every candidate of each family on its DeepMerge-sized case and keeps the fastest.
+pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
+    use crate::nn::{BnReluPool, Module};
+    use crate::ops::conv2d::{conv2d, Conv2dParams};
+    let before = Kernels::current(ctx);
+    let mut rng = crate::ops::random::Rng::new(7);
+    let mut trial_ms = BTreeMap::new();
+    // matmul family: conv2's forward and weight gradient (batch 32) and the fc1 product.
+    let x = rng
+        .normal(ctx, &[32, 8, 37, 37], 0.0, 1.0)?
+        .requires_grad_();
+    let w = rng.normal(ctx, &[16, 8, 3, 3], 0.0, 0.1)?.requires_grad_();
+    let a = rng.normal(ctx, &[256, 2592], 0.0, 1.0)?;
+    let b = rng.normal(ctx, &[2592, 64], 0.0, 0.02)?;
+    let p = Conv2dParams {
+        padding: (1, 1),
+        ..Default::default()
+    };
+    let mut best: Option<(f64, Variant)> = None;
+    for v in matmul_candidates(ctx) {
+        gpu::set_variant(ctx, v);
+        let ms = time_ms(|| {
+            let y = conv2d(&x, &w, None, p)?;
+            y.sum()?.backward()?;
+            let z = a.matmul(&b)?;
+            Tensor::read_all(&[&z.sum()?, &w.grad().expect("w has a gradient")])?;
+            Ok(())
+        })?;
+        trial_ms.insert(
+            format!(
+                "matmul={}",
+                Kernels {
+                    matmul: v,
+                    fused: false
+                }
+            ),
+            ms,
+        );
+        if best.is_none_or(|(b, _)| ms < b) {
+            best = Some((ms, v));
+        }
+    }
+    let matmul = best.expect("at least one candidate").1;
+    gpu::set_variant(ctx, matmul);
+    // bn_relu_pool family: DeepMerge's first block, batch 32, forward and backward.
+    let block = BnReluPool::new(ctx, 8)?;
+    let x1 = rng
+        .normal(ctx, &[32, 8, 75, 75], 0.0, 1.0)?
+        .requires_grad_();
+    let mut fused_ms = [0.0; 2];
+    for (i, on) in [true, false].into_iter().enumerate() {
+        gpu::set_fused(ctx, on);
+        fused_ms[i] = time_ms(|| {
+            block.forward(&x1)?.sum()?.backward()?;
+            x1.grad().expect("x has a gradient").sum()?.to_vec()?;
+            Ok(())
+        })?;
+        let name = if on { "fused" } else { "separate" };
+        trial_ms.insert(format!("bn_relu_pool={name}"), fused_ms[i]);
+    }
+    before.apply(ctx);
+    let chosen = Kernels {
+        matmul,
+        fused: fused_ms[0] <= fused_ms[1],
+    };
+    Ok(Entry {
+        kernels: chosen.to_string(),
+        trial_ms,
+    })
+}
