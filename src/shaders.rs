@@ -19,6 +19,14 @@ pub const ALL: &[(&str, &str)] = &[
     ("pool", include_str!("../shaders/pool.wgsl")),
     ("batchnorm", include_str!("../shaders/batchnorm.wgsl")),
     ("bn_relu_pool", include_str!("../shaders/bn_relu_pool.wgsl")),
+    (
+        "matmul_coop_f16",
+        include_str!("../shaders/matmul_coop_f16.wgsl"),
+    ),
+    (
+        "matmul_coop_f32",
+        include_str!("../shaders/matmul_coop_f32.wgsl"),
+    ),
 ];
 
 pub fn source(name: &str) -> Option<&'static str> {

@@ -43,6 +43,16 @@ pub fn info(args: &AdapterArgs, json: bool) -> anyhow::Result<()> {
         if !a.driver.is_empty() || !a.driver_info.is_empty() {
             println!("{:<6} driver: {} {}", "", a.driver, a.driver_info);
         }
+        println!(
+            "{:<6} f16: {}; cooperative matrices: {}",
+            "",
+            if a.shader_f16 { "yes" } else { "no" },
+            if a.cooperative_matrix.is_empty() {
+                "none".to_string()
+            } else {
+                a.cooperative_matrix.join(", ")
+            }
+        );
     }
     match chosen {
         Some(i) => println!("\ntidal would use adapter {i} ({}).", list[i].name),

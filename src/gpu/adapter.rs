@@ -58,6 +58,11 @@ pub struct AdapterSummary {
     pub max_compute_workgroup_size: [u32; 3],
     pub max_compute_invocations_per_workgroup: u32,
     pub max_compute_workgroup_storage_size: u32,
+    /// f16 in shaders (`SHADER_F16`).
+    pub shader_f16: bool,
+    /// The cooperative-matrix configurations the adapter lists (empty without the
+    /// experimental feature), as `MxNxK ab->cr`.
+    pub cooperative_matrix: Vec<String>,
 }
 
 /// One wgpu instance per backend set for the whole process. Creating an instance per
@@ -116,6 +121,11 @@ fn summary(index: usize, a: &wgpu::Adapter) -> AdapterSummary {
         ],
         max_compute_invocations_per_workgroup: l.max_compute_invocations_per_workgroup,
         max_compute_workgroup_storage_size: l.max_compute_workgroup_storage_size,
+        shader_f16: a.features().contains(wgpu::Features::SHADER_F16),
+        cooperative_matrix: super::coop::configs(a)
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
     }
 }
 

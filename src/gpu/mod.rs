@@ -4,6 +4,7 @@
 //! `TIDAL_PROFILE` (`profile`).
 
 mod adapter;
+pub mod coop;
 mod params;
 mod pipeline;
 mod pool;
@@ -12,7 +13,7 @@ mod variant;
 
 pub use adapter::{list_adapters, AdapterChoice, AdapterSummary};
 pub use params::Params;
-pub use pipeline::{validate_wgsl, validate_wgsl_for, Kernel};
+pub use pipeline::{enabled_capabilities, validate_wgsl, validate_wgsl_for, Kernel};
 pub use pool::{Memory, PooledBuffer};
 pub use variant::{
     describe, fused, reset_variant, set_fused, set_variant, subgroup_ok, KernelSetting, Kernels,
@@ -83,14 +84,33 @@ impl Context {
         // Ask for the adapter's real limits: the defaults cap storage bindings at 128 MiB.
         let limits = adapter.limits();
         // Timestamp queries only serve benchmarks; ask for them where the adapter has them.
-        let features = adapter.features()
+        let mut features = adapter.features()
             & (wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS
-                | wgpu::Features::SUBGROUP);
+                | wgpu::Features::SUBGROUP
+                | wgpu::Features::SHADER_F16);
+        // Cooperative matrices are experimental in wgpu: asked for only where the adapter
+        // lists a configuration tidal has a kernel for (coop::pick).
+        let coop = coop::pick(
+            &coop::configs(&adapter),
+            features.contains(wgpu::Features::SHADER_F16),
+            true,
+        )
+        .is_some();
+        if coop {
+            features |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("tidal"),
             required_features: features,
             required_limits: limits.clone(),
+            // SAFETY: the only experimental feature requested is cooperative matrices, used
+            // only by the matmul_coop kernels for configurations the adapter lists.
+            experimental_features: if coop {
+                unsafe { wgpu::ExperimentalFeatures::enabled() }
+            } else {
+                wgpu::ExperimentalFeatures::disabled()
+            },
             ..Default::default()
         }))
         .map_err(|source| Error::RequestDevice {

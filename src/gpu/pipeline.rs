@@ -38,6 +38,25 @@ pub fn validate_wgsl(name: &str, source: &str) -> Result<(naga::Module, naga::va
     validate_wgsl_for(name, source, true)
 }
 
+/// The capabilities a shader asks for with `enable` directives (f16, cooperative
+/// matrices): a device only builds such a shader when it has the matching features.
+pub fn enabled_capabilities(source: &str) -> naga::valid::Capabilities {
+    use naga::valid::Capabilities;
+    let enables = |name: &str| {
+        source
+            .lines()
+            .any(|l| l.trim() == format!("enable {name};"))
+    };
+    let mut caps = Capabilities::empty();
+    if enables("f16") {
+        caps |= Capabilities::SHADER_FLOAT16;
+    }
+    if enables("wgpu_cooperative_matrix") {
+        caps |= Capabilities::COOPERATIVE_MATRIX;
+    }
+    caps
+}
+
 /// As `validate_wgsl`, with subgroup operations allowed only when `subgroups` is set (a
 /// device without the SUBGROUP feature compiles the module without its subgroup sections).
 pub fn validate_wgsl_for(
@@ -64,7 +83,7 @@ pub fn validate_wgsl_for(
     };
     let info = naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default() | caps,
+        naga::valid::Capabilities::default() | caps | enabled_capabilities(source),
     )
     .subgroup_stages(stages)
     .subgroup_operations(ops)
