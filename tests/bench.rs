@@ -175,3 +175,29 @@ fn reports_written_before_the_renaming_load_under_the_current_case_names() {
         .iter()
         .any(|c| c.name == "conv2d/forward/deepmerge_conv1"));
 }
+
+#[test]
+fn full_size_predict_case_fits_the_binding_cap_and_records_memory() {
+    // 2048 images drawn in one buffer (138 MB) were over lavapipe's 128 MiB binding cap,
+    // and the error ended the whole full bench before its report was written.
+    let dir = std::env::temp_dir().join(format!("tidal-bench-full-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("p.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_tidal"))
+        .args(["bench", "--suite", "train", "--filter", "predict/deepmerge"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = Report::load(&out).unwrap();
+    let c = r
+        .cases
+        .iter()
+        .find(|c| c.name == "predict/deepmerge")
+        .unwrap();
+    assert_eq!(c.shape, [2048, 3, 75, 75]);
+    assert!(c.gpu_peak_bytes.unwrap() > 0 && c.peak_rss_bytes.unwrap_or(1) > 0);
+    assert!(!r.kernels.is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
