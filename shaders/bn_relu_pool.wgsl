@@ -69,21 +69,36 @@ fn max4(t0: f32, t1: f32, b0: f32, b1: f32) -> vec2<f32> {
     return vec2<f32>(m, k);
 }
 
-// y = maxpool(relu(a x + b)) and its argmax for outputs ox = 4 * (l % ceil(OW / 4)) + [0, 4)
-// of row oy = (l / ceil(OW / 4)) % OH of plane l / (ceil(OW / 4) * OH).
+struct Quad {
+    o: u32,                       // first of the (up to) four outputs
+    n: u32,                       // how many of them exist
+    k: vec4<f32>,                 // the plane's coefficients
+    top: array<vec4<f32>, 2>,     // x of the windows' top rows (8 values)
+    bot: array<vec4<f32>, 2>,     // and bottom rows
+}
+
+// The inputs of outputs ox = 4 * (l % ceil(OW / 4)) + [0, 4) of row
+// oy = (l / ceil(OW / 4)) % OH of plane l / (ceil(OW / 4) * OH).
+fn quad(l: u32) -> Quad {
+    let qw = (p.ow + 3u) / 4u;
+    let ox = (l % qw) * 4u;
+    let t = l / qw;
+    let oy = t % p.oh;
+    let plane = t / p.oh;
+    let e = plane * p.h * p.w + 2u * oy * p.w + 2u * ox;
+    return Quad(t * p.ow + ox, min(4u, p.ow - ox), coef_in[plane % p.c], load8(e), load8(e + p.w));
+}
+
+// y = maxpool(relu(a x + b)) and its argmax for the outputs of quad(l).
 @compute @workgroup_size(256)
 fn brp_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let l = linear(gid, nwg);
     let qw = (p.ow + 3u) / 4u;
     if (l >= p.planes * p.oh * qw) { return; }
-    let ox = (l % qw) * 4u;
-    let t = l / qw;
-    let oy = t % p.oh;
-    let plane = t / p.oh;
-    let k = coef_in[plane % p.c];
-    let e = plane * p.h * p.w + 2u * oy * p.w + 2u * ox;
-    let top = load8(e);
-    let bot = load8(e + p.w);
+    let q = quad(l);
+    let k = q.k;
+    let top = q.top;
+    let bot = q.bot;
     let t0 = max(top[0] * k.x + k.y, vec4<f32>(0.0));
     let t1 = max(top[1] * k.x + k.y, vec4<f32>(0.0));
     let b0 = max(bot[0] * k.x + k.y, vec4<f32>(0.0));
@@ -92,8 +107,8 @@ fn brp_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let w1 = max4(t0.z, t0.w, b0.z, b0.w);
     let w2 = max4(t1.x, t1.y, b1.x, b1.y);
     let w3 = max4(t1.z, t1.w, b1.z, b1.w);
-    let o = t * p.ow + ox;
-    let n = min(4u, p.ow - ox);
+    let o = q.o;
+    let n = q.n;
     out[o] = w0.x;
     arg_out[o] = u32(w0.y);
     if (n > 1u) { out[o + 1u] = w1.x; arg_out[o + 1u] = u32(w1.y); }
@@ -107,19 +122,15 @@ fn brp_forward_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     let l = linear(gid, nwg);
     let qw = (p.ow + 3u) / 4u;
     if (l >= p.planes * p.oh * qw) { return; }
-    let ox = (l % qw) * 4u;
-    let t = l / qw;
-    let oy = t % p.oh;
-    let plane = t / p.oh;
-    let k = coef_in[plane % p.c];
-    let e = plane * p.h * p.w + 2u * oy * p.w + 2u * ox;
-    let top = load8(e);
-    let bot = load8(e + p.w);
+    let q = quad(l);
+    let k = q.k;
+    let top = q.top;
+    let bot = q.bot;
     // max(relu(u), relu(v)) = relu(max(u, v)): pool first, rectify once.
     let r0 = max(top[0] * k.x + k.y, bot[0] * k.x + k.y);
     let r1 = max(top[1] * k.x + k.y, bot[1] * k.x + k.y);
-    let o = t * p.ow + ox;
-    let n = min(4u, p.ow - ox);
+    let o = q.o;
+    let n = q.n;
     out[o] = max(max(r0.x, r0.y), 0.0);
     if (n > 1u) { out[o + 1u] = max(max(r0.z, r0.w), 0.0); }
     if (n > 2u) { out[o + 2u] = max(max(r1.x, r1.y), 0.0); }

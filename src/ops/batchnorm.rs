@@ -164,23 +164,7 @@ pub fn batch_norm(
                 &[xs.buffer(), g.buffer(), stats.buffer(), part.buffer()],
                 grid_1d((geo.c * geo.chunks) as u64, 256),
             )?;
-            let dgamma = alloc_like(g, &[geo.c], DType::F32)?;
-            let dbeta = alloc_like(g, &[geo.c], DType::F32)?;
-            let coef = alloc_like(g, &[geo.c, 4], DType::F32)?;
-            let k = ctx.kernel("batchnorm", "bn_finalize_grad", &[])?;
-            ctx.dispatch(
-                &k,
-                p.bytes(),
-                &[
-                    gs.buffer(),
-                    part.buffer(),
-                    stats.buffer(),
-                    coef.buffer(),
-                    dgamma.buffer(),
-                    dbeta.buffer(),
-                ],
-                grid_1d(geo.c as u64, 64),
-            )?;
+            let (dgamma, dbeta, coef) = finalize_grad(g, &gs, &part, &stats, &p, geo.c)?;
             let dx = if needs[0] {
                 let dx = alloc_like(g, xs.shape(), DType::F32)?;
                 apply(
@@ -264,6 +248,37 @@ pub(super) fn coefficients(
         )?;
     }
     Ok((stats, coef))
+}
+
+/// Folds the per-channel gradient partials (`part`, [c · chunks, 2]) into dγ, dβ and the
+/// input-gradient coefficients (A, B, D) of dx = A g + B x + D (`bn_finalize_grad`).
+pub(super) fn finalize_grad(
+    g: &Tensor,
+    gamma: &Tensor,
+    part: &Tensor,
+    stats: &Tensor,
+    p: &Params,
+    c: usize,
+) -> Result<(Tensor, Tensor, Tensor)> {
+    let ctx = g.ctx();
+    let dgamma = alloc_like(g, &[c], DType::F32)?;
+    let dbeta = alloc_like(g, &[c], DType::F32)?;
+    let coef = alloc_like(g, &[c, 4], DType::F32)?;
+    let k = ctx.kernel("batchnorm", "bn_finalize_grad", &[])?;
+    ctx.dispatch(
+        &k,
+        p.bytes(),
+        &[
+            gamma.buffer(),
+            part.buffer(),
+            stats.buffer(),
+            coef.buffer(),
+            dgamma.buffer(),
+            dbeta.buffer(),
+        ],
+        grid_1d(c as u64, 64),
+    )?;
+    Ok((dgamma, dbeta, coef))
 }
 
 /// Runs an elementwise pass with per-channel coefficients: `entries.0` on the whole

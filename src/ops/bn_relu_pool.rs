@@ -2,7 +2,7 @@
 //! (shaders/bn_relu_pool.wgsl): the tail of each DeepMerge block. The statistics come
 //! from batch_norm's passes; the separate ops are the tested reference.
 
-use super::batchnorm::{check, coefficients, Geom, MAX_CHUNKS, MIN_CHUNK};
+use super::batchnorm::{check, coefficients, finalize_grad, Geom, MAX_CHUNKS, MIN_CHUNK};
 use super::{alloc_like, storage};
 use crate::autograd::{is_grad_enabled, make};
 use crate::error::{Error, Result};
@@ -123,23 +123,7 @@ pub fn bn_relu_max_pool2d(
                 ],
                 grid_1d((c * chunks) as u64, 256),
             )?;
-            let dgamma = alloc_like(g, &[c], DType::F32)?;
-            let dbeta = alloc_like(g, &[c], DType::F32)?;
-            let coef = alloc_like(g, &[c, 4], DType::F32)?;
-            let k = ctx.kernel("batchnorm", "bn_finalize_grad", &[])?;
-            ctx.dispatch(
-                &k,
-                gp.bytes(),
-                &[
-                    gs.buffer(),
-                    part.buffer(),
-                    stats.buffer(),
-                    coef.buffer(),
-                    dgamma.buffer(),
-                    dbeta.buffer(),
-                ],
-                grid_1d(c as u64, 64),
-            )?;
+            let (dgamma, dbeta, coef) = finalize_grad(g, &gs, &part, &stats, &gp, c)?;
             let dx = if needs[0] {
                 let dx = alloc_like(g, xs.shape(), DType::F32)?;
                 let k = ctx.kernel("bn_relu_pool", "brp_backward_apply", &[])?;
