@@ -31,6 +31,24 @@ pub fn for_each_cpu_variant(mut f: impl FnMut(&str)) {
     reset_variant(&ctx);
 }
 
+/// `for_each_cpu_variant` with the subgroup family run twice, with the row-window
+/// convolutions (`gpu::rows`) on and off: both are what some runs use.
+pub fn for_each_conv_variant(mut f: impl FnMut(&str)) {
+    use tidal::gpu::{set_rows, Variant};
+    let ctx = ctx();
+    for_each_cpu_variant(|v| {
+        if v == format!("{:?}", Variant::Subgroup) {
+            for rows in [true, false] {
+                set_rows(&ctx, rows);
+                f(&format!("{v} rows={rows}"));
+            }
+            set_rows(&ctx, true); // the default
+        } else {
+            f(v);
+        }
+    });
+}
+
 /// Deterministic host data in [-1, 1) from a small LCG (independent of the GPU generator).
 pub fn data(seed: u64, n: usize) -> Vec<f32> {
     let mut s = seed

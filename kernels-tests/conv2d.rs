@@ -165,6 +165,35 @@ fn odd_cases() -> Vec<(&'static str, Case)> {
                 ..case(1, 3, 6, 13, 17, 1, params(1, 1, 1, false))
             },
         ),
+        // Stride 1, the row-window kernels: the forward's (5-wide kernels; rows of 19 and
+        // 39 pixels, several blocks of 8 and a partial last one) and the grad weight's
+        // (rows of 32 or more; 3, 4 and 5 wide, 2 to 5 rows, chunks that start mid-row),
+        // with 8, 9, 11, 17 or 19 channels (partial channel blocks, one and two blocks of 8
+        // per lane).
+        (
+            "5x5 pad 2 rows of 19",
+            case(2, 3, 13, 19, 11, 5, params(1, 2, 1, false)),
+        ),
+        (
+            "5x5 pad 2 rows of 40",
+            case(1, 3, 5, 40, 8, 5, params(1, 2, 1, false)),
+        ),
+        (
+            "3x3 pad 1 rows of 35",
+            case(2, 5, 7, 35, 19, 3, params(1, 1, 1, false)),
+        ),
+        (
+            "4x4 no pad rows of 33",
+            case(3, 2, 6, 36, 9, 4, params(1, 0, 1, false)),
+        ),
+        (
+            "2x5 kernel rows of 39",
+            Case {
+                kh: 2,
+                kw: 5,
+                ..case(1, 3, 6, 41, 17, 1, params(1, 1, 1, false))
+            },
+        ),
         // More than 16 channels each way: several 16-channel blocks in the subgroup kernels.
         (
             "3x3 wide channels",
@@ -284,7 +313,7 @@ fn check_backward(name: &str, cs: Case, seed: u64, rtol: f32, atol: f32) {
 #[test]
 fn conv2d_forward_matches_cpu_on_odd_shapes_with_and_without_bias_relu() {
     // f32 sums of at most 19*9 products of |v| < 1: 1e-5 relative and absolute.
-    for_each_cpu_variant(|v| {
+    for_each_conv_variant(|v| {
         for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
             check_forward(&format!("{v} {name}"), cs, 10 * i as u64 + 1, 1e-5);
         }
@@ -293,7 +322,7 @@ fn conv2d_forward_matches_cpu_on_odd_shapes_with_and_without_bias_relu() {
 
 #[test]
 fn conv2d_forward_matches_cpu_on_deepmerge_layers_at_batch_3_and_5() {
-    for_each_cpu_variant(|v| {
+    for_each_conv_variant(|v| {
         for n in [3, 5] {
             for (i, (name, cs)) in deepmerge_cases(n).into_iter().enumerate() {
                 check_forward(&format!("{v} {name} batch {n}"), cs, 100 + i as u64, 1e-5);
@@ -305,7 +334,7 @@ fn conv2d_forward_matches_cpu_on_deepmerge_layers_at_batch_3_and_5() {
 #[test]
 fn conv2d_grad_input_weight_bias_match_cpu_on_odd_shapes() {
     // grad weight sums up to n*oh*ow = 2*8*8 products: 2e-5.
-    for_each_cpu_variant(|v| {
+    for_each_conv_variant(|v| {
         for (i, (name, cs)) in odd_cases().into_iter().enumerate() {
             check_backward(&format!("{v} {name}"), cs, 20 * i as u64 + 7, 2e-5, 2e-5);
         }
@@ -355,6 +384,11 @@ fn conv2d_grad_input_weight_bias_match_fd_on_odd_shapes() {
         (
             "7x7 stride 2 pad 3",
             case(1, 2, 6, 5, 2, 7, params(2, 3, 1, false)),
+        ),
+        // Rows of 33: the row-window forward and grad weight where the subgroup kernels run.
+        (
+            "5x5 pad 2 rows of 33",
+            case(1, 2, 3, 33, 3, 5, params(1, 2, 1, false)),
         ),
     ];
     for (i, (name, cs)) in cases.into_iter().enumerate() {

@@ -1091,4 +1091,393 @@ fn conv2d_grad_weight_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
         gw_store4(base, o0 + 15u, e0, acc1_7);
     }
 }
+// ---------------------------------------------------------------------------------------
+// conv2d_fwd_row_sg: the forward for stride 1, dilation 1 and KW <= 5 on adapters with
+// 8-wide subgroups (chosen for 5-wide kernels: DeepMerge's conv1, see ops/conv2d.rs). A
+// lane owns 8 consecutive output pixels of one row, ox0 .. ox0+7 (ox0 = 8 * block, OW
+// rounded up to whole blocks per row) and 8 * CT output channels (o0 = wid.z * 8 * CT,
+// weights broadcast as in conv2d_fwd_sg). At kernel row (c, ky) the 8 + KW - 1 input values the lane's pixels see are loaded once into a
+// window of three vec4s and the KW taps shift it by one column each, so a 5x5 layer loads
+// 12 values per kernel row instead of 40 (llvmpipe gathers each one) and the bounds checks
+// of the columns are made once per lane.
+@compute @workgroup_size(64)
+fn conv2d_fwd_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+    let blocks = (p.ow + 7u) / 8u;
+    let total = p.n * p.oh * blocks;
+    let q = gid.x + gid.y * nwg.x * 64u;
+    // As in conv2d_fwd_sg: subgroups leave as a whole; lanes past the end redo the last
+    // block and store nothing.
+    if (subgroupAll(q >= total)) { return; }
+    let v = cursor(min(q, total - 1u), p.oh, blocks);
+    let ox0 = v.z * 8u;
+    let iy0 = v.y - p.ph;
+    let ix0 = ox0 - p.pw;
+    // Columns ix0 + j of the window (u32: a column left of the image wraps past W).
+    // Entries past 8 + KW - 2 are never used: their mask is false, so the load folds away.
+    let span = 7u + KW;
+    let m0 = ix0 + 0u < p.w && 0u < span;
+    let m1 = ix0 + 1u < p.w && 1u < span;
+    let m2 = ix0 + 2u < p.w && 2u < span;
+    let m3 = ix0 + 3u < p.w && 3u < span;
+    let m4 = ix0 + 4u < p.w && 4u < span;
+    let m5 = ix0 + 5u < p.w && 5u < span;
+    let m6 = ix0 + 6u < p.w && 6u < span;
+    let m7 = ix0 + 7u < p.w && 7u < span;
+    let m8 = ix0 + 8u < p.w && 8u < span;
+    let m9 = ix0 + 9u < p.w && 9u < span;
+    let m10 = ix0 + 10u < p.w && 10u < span;
+    let m11 = ix0 + 11u < p.w && 11u < span;
+    let hw = p.h * p.w;
+    let ckk = p.c * KH * KW;
+    let o0 = wid.z * 8u * CT;
+    let wrow0 = min(o0 + 0u + sl, p.o - 1u) * ckk;
+    let wrow1 = min(o0 + 8u + sl, p.o - 1u) * ckk;
+    var a0_0 = vec4<f32>(0.0);
+    var b0_0 = vec4<f32>(0.0);
+    var a0_1 = vec4<f32>(0.0);
+    var b0_1 = vec4<f32>(0.0);
+    var a0_2 = vec4<f32>(0.0);
+    var b0_2 = vec4<f32>(0.0);
+    var a0_3 = vec4<f32>(0.0);
+    var b0_3 = vec4<f32>(0.0);
+    var a0_4 = vec4<f32>(0.0);
+    var b0_4 = vec4<f32>(0.0);
+    var a0_5 = vec4<f32>(0.0);
+    var b0_5 = vec4<f32>(0.0);
+    var a0_6 = vec4<f32>(0.0);
+    var b0_6 = vec4<f32>(0.0);
+    var a0_7 = vec4<f32>(0.0);
+    var b0_7 = vec4<f32>(0.0);
+    var a1_0 = vec4<f32>(0.0);
+    var b1_0 = vec4<f32>(0.0);
+    var a1_1 = vec4<f32>(0.0);
+    var b1_1 = vec4<f32>(0.0);
+    var a1_2 = vec4<f32>(0.0);
+    var b1_2 = vec4<f32>(0.0);
+    var a1_3 = vec4<f32>(0.0);
+    var b1_3 = vec4<f32>(0.0);
+    var a1_4 = vec4<f32>(0.0);
+    var b1_4 = vec4<f32>(0.0);
+    var a1_5 = vec4<f32>(0.0);
+    var b1_5 = vec4<f32>(0.0);
+    var a1_6 = vec4<f32>(0.0);
+    var b1_6 = vec4<f32>(0.0);
+    var a1_7 = vec4<f32>(0.0);
+    var b1_7 = vec4<f32>(0.0);
+    // Kernel rows (c, ky) in one flat loop (see the top of the file).
+    var row = v.x * p.c * hw + iy0 * p.w + ix0;
+    var iy = iy0;
+    var ky = 0u;
+    for (var wi = 0u; wi < ckk; wi = wi + KW) {
+        let ok = iy < p.h;
+        var l0 = vec4<f32>(ldx(row + 0u, ok && m0), ldx(row + 1u, ok && m1), ldx(row + 2u, ok && m2), ldx(row + 3u, ok && m3));
+        var l1 = vec4<f32>(ldx(row + 4u, ok && m4), ldx(row + 5u, ok && m5), ldx(row + 6u, ok && m6), ldx(row + 7u, ok && m7));
+        var l2 = vec4<f32>(ldx(row + 8u, ok && m8), ldx(row + 9u, ok && m9), ldx(row + 10u, ok && m10), ldx(row + 11u, ok && m11));
+        for (var kx = 0u; kx < KW; kx = kx + 1u) {
+            let wl0 = wt[wrow0 + wi + kx];
+            let w0_0 = vec4<f32>(subgroupBroadcast(wl0, 0u));
+            a0_0 = fma(w0_0, l0, a0_0);
+            b0_0 = fma(w0_0, l1, b0_0);
+            let w0_1 = vec4<f32>(subgroupBroadcast(wl0, 1u));
+            a0_1 = fma(w0_1, l0, a0_1);
+            b0_1 = fma(w0_1, l1, b0_1);
+            let w0_2 = vec4<f32>(subgroupBroadcast(wl0, 2u));
+            a0_2 = fma(w0_2, l0, a0_2);
+            b0_2 = fma(w0_2, l1, b0_2);
+            let w0_3 = vec4<f32>(subgroupBroadcast(wl0, 3u));
+            a0_3 = fma(w0_3, l0, a0_3);
+            b0_3 = fma(w0_3, l1, b0_3);
+            let w0_4 = vec4<f32>(subgroupBroadcast(wl0, 4u));
+            a0_4 = fma(w0_4, l0, a0_4);
+            b0_4 = fma(w0_4, l1, b0_4);
+            let w0_5 = vec4<f32>(subgroupBroadcast(wl0, 5u));
+            a0_5 = fma(w0_5, l0, a0_5);
+            b0_5 = fma(w0_5, l1, b0_5);
+            let w0_6 = vec4<f32>(subgroupBroadcast(wl0, 6u));
+            a0_6 = fma(w0_6, l0, a0_6);
+            b0_6 = fma(w0_6, l1, b0_6);
+            let w0_7 = vec4<f32>(subgroupBroadcast(wl0, 7u));
+            a0_7 = fma(w0_7, l0, a0_7);
+            b0_7 = fma(w0_7, l1, b0_7);
+            if (CT >= 2u) {
+                let wl1 = wt[wrow1 + wi + kx];
+                let w1_0 = vec4<f32>(subgroupBroadcast(wl1, 0u));
+                a1_0 = fma(w1_0, l0, a1_0);
+                b1_0 = fma(w1_0, l1, b1_0);
+                let w1_1 = vec4<f32>(subgroupBroadcast(wl1, 1u));
+                a1_1 = fma(w1_1, l0, a1_1);
+                b1_1 = fma(w1_1, l1, b1_1);
+                let w1_2 = vec4<f32>(subgroupBroadcast(wl1, 2u));
+                a1_2 = fma(w1_2, l0, a1_2);
+                b1_2 = fma(w1_2, l1, b1_2);
+                let w1_3 = vec4<f32>(subgroupBroadcast(wl1, 3u));
+                a1_3 = fma(w1_3, l0, a1_3);
+                b1_3 = fma(w1_3, l1, b1_3);
+                let w1_4 = vec4<f32>(subgroupBroadcast(wl1, 4u));
+                a1_4 = fma(w1_4, l0, a1_4);
+                b1_4 = fma(w1_4, l1, b1_4);
+                let w1_5 = vec4<f32>(subgroupBroadcast(wl1, 5u));
+                a1_5 = fma(w1_5, l0, a1_5);
+                b1_5 = fma(w1_5, l1, b1_5);
+                let w1_6 = vec4<f32>(subgroupBroadcast(wl1, 6u));
+                a1_6 = fma(w1_6, l0, a1_6);
+                b1_6 = fma(w1_6, l1, b1_6);
+                let w1_7 = vec4<f32>(subgroupBroadcast(wl1, 7u));
+                a1_7 = fma(w1_7, l0, a1_7);
+                b1_7 = fma(w1_7, l1, b1_7);
+            }
+            // Next tap: the window moves one column right.
+            l0 = vec4<f32>(l0.yzw, l1.x);
+            l1 = vec4<f32>(l1.yzw, l2.x);
+            l2 = vec4<f32>(l2.yzw, 0.0);
+        }
+        iy = iy + 1u;
+        row = row + p.w;
+        ky = ky + 1u;
+        if (ky == KH) {
+            ky = 0u;
+            iy = iy0;
+            row = row + hw - KH * p.w;
+        }
+    }
+    if (q >= total) { return; }
+    let base = (v.x * p.o * p.oh + v.y) * p.ow + ox0;
+    let valid = p.ow - ox0;
+    fwd_row_store8(base, valid, o0 + 0u, a0_0, b0_0);
+    fwd_row_store8(base, valid, o0 + 1u, a0_1, b0_1);
+    fwd_row_store8(base, valid, o0 + 2u, a0_2, b0_2);
+    fwd_row_store8(base, valid, o0 + 3u, a0_3, b0_3);
+    fwd_row_store8(base, valid, o0 + 4u, a0_4, b0_4);
+    fwd_row_store8(base, valid, o0 + 5u, a0_5, b0_5);
+    fwd_row_store8(base, valid, o0 + 6u, a0_6, b0_6);
+    fwd_row_store8(base, valid, o0 + 7u, a0_7, b0_7);
+    if (CT >= 2u) {
+        fwd_row_store8(base, valid, o0 + 8u, a1_0, b1_0);
+        fwd_row_store8(base, valid, o0 + 9u, a1_1, b1_1);
+        fwd_row_store8(base, valid, o0 + 10u, a1_2, b1_2);
+        fwd_row_store8(base, valid, o0 + 11u, a1_3, b1_3);
+        fwd_row_store8(base, valid, o0 + 12u, a1_4, b1_4);
+        fwd_row_store8(base, valid, o0 + 13u, a1_5, b1_5);
+        fwd_row_store8(base, valid, o0 + 14u, a1_6, b1_6);
+        fwd_row_store8(base, valid, o0 + 15u, a1_7, b1_7);
+    }
+}
+
+// Stores channel o of 8 pixels of one output row (off: the first pixel at channel 0), a = pixels 0-3,
+// b = 4-7; pixels from `valid` on do not exist.
+fn fwd_row_store8(off: u32, valid: u32, o: u32, a: vec4<f32>, b: vec4<f32>) {
+    fwd_store(0u < valid, off + 0u, o, a.x);
+    fwd_store(1u < valid, off + 1u, o, a.y);
+    fwd_store(2u < valid, off + 2u, o, a.z);
+    fwd_store(3u < valid, off + 3u, o, a.w);
+    fwd_store(4u < valid, off + 4u, o, b.x);
+    fwd_store(5u < valid, off + 5u, o, b.y);
+    fwd_store(6u < valid, off + 6u, o, b.z);
+    fwd_store(7u < valid, off + 7u, o, b.w);
+}
+
+
+// ---------------------------------------------------------------------------------------
+// conv2d_grad_weight_row_sg: pass 1 of the grad weight for stride 1, dilation 1 and
+// KW <= 5 on adapters with 8-wide subgroups (chosen for rows of 32 pixels or more:
+// DeepMerge's conv1 and conv2, see ops/conv2d.rs). A lane owns one kernel row
+// r = c * KH + ky, all KW taps of it, x 8 * CT output channels o0 .. of partial sum s, for lane i = (s * OB + ob) * RB + r with RB = C*KH rounded up to 8 (so the 8 lanes
+// of a subgroup share s and ob, as in conv2d_grad_weight_sg). Walking the chunk's output
+// pixels along a row, the KW input values under the kernel row slide by one column per
+// pixel: a lane loads one new x value per pixel (plus KW at the start of each row) where
+// conv2d_grad_weight_sg loads 4, and g comes by broadcast as there. Taps 0-3 accumulate in
+// a vec4 per channel, tap 4 in a scalar.
+@compute @workgroup_size(64)
+fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    let ckh = p.c * KH;
+    let rblocks = (ckh + 7u) / 8u * 8u;
+    let oblocks = (p.o + 8u * CT - 1u) / (8u * CT);
+    // Lanes past the end, as in conv2d_grad_weight_sg: subgroups leave as a whole.
+    let lanes = p.splits * oblocks * rblocks;
+    if (subgroupAll(i >= lanes)) { return; }
+    let ic = min(i, lanes - 1u);
+    let r = ic % rblocks;
+    let live = i < lanes && r < ckh;
+    let rc = min(r, ckh - 1u);
+    let o0 = ((ic / rblocks) % oblocks) * 8u * CT;
+    let s = ic / (rblocks * oblocks);
+    let ohw = p.oh * p.ow;
+    let chw = p.c * p.h * p.w;
+    let ky = rc % KH;
+    let xc = (rc / KH) * p.h * p.w;
+    let gl0 = min(o0 + 0u + sl, p.o - 1u) * ohw;
+    let gl1 = min(o0 + 8u + sl, p.o - 1u) * ohw;
+    var a0_0 = vec4<f32>(0.0);
+    var z0_0 = 0.0;
+    var a0_1 = vec4<f32>(0.0);
+    var z0_1 = 0.0;
+    var a0_2 = vec4<f32>(0.0);
+    var z0_2 = 0.0;
+    var a0_3 = vec4<f32>(0.0);
+    var z0_3 = 0.0;
+    var a0_4 = vec4<f32>(0.0);
+    var z0_4 = 0.0;
+    var a0_5 = vec4<f32>(0.0);
+    var z0_5 = 0.0;
+    var a0_6 = vec4<f32>(0.0);
+    var z0_6 = 0.0;
+    var a0_7 = vec4<f32>(0.0);
+    var z0_7 = 0.0;
+    var a1_0 = vec4<f32>(0.0);
+    var z1_0 = 0.0;
+    var a1_1 = vec4<f32>(0.0);
+    var z1_1 = 0.0;
+    var a1_2 = vec4<f32>(0.0);
+    var z1_2 = 0.0;
+    var a1_3 = vec4<f32>(0.0);
+    var z1_3 = 0.0;
+    var a1_4 = vec4<f32>(0.0);
+    var z1_4 = 0.0;
+    var a1_5 = vec4<f32>(0.0);
+    var z1_5 = 0.0;
+    var a1_6 = vec4<f32>(0.0);
+    var z1_6 = 0.0;
+    var a1_7 = vec4<f32>(0.0);
+    var z1_7 = 0.0;
+    let q_start = s * p.chunk;
+    let q_end = min(q_start + p.chunk, p.n * ohw);
+    var n = q_start / ohw;
+    var oy = (q_start % ohw) / p.ow;
+    var ox = q_start % p.ow;
+    // The window: x under taps 0-3 (xw) and 4 (xs) of this lane's kernel row at pixel ox.
+    var xw = vec4<f32>(0.0);
+    var xs = 0.0;
+    var row = 0u;
+    var rok = false;
+    var fresh = true;
+    for (var q = q_start; q < q_end; q = q + 1u) {
+        let ix = ox - p.pw;
+        if (fresh || ox == 0u) {
+            // A new output row (the same for every lane of the subgroup): load the window.
+            let iy = oy + ky - p.ph;
+            rok = iy < p.h;
+            row = n * chw + xc + iy * p.w;
+            xw = vec4<f32>(
+                ldx(row + ix, rok && ix < p.w),
+                ldx(row + ix + 1u, rok && ix + 1u < p.w && 1u < KW),
+                ldx(row + ix + 2u, rok && ix + 2u < p.w && 2u < KW),
+                ldx(row + ix + 3u, rok && ix + 3u < p.w && 3u < KW));
+            xs = ldx(row + ix + 4u, rok && ix + 4u < p.w && 4u < KW);
+            fresh = false;
+        } else {
+            // One column right: the last tap's value is the only new one.
+            let nx = ix + KW - 1u;
+            let nv = ldx(row + nx, rok && nx < p.w);
+            if (KW == 5u) {
+                xw = vec4<f32>(xw.yzw, xs);
+                xs = nv;
+            } else if (KW == 4u) {
+                xw = vec4<f32>(xw.yzw, nv);
+            } else if (KW == 3u) {
+                xw = vec4<f32>(xw.yz, nv, 0.0);
+            } else if (KW == 2u) {
+                xw = vec4<f32>(xw.y, nv, 0.0, 0.0);
+            } else {
+                xw = vec4<f32>(nv, 0.0, 0.0, 0.0);
+            }
+        }
+        let gp = n * p.o * ohw + oy * p.ow + ox;
+        let gv0 = g[gp + gl0];
+        let g0_0 = subgroupBroadcast(gv0, 0u);
+        a0_0 = fma(vec4<f32>(g0_0), xw, a0_0);
+        z0_0 = fma(g0_0, xs, z0_0);
+        let g0_1 = subgroupBroadcast(gv0, 1u);
+        a0_1 = fma(vec4<f32>(g0_1), xw, a0_1);
+        z0_1 = fma(g0_1, xs, z0_1);
+        let g0_2 = subgroupBroadcast(gv0, 2u);
+        a0_2 = fma(vec4<f32>(g0_2), xw, a0_2);
+        z0_2 = fma(g0_2, xs, z0_2);
+        let g0_3 = subgroupBroadcast(gv0, 3u);
+        a0_3 = fma(vec4<f32>(g0_3), xw, a0_3);
+        z0_3 = fma(g0_3, xs, z0_3);
+        let g0_4 = subgroupBroadcast(gv0, 4u);
+        a0_4 = fma(vec4<f32>(g0_4), xw, a0_4);
+        z0_4 = fma(g0_4, xs, z0_4);
+        let g0_5 = subgroupBroadcast(gv0, 5u);
+        a0_5 = fma(vec4<f32>(g0_5), xw, a0_5);
+        z0_5 = fma(g0_5, xs, z0_5);
+        let g0_6 = subgroupBroadcast(gv0, 6u);
+        a0_6 = fma(vec4<f32>(g0_6), xw, a0_6);
+        z0_6 = fma(g0_6, xs, z0_6);
+        let g0_7 = subgroupBroadcast(gv0, 7u);
+        a0_7 = fma(vec4<f32>(g0_7), xw, a0_7);
+        z0_7 = fma(g0_7, xs, z0_7);
+        if (CT >= 2u) {
+            let gv1 = g[gp + gl1];
+            let g1_0 = subgroupBroadcast(gv1, 0u);
+            a1_0 = fma(vec4<f32>(g1_0), xw, a1_0);
+            z1_0 = fma(g1_0, xs, z1_0);
+            let g1_1 = subgroupBroadcast(gv1, 1u);
+            a1_1 = fma(vec4<f32>(g1_1), xw, a1_1);
+            z1_1 = fma(g1_1, xs, z1_1);
+            let g1_2 = subgroupBroadcast(gv1, 2u);
+            a1_2 = fma(vec4<f32>(g1_2), xw, a1_2);
+            z1_2 = fma(g1_2, xs, z1_2);
+            let g1_3 = subgroupBroadcast(gv1, 3u);
+            a1_3 = fma(vec4<f32>(g1_3), xw, a1_3);
+            z1_3 = fma(g1_3, xs, z1_3);
+            let g1_4 = subgroupBroadcast(gv1, 4u);
+            a1_4 = fma(vec4<f32>(g1_4), xw, a1_4);
+            z1_4 = fma(g1_4, xs, z1_4);
+            let g1_5 = subgroupBroadcast(gv1, 5u);
+            a1_5 = fma(vec4<f32>(g1_5), xw, a1_5);
+            z1_5 = fma(g1_5, xs, z1_5);
+            let g1_6 = subgroupBroadcast(gv1, 6u);
+            a1_6 = fma(vec4<f32>(g1_6), xw, a1_6);
+            z1_6 = fma(g1_6, xs, z1_6);
+            let g1_7 = subgroupBroadcast(gv1, 7u);
+            a1_7 = fma(vec4<f32>(g1_7), xw, a1_7);
+            z1_7 = fma(g1_7, xs, z1_7);
+        }
+        ox = ox + 1u;
+        if (ox == p.ow) {
+            ox = 0u;
+            oy = oy + 1u;
+            if (oy == p.oh) {
+                oy = 0u;
+                n = n + 1u;
+            }
+        }
+    }
+    if (!live) { return; }
+    let base = s * p.o * p.c * KH * KW;
+    let e0 = rc * KW;
+    gw_row_store(base, o0 + 0u, e0, a0_0, z0_0);
+    gw_row_store(base, o0 + 1u, e0, a0_1, z0_1);
+    gw_row_store(base, o0 + 2u, e0, a0_2, z0_2);
+    gw_row_store(base, o0 + 3u, e0, a0_3, z0_3);
+    gw_row_store(base, o0 + 4u, e0, a0_4, z0_4);
+    gw_row_store(base, o0 + 5u, e0, a0_5, z0_5);
+    gw_row_store(base, o0 + 6u, e0, a0_6, z0_6);
+    gw_row_store(base, o0 + 7u, e0, a0_7, z0_7);
+    if (CT >= 2u) {
+        gw_row_store(base, o0 + 8u, e0, a1_0, z1_0);
+        gw_row_store(base, o0 + 9u, e0, a1_1, z1_1);
+        gw_row_store(base, o0 + 10u, e0, a1_2, z1_2);
+        gw_row_store(base, o0 + 11u, e0, a1_3, z1_3);
+        gw_row_store(base, o0 + 12u, e0, a1_4, z1_4);
+        gw_row_store(base, o0 + 13u, e0, a1_5, z1_5);
+        gw_row_store(base, o0 + 14u, e0, a1_6, z1_6);
+        gw_row_store(base, o0 + 15u, e0, a1_7, z1_7);
+    }
+}
+
+// Stores the KW taps of one kernel row (entries e0 .., taps 0-3 in a, tap 4 in z) of
+// channel o.
+fn gw_row_store(base: u32, o: u32, e0: u32, a: vec4<f32>, z: f32) {
+    if (o >= p.o) { return; }
+    let off = base + o * p.c * KH * KW + e0;
+    out[off] = a.x;
+    if (KW > 1u) { out[off + 1u] = a.y; }
+    if (KW > 2u) { out[off + 2u] = a.z; }
+    if (KW > 3u) { out[off + 3u] = a.w; }
+    if (KW > 4u) { out[off + 4u] = z; }
+}
+
 //#endif

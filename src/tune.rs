@@ -3,8 +3,9 @@
 //! adapter by measurement, never by timing inside a run).
 //!
 //! Families and their candidates: `matmul` (the matmul and convolution kernels: subgroup
-//! where the adapter has 8-wide subgroups, register, tiled) and `bn_relu_pool` (the fused
-//! chain or the separate ops). Each family has one shape class today, the DeepMerge-sized
+//! where the adapter has 8-wide subgroups, register, tiled), `conv` (with the subgroup
+//! kernels: the row-window convolutions or not) and `bn_relu_pool` (the fused chain or
+//! the separate ops). Each family has one shape class today, the DeepMerge-sized
 //! case it is timed on. A run records the variants it resolved in its config
 //! (`TrainConfig::kernels`), so timing noise never changes a rerun, a resume or the eval of
 //! its checkpoints.
@@ -152,6 +153,7 @@ pub fn adapter_default(ctx: &Context) -> Kernels {
     Kernels {
         matmul,
         fused: false,
+        rows: false,
     }
 }
 
@@ -172,18 +174,40 @@ fn matmul_candidates(ctx: &Context) -> Vec<Variant> {
     v
 }
 
-/// Median wall-clock milliseconds of `f` (each call ends with a read-back) over 3 calls
-/// after one warm-up (which also builds the pipelines).
-fn time_ms(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    f()?;
-    let mut t: Vec<f64> = (0..3)
-        .map(|_| {
+/// Rounds of the timed trial per candidate.
+const TRIAL_ROUNDS: usize = 5;
+
+/// Median wall-clock milliseconds of `f` (each call ends with a read-back) for each of `n`
+/// candidates (`setup(i)` switches to candidate i) over `TRIAL_ROUNDS` rounds after one
+/// warm-up each (which also builds the pipelines). The candidates take turns within each
+/// round, so a load that comes and goes (another process on the cores) falls on all of
+/// them alike instead of deciding the choice: timed one after another, a fused chain 5 %
+/// faster on an idle machine lost to the separate ops while a training run shared the
+/// cores.
+fn time_alternating(
+    n: usize,
+    mut setup: impl FnMut(usize),
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<Vec<f64>> {
+    for i in 0..n {
+        setup(i);
+        f()?;
+    }
+    let mut t = vec![Vec::with_capacity(TRIAL_ROUNDS); n];
+    for _ in 0..TRIAL_ROUNDS {
+        for (i, ti) in t.iter_mut().enumerate() {
+            setup(i);
             let s = Instant::now();
-            f().map(|_| s.elapsed().as_secs_f64() * 1e3)
+            f()?;
+            ti.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(t.into_iter()
+        .map(|mut v| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
         })
-        .collect::<Result<_>>()?;
-    t.sort_by(f64::total_cmp);
-    Ok(t[1])
+        .collect())
 }
 
 /// Times every candidate of each family on its DeepMerge-sized case and keeps the fastest.
@@ -204,52 +228,79 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
         padding: (1, 1),
         ..Default::default()
     };
-    let mut best: Option<(f64, Variant)> = None;
-    for v in matmul_candidates(ctx) {
-        gpu::set_variant(ctx, v);
-        let ms = time_ms(|| {
+    // The base kernels of each variant (the row-window ones are timed next).
+    gpu::set_rows(ctx, false);
+    let cands = matmul_candidates(ctx);
+    let ms = time_alternating(
+        cands.len(),
+        |i| gpu::set_variant(ctx, cands[i]),
+        || {
             let y = conv2d(&x, &w, None, p)?;
             y.sum()?.backward()?;
             let z = a.matmul(&b)?;
             Tensor::read_all(&[&z.sum()?, &w.grad().expect("w has a gradient")])?;
             Ok(())
-        })?;
-        trial_ms.insert(
-            format!(
-                "matmul={}",
-                Kernels {
-                    matmul: v,
-                    fused: false
-                }
-            ),
-            ms,
-        );
+        },
+    )?;
+    let mut best: Option<(f64, Variant)> = None;
+    for (&v, &ms) in cands.iter().zip(&ms) {
+        let name = Kernels {
+            matmul: v,
+            fused: false,
+            rows: false,
+        };
+        trial_ms.insert(format!("matmul={name}"), ms);
         if best.is_none_or(|(b, _)| ms < b) {
             best = Some((ms, v));
         }
     }
     let matmul = best.expect("at least one candidate").1;
     gpu::set_variant(ctx, matmul);
+    // The row-window convolutions (subgroup kernels only): DeepMerge's conv1 forward and
+    // weight gradient, batch 32, against the subgroup kernels they replace.
+    let rows = if matmul == Variant::Subgroup {
+        let x0 = rng.normal(ctx, &[32, 3, 75, 75], 0.0, 1.0)?;
+        let w0 = rng.normal(ctx, &[8, 3, 5, 5], 0.0, 0.1)?.requires_grad_();
+        let p0 = Conv2dParams {
+            padding: (2, 2),
+            ..Default::default()
+        };
+        let ms = time_alternating(
+            2,
+            |i| gpu::set_rows(ctx, i == 0),
+            || {
+                conv2d(&x0, &w0, None, p0)?.sum()?.backward()?;
+                w0.grad().expect("w has a gradient").sum()?.to_vec()?;
+                Ok(())
+            },
+        )?;
+        trial_ms.insert("conv=rows".into(), ms[0]);
+        trial_ms.insert("conv=subgroup".into(), ms[1]);
+        ms[0] <= ms[1]
+    } else {
+        false
+    };
     // bn_relu_pool family: DeepMerge's first block, batch 32, forward and backward.
     let block = BnReluPool::new(ctx, 8)?;
     let x1 = rng
         .normal(ctx, &[32, 8, 75, 75], 0.0, 1.0)?
         .requires_grad_();
-    let mut fused_ms = [0.0; 2];
-    for (i, on) in [true, false].into_iter().enumerate() {
-        gpu::set_fused(ctx, on);
-        fused_ms[i] = time_ms(|| {
+    let fused_ms = time_alternating(
+        2,
+        |i| gpu::set_fused(ctx, i == 0),
+        || {
             block.forward(&x1)?.sum()?.backward()?;
             x1.grad().expect("x has a gradient").sum()?.to_vec()?;
             Ok(())
-        })?;
-        let name = if on { "fused" } else { "separate" };
-        trial_ms.insert(format!("bn_relu_pool={name}"), fused_ms[i]);
-    }
+        },
+    )?;
+    trial_ms.insert("bn_relu_pool=fused".into(), fused_ms[0]);
+    trial_ms.insert("bn_relu_pool=separate".into(), fused_ms[1]);
     before.apply(ctx);
     let chosen = Kernels {
         matmul,
         fused: fused_ms[0] <= fused_ms[1],
+        rows,
     };
     Ok(Entry {
         kernels: chosen.to_string(),

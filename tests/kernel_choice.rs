@@ -76,7 +76,14 @@ fn ok(o: &Output) -> String {
 
 #[test]
 fn settings_parse_and_print_back() {
-    for s in ["subgroup", "register+fused", "tiled", "tiled+fused"] {
+    for s in [
+        "subgroup",
+        "register+fused",
+        "tiled",
+        "tiled+fused",
+        "subgroup+rows",
+        "subgroup+fused+rows",
+    ] {
         let k = Kernels::parse(s).unwrap();
         assert_eq!(k.to_string(), s);
         assert_eq!(KernelSetting::parse(s), Some(KernelSetting::Pinned(k)));
@@ -86,11 +93,27 @@ fn settings_parse_and_print_back() {
         KernelSetting::parse("default"),
         Some(KernelSetting::Default)
     );
-    for bad in ["", "fused", "subgroup+", "Subgroup", "register+fused+fused"] {
+    // `+rows` is a refinement of the subgroup kernels, and the suffixes have one order.
+    for bad in [
+        "",
+        "fused",
+        "subgroup+",
+        "Subgroup",
+        "register+fused+fused",
+        "register+rows",
+        "tiled+fused+rows",
+        "subgroup+rows+fused",
+        "subgroup+rows+rows",
+    ] {
         assert_eq!(KernelSetting::parse(bad), None, "{bad:?}");
     }
     let k = Kernels::parse("register+fused").unwrap();
-    assert_eq!((k.matmul, k.fused), (Variant::Register, true));
+    assert_eq!(
+        (k.matmul, k.fused, k.rows),
+        (Variant::Register, true, false)
+    );
+    let k = Kernels::parse("subgroup+fused+rows").unwrap();
+    assert_eq!((k.matmul, k.fused, k.rows), (Variant::Subgroup, true, true));
 }
 
 #[test]
@@ -106,11 +129,8 @@ fn auto_times_once_records_the_choice_and_reuses_the_cache() {
     let (k, variant) = recorded(&root.join("a"));
     let chosen = Kernels::parse(&k).expect("config.toml names a pinned choice, not auto");
     // The summary spells the variant as the engine reports it.
-    assert_eq!(
-        variant.ends_with("+fused"),
-        chosen.fused,
-        "{variant} vs {k}"
-    );
+    assert_eq!(variant.contains("+fused"), chosen.fused, "{variant} vs {k}");
+    assert_eq!(variant.contains("+rows"), chosen.rows, "{variant} vs {k}");
     let cached: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(cache.join("variants.json")).unwrap())
             .unwrap();
@@ -156,7 +176,11 @@ fn pinned_kernels_and_old_configs_keep_their_variants() {
     assert!(err.contains("no `kernels` key"), "{err}");
     let (k, variant) = recorded(&root.join("old"));
     assert_eq!(k, "default");
-    assert!(!variant.contains("fused"), "{variant}");
+    // Nor the row-window convolutions, which came later than the key.
+    assert!(
+        !variant.contains("fused") && !variant.contains("rows"),
+        "{variant}"
+    );
     // A resume keeps the run's recorded kernels whatever the environment says.
     let pinned = root.join("pinned.toml");
     std::fs::write(&pinned, "epochs = 1\nkernels = \"register+fused\"\n").unwrap();

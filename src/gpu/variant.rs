@@ -1,6 +1,7 @@
 //! Kernel variants: which of a family's kernels an adapter runs. Matmul and the
 //! convolutions share one switch (their subgroup forms need the same 8-wide subgroups);
-//! the fused kernel chains have another.
+//! the fused kernel chains have another, and the row-window convolutions (a refinement
+//! of the subgroup convolutions for DeepMerge's layers) a third.
 
 use super::Context;
 
@@ -71,31 +72,56 @@ pub fn set_fused(ctx: &Context, on: bool) {
     ctx.fused.set(Some(on));
 }
 
-/// The kernels a context runs: the matmul/conv family's variant and whether the fused
-/// chains run. Written `subgroup`, `register+fused`, ... (`Display`, `parse`).
+/// Whether the row-window convolution kernels (`conv2d_fwd_row_sg` for 5-wide kernels,
+/// `conv2d_grad_weight_row_sg` for rows of 32 pixels or more; stride 1, dilation 1) run
+/// where the subgroup convolutions do. They round differently from the kernels they
+/// replace, so they are a choice of their own: settings written before they existed
+/// (`subgroup`, `subgroup+fused`) keep the kernels those runs used. On unless pinned off.
+pub fn rows(ctx: &Context) -> bool {
+    ctx.rows.get().unwrap_or(true)
+}
+
+/// Pins the row-window convolutions on or off for this context.
+pub fn set_rows(ctx: &Context, on: bool) {
+    ctx.rows.set(Some(on));
+}
+
+/// The kernels a context runs: the matmul/conv family's variant, whether the fused
+/// chains run and whether the row-window convolutions do. Written `subgroup`,
+/// `register+fused`, `subgroup+fused+rows`, ... (`Display`, `parse`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernels {
     pub matmul: Variant,
     pub fused: bool,
+    pub rows: bool,
 }
 
 impl Kernels {
     /// What this context runs now.
     pub fn current(ctx: &Context) -> Kernels {
+        let matmul = Variant::for_context(ctx);
         Kernels {
-            matmul: Variant::for_context(ctx),
+            matmul,
             fused: fused(ctx),
+            rows: rows(ctx) && matmul == Variant::Subgroup,
         }
     }
 
-    /// Pins both families on this context (a subgroup variant the device cannot run reads
+    /// Pins every family on this context (a subgroup variant the device cannot run reads
     /// as `register`, see `Variant::for_context`).
     pub fn apply(&self, ctx: &Context) {
         set_variant(ctx, self.matmul);
         set_fused(ctx, self.fused);
+        set_rows(ctx, self.rows);
     }
 
+    /// `<matmul>[+fused][+rows]`, the suffixes in that order; `+rows` only after
+    /// `subgroup` (the row-window kernels are subgroup kernels).
     pub fn parse(s: &str) -> Option<Kernels> {
+        let (s, rows) = match s.strip_suffix("+rows") {
+            Some(n) => (n, true),
+            None => (s, false),
+        };
         let (name, fused) = match s.strip_suffix("+fused") {
             Some(n) => (n, true),
             None => (s, false),
@@ -106,7 +132,14 @@ impl Kernels {
             "tiled" => Variant::Tiled,
             _ => return None,
         };
-        Some(Kernels { matmul, fused })
+        if rows && matmul != Variant::Subgroup {
+            return None;
+        }
+        Some(Kernels {
+            matmul,
+            fused,
+            rows,
+        })
     }
 }
 
@@ -117,7 +150,13 @@ impl std::fmt::Display for Kernels {
             Variant::Register => "register",
             Variant::Tiled => "tiled",
         };
-        write!(f, "{m}{}", if self.fused { "+fused" } else { "" })
+        let rows = self.rows && self.matmul == Variant::Subgroup;
+        write!(
+            f,
+            "{m}{}{}",
+            if self.fused { "+fused" } else { "" },
+            if rows { "+rows" } else { "" }
+        )
     }
 }
 
@@ -141,13 +180,18 @@ impl KernelSetting {
     }
 }
 
-/// The kernels a run trains with, as recorded in its summary: the matmul/conv variant, and
-/// `+fused` when the fused chains run (runs recorded without it used the separate ops).
+/// The kernels a run trains with, as recorded in its summary: the matmul/conv variant,
+/// `+fused` when the fused chains run (runs recorded without it used the separate ops)
+/// and `+rows` when the row-window convolutions do.
 pub fn describe(ctx: &Context) -> String {
     let v = Variant::for_context(ctx);
-    if fused(ctx) {
-        format!("{v:?}+fused")
-    } else {
-        format!("{v:?}")
-    }
+    format!(
+        "{v:?}{}{}",
+        if fused(ctx) { "+fused" } else { "" },
+        if v == Variant::Subgroup && rows(ctx) {
+            "+rows"
+        } else {
+            ""
+        }
+    )
 }
