@@ -11,7 +11,7 @@
 //! its checkpoints.
 //!
 //! The cache is `variants.json` in `$TIDAL_CACHE_DIR`, else `$XDG_CACHE_HOME/tidal`, else
-//! `~/.cache/tidal`. `TIDAL_KERNELS=<setting>` (`default` or a pinned `subgroup+fused`, ...)
+//! `~/.cache/tidal`. `TIDAL_KERNELS=<setting>` (`default` or a pinned `subgroup+fused+rows`, ...)
 //! replaces the trial and the cache for `auto` (tests use it to stay independent of the
 //! machine).
 
@@ -105,7 +105,8 @@ pub fn resolve(ctx: &Rc<Context>, setting: &str) -> Result<Kernels> {
     let parsed = KernelSetting::parse(setting).ok_or_else(|| {
         Error::config(
             format!("kernels = {setting:?}"),
-            "must be auto, default, or subgroup/register/tiled optionally followed by +fused",
+            "must be auto, default, or subgroup/register/tiled optionally followed by +fused \
+             (and subgroup by +rows, after +fused)",
         )
     })?;
     match parsed {
@@ -181,9 +182,9 @@ const TRIAL_ROUNDS: usize = 5;
 /// candidates (`setup(i)` switches to candidate i) over `TRIAL_ROUNDS` rounds after one
 /// warm-up each (which also builds the pipelines). The candidates take turns within each
 /// round, so a load that comes and goes (another process on the cores) falls on all of
-/// them alike instead of deciding the choice: timed one after another, a fused chain 5 %
-/// faster on an idle machine lost to the separate ops while a training run shared the
-/// cores.
+/// them alike instead of on whichever ran during it. (Timed one after another while a
+/// training run shared the cores, the fused chain once lost by 4 % to the separate ops it
+/// beats 1.6x on an idle machine.)
 fn time_alternating(
     n: usize,
     mut setup: impl FnMut(usize),

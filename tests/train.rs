@@ -236,6 +236,8 @@ fn moving_average_centres_train_without_entering_the_optimizer() {
     let mut cfg = config(&data, &root.join("run"), 1);
     cfg.method = "mmd+fisher".parse().unwrap();
     cfg.centre_momentum = 0.1;
+    // A small start, so that moving is visible (the default draw is N(0, 1)).
+    cfg.centre_init_std = 0.01;
     let s = train(&ctx, &cfg, false, |_, _, _, _| {}).unwrap();
     assert!(s.source_test.accuracy.is_finite());
     let ckpt = tensors(&root.join("run").join("last.safetensors"));

@@ -57,8 +57,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub init: Option<String>,
     /// Kernel variants: auto (timed once per adapter, cached), default (the adapter's
-    /// default with the separate batch-norm/ReLU/pool ops) or e.g. subgroup+fused; the
-    /// run's config.toml records what auto resolved to
+    /// default with the separate batch-norm/ReLU/pool ops) or pinned, e.g. subgroup+fused+rows
+    /// or register; the run's config.toml records what auto resolved to
     #[arg(long, value_name = "SETTING")]
     pub kernels: Option<String>,
     /// Replace the run that --out already holds (by default an existing run there is kept
