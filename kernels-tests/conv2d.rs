@@ -1,5 +1,8 @@
 use crate::common::*;
-use tidal::ops::conv2d::{conv2d, conv2d_grad_input, conv2d_grad_weight, Conv2dParams};
+use tidal::ops::conv2d::{
+    conv2d, conv2d_bn_relu_pool_eval, conv2d_grad_input, conv2d_grad_weight, conv_bn_relu_pool_ok,
+    Conv2dParams,
+};
 
 /// One convolution case: x [n, c, h, w], w [o, c, kh, kw].
 #[derive(Clone, Copy, Debug)]
@@ -91,6 +94,49 @@ impl Case {
                 (if self.p.relu { v.max(0.0) } else { v }) as f32
             })
             .collect()
+    }
+
+    /// Plain-Rust eval-mode max_pool2d(relu(batch_norm(conv + b)), 2, 2), all in f64: the
+    /// batch norm as PyTorch writes it, (z − mean)/√(var + ε)·γ + β, first maximum per window.
+    #[allow(clippy::too_many_arguments)]
+    fn cpu_bn_relu_pool(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        b: Option<&[f32]>,
+        bn: [&[f32]; 4],
+        eps: f32,
+    ) -> Vec<f32> {
+        let (oh, ow) = self.out_hw();
+        let mut z = vec![0.0f64; self.y_shape().iter().product()];
+        self.for_each_tap(|n, o, oy, ox, c, ky, kx, xi| {
+            z[self.y_index(n, o, oy, ox)] += x[xi] as f64 * w[self.w_index(o, c, ky, kx)] as f64;
+        });
+        let [gamma, beta, mean, var] = bn;
+        let (ph, pw) = (oh / 2, ow / 2);
+        let mut out = Vec::with_capacity(self.n * self.o * ph * pw);
+        for n in 0..self.n {
+            for o in 0..self.o {
+                let y = |oy: usize, ox: usize| {
+                    let v = z[self.y_index(n, o, oy, ox)] + b.map_or(0.0, |b| b[o] as f64);
+                    let v = (v - mean[o] as f64) / (var[o] as f64 + eps as f64).sqrt()
+                        * gamma[o] as f64
+                        + beta[o] as f64;
+                    v.max(0.0)
+                };
+                for py in 0..ph {
+                    for px in 0..pw {
+                        let (r, c) = (2 * py, 2 * px);
+                        let m = y(r, c)
+                            .max(y(r, c + 1))
+                            .max(y(r + 1, c))
+                            .max(y(r + 1, c + 1));
+                        out.push(m as f32);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Plain-Rust grad input and grad weight for upstream gradient g, f64 accumulation.
@@ -443,4 +489,156 @@ fn conv2d_rejects_mismatched_shapes_with_the_shapes_in_the_message() {
         conv2d(&x, &w, Some(&b), Conv2dParams::default()).is_err(),
         "bias of wrong length"
     );
+}
+
+/// Batch-norm parameters for `o` channels: γ of both signs (a negative γ flips which input
+/// of a window is its maximum, so the fold must come before the pool), β, running mean and
+/// running variance as training leaves them.
+fn bn_params(o: usize, seed: u64) -> [Vec<f32>; 4] {
+    let r = |k: u64| data(seed + k, o);
+    let gamma = r(0).iter().map(|v| 1.5 * v).collect();
+    let var = r(3).iter().map(|v| 0.2 + v.abs()).collect();
+    [gamma, r(1), r(2), var]
+}
+
+#[test]
+fn conv_bn_relu_pool_eval_matches_cpu_and_the_separate_ops() {
+    use tidal::gpu::{set_fused, set_rows, set_variant, subgroup_ok, Variant};
+    use tidal::ops::batchnorm::batch_norm;
+    use tidal::ops::pool::max_pool2d;
+    let ctx = ctx();
+    if !subgroup_ok(&ctx) {
+        eprintln!("skipped: the fused eval kernel needs 8-wide subgroups");
+        return;
+    }
+    set_variant(&ctx, Variant::Subgroup);
+    let cases = [
+        // DeepMerge's three layers (the pooled outputs 37, 18 and 9 wide: odd and even).
+        (
+            "deepmerge conv1",
+            case(3, 3, 75, 75, 8, 5, params(1, 2, 1, false)),
+        ),
+        (
+            "deepmerge conv2",
+            case(3, 8, 37, 37, 16, 3, params(1, 1, 1, false)),
+        ),
+        (
+            "deepmerge conv3",
+            case(3, 16, 18, 18, 32, 3, params(1, 1, 1, false)),
+        ),
+        // Odd shapes: odd output sizes (the last row and column are dropped), pooled rows
+        // of 1 to 6, channel counts off every block size, kernels 1x1 to 5x5 and 2x5.
+        (
+            "3x3 pad 1 odd",
+            case(2, 5, 7, 11, 11, 3, params(1, 1, 1, false)),
+        ),
+        (
+            "5x5 no pad",
+            case(1, 3, 9, 14, 19, 5, params(1, 0, 1, false)),
+        ),
+        ("1x1", case(2, 7, 5, 3, 13, 1, params(1, 0, 1, false))),
+        ("4x4 pad 2", case(1, 2, 6, 9, 3, 4, params(1, 2, 1, false))),
+        (
+            "2x5 kernel",
+            Case {
+                kh: 2,
+                kw: 5,
+                ..case(2, 3, 6, 13, 17, 1, params(1, 1, 1, false))
+            },
+        ),
+    ];
+    for (i, (name, cs)) in cases.into_iter().enumerate() {
+        let seed = 500 + 10 * i as u64;
+        let x = data(seed, cs.x_shape().iter().product());
+        let w = data(seed + 1, cs.w_shape().iter().product());
+        let b = data(seed + 2, cs.o);
+        let bn = bn_params(cs.o, seed + 3);
+        let eps = 1e-5;
+        let t = |v: &[f32], s: &[usize]| tensor(v, s);
+        let (xt, wt) = (t(&x, &cs.x_shape()), t(&w, &cs.w_shape()));
+        let bnt: Vec<_> = bn.iter().map(|v| t(v, &[cs.o])).collect();
+        assert!(
+            conv_bn_relu_pool_ok(&ctx, &cs.x_shape(), &cs.w_shape(), &cs.p),
+            "{name}"
+        );
+        for with_bias in [true, false] {
+            let bt = t(&b, &[cs.o]);
+            let bias = with_bias.then_some(&bt);
+            let got = conv2d_bn_relu_pool_eval(
+                &xt, &wt, bias, cs.p, &bnt[0], &bnt[1], &bnt[2], &bnt[3], eps,
+            )
+            .unwrap();
+            let (oh, ow) = cs.out_hw();
+            assert_eq!(got.shape(), &[cs.n, cs.o, oh / 2, ow / 2], "{name}");
+            let want = cs.cpu_bn_relu_pool(
+                &x,
+                &w,
+                with_bias.then_some(&b[..]),
+                [&bn[0], &bn[1], &bn[2], &bn[3]],
+                eps,
+            );
+            let got = got.to_vec().unwrap();
+            // f32 sums of up to 16*9 products of |v| < 1, scaled by |γ|/√var ≤ 3.4.
+            assert_close(&got, &want, 1e-5, 2e-5, &format!("{name} bias={with_bias}"));
+            // The separate ops in eval mode, the fused kernel's reference in the product.
+            let sep = max_pool2d(
+                &batch_norm(
+                    &conv2d(&xt, &wt, bias, cs.p).unwrap(),
+                    &bnt[0],
+                    &bnt[1],
+                    &bnt[2],
+                    &bnt[3],
+                    false,
+                    0.1,
+                    eps,
+                )
+                .unwrap()
+                .relu()
+                .unwrap(),
+                (2, 2),
+                (2, 2),
+                (0, 0),
+            )
+            .unwrap();
+            assert_close(
+                &got,
+                &sep.to_vec().unwrap(),
+                1e-5,
+                2e-5,
+                &format!("{name} bias={with_bias} against the separate ops"),
+            );
+        }
+    }
+    // Off unless the fused chains and the row-window kernels are both chosen, and for a
+    // stride or a dilation.
+    let cs = case(1, 3, 9, 9, 8, 3, params(1, 1, 1, false));
+    set_rows(&ctx, false);
+    assert!(!conv_bn_relu_pool_ok(
+        &ctx,
+        &cs.x_shape(),
+        &cs.w_shape(),
+        &cs.p
+    ));
+    set_rows(&ctx, true);
+    set_fused(&ctx, false);
+    assert!(!conv_bn_relu_pool_ok(
+        &ctx,
+        &cs.x_shape(),
+        &cs.w_shape(),
+        &cs.p
+    ));
+    set_fused(&ctx, true);
+    assert!(!conv_bn_relu_pool_ok(
+        &ctx,
+        &cs.x_shape(),
+        &cs.w_shape(),
+        &params(2, 1, 1, false)
+    ));
+    assert!(!conv_bn_relu_pool_ok(
+        &ctx,
+        &cs.x_shape(),
+        &cs.w_shape(),
+        &params(1, 2, 2, false)
+    ));
+    tidal::gpu::reset_variant(&ctx);
 }

@@ -240,3 +240,53 @@ fn deepmerge_fused_blocks_match_the_separate_ops_in_training_and_eval() {
         }
     }
 }
+
+#[test]
+fn deepmerge_eval_folds_each_block_into_one_kernel_and_matches_the_layers() {
+    // Eval mode without gradients, `+fused+rows`: each block runs as the folded
+    // conv → BN → ReLU → pool kernel (two dispatches instead of the fused chain's four or
+    // the layers' eight). Logits and features against the layers, with running statistics
+    // that training has moved away from their start.
+    use tidal::gpu::{set_fused, set_rows, set_variant, subgroup_ok, Variant};
+    let ctx = ctx();
+    if !subgroup_ok(&ctx) {
+        eprintln!("skipped: the folded blocks need 8-wide subgroups");
+        return;
+    }
+    set_variant(&ctx, Variant::Subgroup);
+    let x = Rng::new(5).normal(&ctx, &[7, 3, 75, 75], 0.3, 1.2).unwrap();
+    let m = DeepMerge::new(&ctx, &mut Rng::new(2)).unwrap();
+    m.set_training(true);
+    for _ in 0..3 {
+        no_grad(|| m.run(&x)).unwrap();
+    }
+    m.set_training(false);
+    let eval = |fused: bool, rows: bool| {
+        set_fused(&ctx, fused);
+        set_rows(&ctx, rows);
+        let before = ctx.stats().dispatches;
+        let out = no_grad(|| m.run(&x)).unwrap();
+        let v = Tensor::read_all(&[&out.logits, &out.features]).unwrap();
+        (v, ctx.stats().dispatches - before)
+    };
+    let (layers, n_layers) = eval(false, false);
+    let (chain, n_chain) = eval(true, false);
+    let (folded, n_folded) = eval(true, true);
+    set_fused(&ctx, true);
+    set_rows(&ctx, true);
+    tidal::gpu::reset_variant(&ctx);
+    // Per block, fold + convolve-and-pool (2) replace the convolution and the chain's
+    // coefficients and pass (3), which replace the layers' convolution, batch norm,
+    // ReLU and pool (5).
+    assert_eq!(
+        (n_chain - n_folded, n_layers - n_chain),
+        (3, 6),
+        "{n_folded} {n_chain} {n_layers}"
+    );
+    for (name, got) in [("folded", &folded), ("fused chain", &chain)] {
+        for (k, (a, b)) in got.iter().zip(&layers).enumerate() {
+            let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-3);
+            assert_close(a, b, 1e-4, 1e-4 * scale, &format!("{name} output {k}"));
+        }
+    }
+}

@@ -37,6 +37,7 @@ struct Params {
     flags: u32,   // bit 0: add bias, bit 1: ReLU (forward only)
     chunk: u32,   // grad weight: output pixels per partial sum
     splits: u32,  // grad weight: number of partial sums
+    eps: f32,     // conv2d_fold_bn: the batch norm's epsilon
 }
 
 override KH: u32 = 1u;
@@ -612,6 +613,35 @@ fn conv2d_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let src = select(col * p.c * kk + r, ((r / kk) * p.c + col) * kk + r % kk, for_gin);
     out[i] = select(0.0, wt[select(0u, src, col < cols)], col < cols);
 }
+
+// ---------------------------------------------------------------------------------------
+// Eval mode, batch norm folded into the convolution (ops/conv2d.rs, conv2d_bn_relu_pool):
+//   out[e] = w[o, e] * a[o]                 e < O * C*KH*KW (o = e / (C*KH*KW))
+//   out[O * C*KH*KW + o] = bias[o] * a[o] + t[o]
+// with a = gamma / sqrt(var + eps) and t = beta - mean * a from the running statistics, as
+// bn_finalize_eval computes them, so relu(bn(conv(x, w) + bias)) = relu(conv(x, w') + b').
+// flags bit 0: the convolution has a bias. Invocation: element i = gid.x + gid.y * nwg.x * 256.
+@group(0) @binding(7) var<storage, read> bn_gamma: array<f32>;
+@group(0) @binding(8) var<storage, read> bn_beta: array<f32>;
+@group(0) @binding(9) var<storage, read> bn_mean: array<f32>;
+@group(0) @binding(10) var<storage, read> bn_var: array<f32>;
+
+@compute @workgroup_size(256)
+fn conv2d_fold_bn(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    let ckk = p.c * KH * KW;
+    let nw = p.o * ckk;
+    if (i >= nw + p.o) { return; }
+    let o = select(i - nw, i / ckk, i < nw);
+    let a = bn_gamma[o] * (1.0 / sqrt(bn_var[o] + p.eps));
+    if (i < nw) {
+        out[i] = wt[i] * a;
+    } else {
+        let b = select(0.0, bias[o], (p.flags & 1u) != 0u);
+        out[i] = b * a + (bn_beta[o] - bn_mean[o] * a);
+    }
+}
+
 
 //#if subgroups
 // ---------------------------------------------------------------------------------------
@@ -1478,6 +1508,193 @@ fn gw_row_store(base: u32, o: u32, e0: u32, a: vec4<f32>, z: f32) {
     if (KW > 2u) { out[off + 2u] = a.z; }
     if (KW > 3u) { out[off + 3u] = a.w; }
     if (KW > 4u) { out[off + 4u] = z; }
+}
+
+
+// conv2d_fwd_pool_sg: eval mode, relu(conv(x, w') + b') max-pooled 2x2 (stride 2, floor) in
+// one pass over x, for stride 1, dilation 1 and KW <= 5 on adapters with 8-wide subgroups;
+// w' and b' come folded by conv2d_fold_bn in one buffer (wt: the weights, then the O
+// biases). A lane owns pooled pixels (py, 2pp) and (py, 2pp + 1) of image n, i.e. the
+// 2 x 4 convolution outputs under them (rows 2py, 2py + 1; columns 4pp .. 4pp + 3), and
+// 8 * CT channels (o0 = wid.z * 8 * CT, weights broadcast as in conv2d_fwd_sg). Per kernel
+// row (c, ky) it loads the 4 + KW - 1 input columns of each of its two rows into a window of
+// two vec4s that slides past the KW taps (as conv2d_fwd_row_sg). The pooled value is the
+// window maximum plus the bias, rectified: adding a constant and max commute exactly in
+// floating point, and so do max and relu. The convolution output itself is never written.
+@compute @workgroup_size(64)
+fn conv2d_fwd_pool_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+    let pooled_h = p.oh / 2u;
+    let pooled_w = p.ow / 2u;
+    let pairs = (pooled_w + 1u) / 2u;
+    let total = p.n * pooled_h * pairs;
+    let q = gid.x + gid.y * nwg.x * 64u;
+    // As in conv2d_fwd_sg: subgroups leave as a whole; lanes past the end redo the last
+    // pair and store nothing.
+    if (subgroupAll(q >= total)) { return; }
+    let v = cursor(min(q, total - 1u), pooled_h, pairs);
+    let iy0 = v.y * 2u - p.ph;
+    let ix0 = v.z * 4u - p.pw;
+    // Columns ix0 + j (u32: left of the image wraps past W); only 3 + KW are used.
+    let span = 3u + KW;
+    let m0 = ix0 + 0u < p.w && 0u < span;
+    let m1 = ix0 + 1u < p.w && 1u < span;
+    let m2 = ix0 + 2u < p.w && 2u < span;
+    let m3 = ix0 + 3u < p.w && 3u < span;
+    let m4 = ix0 + 4u < p.w && 4u < span;
+    let m5 = ix0 + 5u < p.w && 5u < span;
+    let m6 = ix0 + 6u < p.w && 6u < span;
+    let m7 = ix0 + 7u < p.w && 7u < span;
+    let hw = p.h * p.w;
+    let ckk = p.c * KH * KW;
+    let o0 = wid.z * 8u * CT;
+    let wrow0 = min(o0 + 0u + sl, p.o - 1u) * ckk;
+    let wrow1 = min(o0 + 8u + sl, p.o - 1u) * ckk;
+    var a0_0 = vec4<f32>(0.0);
+    var b0_0 = vec4<f32>(0.0);
+    var a0_1 = vec4<f32>(0.0);
+    var b0_1 = vec4<f32>(0.0);
+    var a0_2 = vec4<f32>(0.0);
+    var b0_2 = vec4<f32>(0.0);
+    var a0_3 = vec4<f32>(0.0);
+    var b0_3 = vec4<f32>(0.0);
+    var a0_4 = vec4<f32>(0.0);
+    var b0_4 = vec4<f32>(0.0);
+    var a0_5 = vec4<f32>(0.0);
+    var b0_5 = vec4<f32>(0.0);
+    var a0_6 = vec4<f32>(0.0);
+    var b0_6 = vec4<f32>(0.0);
+    var a0_7 = vec4<f32>(0.0);
+    var b0_7 = vec4<f32>(0.0);
+    var a1_0 = vec4<f32>(0.0);
+    var b1_0 = vec4<f32>(0.0);
+    var a1_1 = vec4<f32>(0.0);
+    var b1_1 = vec4<f32>(0.0);
+    var a1_2 = vec4<f32>(0.0);
+    var b1_2 = vec4<f32>(0.0);
+    var a1_3 = vec4<f32>(0.0);
+    var b1_3 = vec4<f32>(0.0);
+    var a1_4 = vec4<f32>(0.0);
+    var b1_4 = vec4<f32>(0.0);
+    var a1_5 = vec4<f32>(0.0);
+    var b1_5 = vec4<f32>(0.0);
+    var a1_6 = vec4<f32>(0.0);
+    var b1_6 = vec4<f32>(0.0);
+    var a1_7 = vec4<f32>(0.0);
+    var b1_7 = vec4<f32>(0.0);
+    var row = v.x * p.c * hw + iy0 * p.w + ix0;
+    var iy = iy0;
+    var ky = 0u;
+    for (var wi = 0u; wi < ckk; wi = wi + KW) {
+        let oka = iy < p.h;
+        let okb = iy + 1u < p.h;
+        var a0 = vec4<f32>(ldx(row + 0u, oka && m0), ldx(row + 1u, oka && m1), ldx(row + 2u, oka && m2), ldx(row + 3u, oka && m3));
+        var a1 = vec4<f32>(ldx(row + 4u, oka && m4), ldx(row + 5u, oka && m5), ldx(row + 6u, oka && m6), ldx(row + 7u, oka && m7));
+        var b0 = vec4<f32>(ldx(row + p.w + 0u, okb && m0), ldx(row + p.w + 1u, okb && m1), ldx(row + p.w + 2u, okb && m2), ldx(row + p.w + 3u, okb && m3));
+        var b1 = vec4<f32>(ldx(row + p.w + 4u, okb && m4), ldx(row + p.w + 5u, okb && m5), ldx(row + p.w + 6u, okb && m6), ldx(row + p.w + 7u, okb && m7));
+        for (var kx = 0u; kx < KW; kx = kx + 1u) {
+            let wl0 = wt[wrow0 + wi + kx];
+            let w0_0 = vec4<f32>(subgroupBroadcast(wl0, 0u));
+            a0_0 = fma(w0_0, a0, a0_0);
+            b0_0 = fma(w0_0, b0, b0_0);
+            let w0_1 = vec4<f32>(subgroupBroadcast(wl0, 1u));
+            a0_1 = fma(w0_1, a0, a0_1);
+            b0_1 = fma(w0_1, b0, b0_1);
+            let w0_2 = vec4<f32>(subgroupBroadcast(wl0, 2u));
+            a0_2 = fma(w0_2, a0, a0_2);
+            b0_2 = fma(w0_2, b0, b0_2);
+            let w0_3 = vec4<f32>(subgroupBroadcast(wl0, 3u));
+            a0_3 = fma(w0_3, a0, a0_3);
+            b0_3 = fma(w0_3, b0, b0_3);
+            let w0_4 = vec4<f32>(subgroupBroadcast(wl0, 4u));
+            a0_4 = fma(w0_4, a0, a0_4);
+            b0_4 = fma(w0_4, b0, b0_4);
+            let w0_5 = vec4<f32>(subgroupBroadcast(wl0, 5u));
+            a0_5 = fma(w0_5, a0, a0_5);
+            b0_5 = fma(w0_5, b0, b0_5);
+            let w0_6 = vec4<f32>(subgroupBroadcast(wl0, 6u));
+            a0_6 = fma(w0_6, a0, a0_6);
+            b0_6 = fma(w0_6, b0, b0_6);
+            let w0_7 = vec4<f32>(subgroupBroadcast(wl0, 7u));
+            a0_7 = fma(w0_7, a0, a0_7);
+            b0_7 = fma(w0_7, b0, b0_7);
+            if (CT >= 2u) {
+                let wl1 = wt[wrow1 + wi + kx];
+                let w1_0 = vec4<f32>(subgroupBroadcast(wl1, 0u));
+                a1_0 = fma(w1_0, a0, a1_0);
+                b1_0 = fma(w1_0, b0, b1_0);
+                let w1_1 = vec4<f32>(subgroupBroadcast(wl1, 1u));
+                a1_1 = fma(w1_1, a0, a1_1);
+                b1_1 = fma(w1_1, b0, b1_1);
+                let w1_2 = vec4<f32>(subgroupBroadcast(wl1, 2u));
+                a1_2 = fma(w1_2, a0, a1_2);
+                b1_2 = fma(w1_2, b0, b1_2);
+                let w1_3 = vec4<f32>(subgroupBroadcast(wl1, 3u));
+                a1_3 = fma(w1_3, a0, a1_3);
+                b1_3 = fma(w1_3, b0, b1_3);
+                let w1_4 = vec4<f32>(subgroupBroadcast(wl1, 4u));
+                a1_4 = fma(w1_4, a0, a1_4);
+                b1_4 = fma(w1_4, b0, b1_4);
+                let w1_5 = vec4<f32>(subgroupBroadcast(wl1, 5u));
+                a1_5 = fma(w1_5, a0, a1_5);
+                b1_5 = fma(w1_5, b0, b1_5);
+                let w1_6 = vec4<f32>(subgroupBroadcast(wl1, 6u));
+                a1_6 = fma(w1_6, a0, a1_6);
+                b1_6 = fma(w1_6, b0, b1_6);
+                let w1_7 = vec4<f32>(subgroupBroadcast(wl1, 7u));
+                a1_7 = fma(w1_7, a0, a1_7);
+                b1_7 = fma(w1_7, b0, b1_7);
+            }
+            // Next tap: both windows move one column right.
+            a0 = vec4<f32>(a0.yzw, a1.x);
+            a1 = vec4<f32>(a1.yzw, 0.0);
+            b0 = vec4<f32>(b0.yzw, b1.x);
+            b1 = vec4<f32>(b1.yzw, 0.0);
+        }
+        iy = iy + 1u;
+        row = row + p.w;
+        ky = ky + 1u;
+        if (ky == KH) {
+            ky = 0u;
+            iy = iy0;
+            row = row + hw - KH * p.w;
+        }
+    }
+    if (q >= total) { return; }
+    let px = v.z * 2u;
+    let base = (v.x * p.o * pooled_h + v.y) * pooled_w + px;
+    // The second pooled pixel of the last pair of an odd row does not exist.
+    let two = px + 1u < pooled_w;
+    let nb = p.o * ckk;
+    pool_store(base, two, o0 + 0u, nb, pooled_h * pooled_w, a0_0, b0_0);
+    pool_store(base, two, o0 + 1u, nb, pooled_h * pooled_w, a0_1, b0_1);
+    pool_store(base, two, o0 + 2u, nb, pooled_h * pooled_w, a0_2, b0_2);
+    pool_store(base, two, o0 + 3u, nb, pooled_h * pooled_w, a0_3, b0_3);
+    pool_store(base, two, o0 + 4u, nb, pooled_h * pooled_w, a0_4, b0_4);
+    pool_store(base, two, o0 + 5u, nb, pooled_h * pooled_w, a0_5, b0_5);
+    pool_store(base, two, o0 + 6u, nb, pooled_h * pooled_w, a0_6, b0_6);
+    pool_store(base, two, o0 + 7u, nb, pooled_h * pooled_w, a0_7, b0_7);
+    if (CT >= 2u) {
+        pool_store(base, two, o0 + 8u, nb, pooled_h * pooled_w, a1_0, b1_0);
+        pool_store(base, two, o0 + 9u, nb, pooled_h * pooled_w, a1_1, b1_1);
+        pool_store(base, two, o0 + 10u, nb, pooled_h * pooled_w, a1_2, b1_2);
+        pool_store(base, two, o0 + 11u, nb, pooled_h * pooled_w, a1_3, b1_3);
+        pool_store(base, two, o0 + 12u, nb, pooled_h * pooled_w, a1_4, b1_4);
+        pool_store(base, two, o0 + 13u, nb, pooled_h * pooled_w, a1_5, b1_5);
+        pool_store(base, two, o0 + 14u, nb, pooled_h * pooled_w, a1_6, b1_6);
+        pool_store(base, two, o0 + 15u, nb, pooled_h * pooled_w, a1_7, b1_7);
+    }
+}
+
+// Stores channel o of a lane's two pooled pixels: max over each 2 x 2 window (a: row 0,
+// b: row 1; columns 0-1 and 2-3), plus the folded bias (wt[nb + o]), rectified.
+fn pool_store(base: u32, two: bool, o: u32, nb: u32, plane: u32, a: vec4<f32>, b: vec4<f32>) {
+    if (o >= p.o) { return; }
+    let bo = wt[nb + o];
+    let off = base + o * plane;
+    out[off] = max(max(max(a.x, a.y), max(b.x, b.y)) + bo, 0.0);
+    if (two) {
+        out[off + 1u] = max(max(max(a.z, a.w), max(b.z, b.w)) + bo, 0.0);
+    }
 }
 
 //#endif

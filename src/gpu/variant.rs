@@ -73,8 +73,9 @@ pub fn set_fused(ctx: &Context, on: bool) {
 }
 
 /// Whether the row-window convolution kernels (`conv2d_fwd_row_sg` for 5-wide kernels,
-/// `conv2d_grad_weight_row_sg` for rows of 32 pixels or more; stride 1, dilation 1) run
-/// where the subgroup convolutions do. They round differently from the kernels they
+/// `conv2d_grad_weight_row_sg` for rows of 32 pixels or more; stride 1, dilation 1, and,
+/// with the fused chains too, the eval-mode `conv2d_bn_relu_pool_eval` of DeepMerge's
+/// blocks) run where the subgroup convolutions do. They round differently from the kernels they
 /// replace, so they are a choice of their own: settings written before they existed
 /// (`subgroup`, `subgroup+fused`) keep the kernels those runs used. On unless pinned off.
 pub fn rows(ctx: &Context) -> bool {

@@ -4,13 +4,16 @@
 //! → fc 32 → ReLU → fc 2. Transfer losses act on the 2592-d flattened conv output. State
 //! names are the published PyTorch `state_dict` names (conv1, batchn1, ..., fc3). Each
 //! BN → ReLU → pool tail is one `BnReluPool` layer under the batch norm's name, so the
-//! fused kernels can run it.
+//! fused kernels can run it. In eval mode without gradients, with the fused chains and the
+//! row-window kernels chosen, each whole block (conv → BN → ReLU → pool) runs as one
+//! kernel with the batch norm folded into the convolution (`conv2d_bn_relu_pool_eval`).
 
 use super::{Classifier, Output};
+use crate::autograd::is_grad_enabled;
 use crate::error::Result;
 use crate::gpu::Context;
 use crate::nn::{BnReluPool, Conv2d, Counter, Flatten, Linear, Module, ReLU, Sequential};
-use crate::ops::conv2d::Conv2dParams;
+use crate::ops::conv2d::{conv2d_bn_relu_pool_eval, conv_bn_relu_pool_ok, Conv2dParams};
 use crate::ops::pool::max_pool2d;
 use crate::ops::random::Rng;
 use crate::tensor::Tensor;
@@ -21,6 +24,9 @@ pub struct DeepMerge {
     head: Sequential,
     /// The last block's tail, also called on its own for the last conv activation.
     block3: Rc<BnReluPool>,
+    /// The three blocks' convolutions and tails (also in `features`), for the folded
+    /// eval-mode path.
+    blocks: Vec<(Rc<Conv2d>, Rc<BnReluPool>)>,
     all: Vec<(String, Tensor)>,
 }
 
@@ -38,15 +44,22 @@ impl DeepMerge {
             padding: (pad, pad),
             ..Default::default()
         };
+        // Drawn in the order the published model declares them (the seed's weights).
+        let conv1 = Rc::new(Conv2d::new(ctx, rng, bands, 8, 5, conv(2), true)?);
+        let block1 = Rc::new(BnReluPool::new(ctx, 8)?);
+        let conv2 = Rc::new(Conv2d::new(ctx, rng, 8, 16, 3, conv(1), true)?);
+        let block2 = Rc::new(BnReluPool::new(ctx, 16)?);
+        let conv3 = Rc::new(Conv2d::new(ctx, rng, 16, 32, 3, conv(1), true)?);
         let block3 = Rc::new(BnReluPool::new(ctx, 32)?);
         let features = Sequential::new()
-            .named("conv1", Conv2d::new(ctx, rng, bands, 8, 5, conv(2), true)?)
-            .named("batchn1", BnReluPool::new(ctx, 8)?)
-            .named("conv2", Conv2d::new(ctx, rng, 8, 16, 3, conv(1), true)?)
-            .named("batchn2", BnReluPool::new(ctx, 16)?)
-            .named("conv3", Conv2d::new(ctx, rng, 16, 32, 3, conv(1), true)?)
+            .named("conv1", conv1.clone())
+            .named("batchn1", block1.clone())
+            .named("conv2", conv2.clone())
+            .named("batchn2", block2.clone())
+            .named("conv3", conv3.clone())
             .named("batchn3", block3.clone())
             .named("flatten", Flatten);
+        let blocks = vec![(conv1, block1), (conv2, block2), (conv3, block3.clone())];
         let head = Sequential::new()
             .named("fc1", Linear::new(ctx, rng, FEATURES, 64, true)?)
             .named("relu4", ReLU)
@@ -60,6 +73,7 @@ impl DeepMerge {
             features,
             head,
             block3,
+            blocks,
             all,
         })
     }
@@ -67,7 +81,7 @@ impl DeepMerge {
 
 impl Module for DeepMerge {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.head.forward(&self.features.forward(x)?)
+        self.head.forward(&self.feature_pass(x)?)
     }
     fn parameters(&self) -> Vec<Tensor> {
         let mut p = self.features.parameters();
@@ -98,7 +112,7 @@ impl Module for DeepMerge {
 
 impl Classifier for DeepMerge {
     fn run(&self, x: &Tensor) -> Result<Output> {
-        let features = self.features.forward(x)?;
+        let features = self.feature_pass(x)?;
         let logits = self.head.forward(&features)?;
         Ok(Output { features, logits })
     }
@@ -122,6 +136,44 @@ impl Classifier for DeepMerge {
 }
 
 impl DeepMerge {
+    /// The flattened features: the folded block kernels where they apply (eval mode, no
+    /// gradient wanted, `+fused+rows`), else the layers one by one.
+    fn feature_pass(&self, x: &Tensor) -> Result<Tensor> {
+        let ctx = x.ctx();
+        let folded = !is_grad_enabled()
+            && !self.blocks[0].1.bn.is_training()
+            && conv_bn_relu_pool_ok(
+                ctx,
+                x.shape(),
+                self.blocks[0].0.weight.shape(),
+                &self.blocks[0].0.params,
+            );
+        if !folded {
+            return self.features.forward(x);
+        }
+        let mut h = x.clone();
+        for (conv, block) in &self.blocks {
+            let bn = &block.bn;
+            h = if conv_bn_relu_pool_ok(ctx, h.shape(), conv.weight.shape(), &conv.params) {
+                conv2d_bn_relu_pool_eval(
+                    &h,
+                    &conv.weight,
+                    conv.bias.as_ref(),
+                    conv.params,
+                    &bn.weight,
+                    &bn.bias,
+                    &bn.running_mean,
+                    &bn.running_var,
+                    bn.eps,
+                )?
+            } else {
+                block.forward(&conv.forward(&h)?)?
+            };
+        }
+        let n = h.shape()[0];
+        h.reshape(&[n, FEATURES])
+    }
+
     /// The last block's BN → ReLU → pool layer (after conv3).
     fn split(&self) -> usize {
         self.features

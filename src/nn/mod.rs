@@ -181,6 +181,11 @@ pub type BatchNorm2d = BatchNorm;
 pub type BatchNorm1d = BatchNorm;
 
 impl BatchNorm {
+    /// Whether it normalises with batch statistics (training) or the running ones (eval).
+    pub fn is_training(&self) -> bool {
+        self.training.get()
+    }
+
     pub fn new(ctx: &Rc<Context>, channels: usize) -> Result<BatchNorm> {
         Ok(BatchNorm {
             weight: Tensor::ones(ctx, &[channels])?.requires_grad_(),

@@ -102,6 +102,18 @@ impl Geom {
 
     /// The `Params` block of shaders/conv2d.wgsl.
     fn params(&self, p: &Conv2dParams, flags: u32, chunk: usize, splits: usize) -> Params {
+        self.params_eps(p, flags, chunk, splits, 0.0)
+    }
+
+    /// `params` with the batch norm's epsilon (conv2d_fold_bn reads it).
+    fn params_eps(
+        &self,
+        p: &Conv2dParams,
+        flags: u32,
+        chunk: usize,
+        splits: usize,
+        eps: f32,
+    ) -> Params {
         Params::new()
             .u32(self.n as u32)
             .u32(self.c as u32)
@@ -115,6 +127,7 @@ impl Geom {
             .u32(flags)
             .u32(chunk as u32)
             .u32(splits as u32)
+            .f32(eps)
     }
 
     /// Override constants: the kernel window, stride and dilation.
@@ -420,4 +433,103 @@ pub fn conv2d_grad_weight(
         return part.reshape(&w_shape);
     }
     part.sum_axis(0, false)?.reshape(&w_shape)
+}
+
+/// Whether `conv2d_bn_relu_pool_eval` runs on this context and shape: the fused chains and
+/// the row-window kernels chosen (`+fused+rows`), the subgroup kernels, stride 1, dilation
+/// 1, no fused ReLU of the convolution's own, a kernel at most 5 wide and an output of at
+/// least 2 x 2.
+pub fn conv_bn_relu_pool_ok(
+    ctx: &crate::gpu::Context,
+    x: &[usize],
+    w: &[usize],
+    p: &Conv2dParams,
+) -> bool {
+    if !crate::gpu::fused(ctx) || !row_kernels(ctx, p) || p.relu {
+        return false;
+    }
+    match Geom::new("conv2d_bn_relu_pool_eval", x, w, p) {
+        Ok(g) => g.kw <= 5 && g.oh >= 2 && g.ow >= 2,
+        Err(_) => false,
+    }
+}
+
+/// Eval-mode `max_pool2d(relu(batch_norm(conv2d(x, w, bias))), 2, 2)`, batch norm from its
+/// running statistics (the arguments and semantics of those ops), as two dispatches: one
+/// folds the batch norm into the convolution's weights and bias (w' = a w, b' = a b + t with
+/// a = γ/√(var + ε), t = β − mean · a; recomputed on every call, so it follows any change of
+/// the weights or statistics), one convolves, adds the bias, rectifies and pools without
+/// writing the convolution's output. No gradient (inference only): where one is wanted, or
+/// `conv_bn_relu_pool_ok` says no, use the separate ops, which are its tested reference.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_bn_relu_pool_eval(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    p: Conv2dParams,
+    gamma: &Tensor,
+    beta: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    eps: f32,
+) -> Result<Tensor> {
+    const OP: &str = "conv2d_bn_relu_pool_eval";
+    same_ctx(OP, x, w)?;
+    x.expect_dtype(OP, DType::F32)?;
+    w.expect_dtype(OP, DType::F32)?;
+    let ctx = x.ctx();
+    if !conv_bn_relu_pool_ok(ctx, x.shape(), w.shape(), &p) {
+        return Err(Error::Invalid(format!(
+            "{OP}: not available for x {:?}, w {:?}, {p:?} with these kernels (see conv_bn_relu_pool_ok)",
+            x.shape(),
+            w.shape()
+        )));
+    }
+    let geo = Geom::new(OP, x.shape(), w.shape(), &p)?;
+    for (what, t) in [
+        ("gamma", gamma),
+        ("beta", beta),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ]
+    .into_iter()
+    .chain(bias.map(|b| ("bias", b)))
+    {
+        same_ctx(OP, x, t)?;
+        t.expect_dtype(OP, DType::F32)?;
+        expect_shape(OP, what, t, &[geo.o])?;
+    }
+    let ckk = geo.c * geo.kh * geo.kw;
+    let folded = alloc_like(w, &[geo.o * ckk + geo.o], DType::F32)?;
+    let fold = ctx.kernel("conv2d", "conv2d_fold_bn", &geo.constants(&p))?;
+    ctx.dispatch(
+        &fold,
+        geo.params_eps(&p, bias.is_some() as u32, 0, 0, eps).bytes(),
+        &[
+            w.buffer(),
+            bias.map_or(w.buffer(), |b| b.buffer()),
+            folded.buffer(),
+            gamma.buffer(),
+            beta.buffer(),
+            running_mean.buffer(),
+            running_var.buffer(),
+        ],
+        grid_1d((geo.o * ckk + geo.o) as u64, 256),
+    )?;
+    let (ph, pw) = (geo.oh / 2, geo.ow / 2);
+    let out = alloc_like(x, &[geo.n, geo.o, ph, pw], DType::F32)?;
+    let ct = subgroup_blocks(geo.o);
+    let mut consts = geo.constants(&p).to_vec();
+    consts.push(("CT", ct as f64));
+    let k = ctx.kernel("conv2d", "conv2d_fwd_pool_sg", &consts)?;
+    // Lanes own two neighbouring pooled pixels of a row.
+    let lanes = geo.n * ph * pw.div_ceil(2);
+    let [gx, gy, _] = grid_1d(lanes as u64, 64);
+    ctx.dispatch(
+        &k,
+        geo.params(&p, 0, 0, 0).bytes(),
+        &[x.buffer(), folded.buffer(), out.buffer()],
+        [gx, gy, geo.o.div_ceil(8 * ct) as u32],
+    )?;
+    Ok(out)
 }
