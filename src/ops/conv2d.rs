@@ -161,6 +161,15 @@ fn subgroup_blocks(channels: usize) -> usize {
     channels.div_ceil(8).clamp(1, 2)
 }
 
+/// `subgroup_blocks` for the output channels, and the override constants of a subgroup
+/// kernel whose lanes own 8 * CT output channels (the window constants plus `CT`).
+fn output_channel_blocks(geo: &Geom, p: &Conv2dParams) -> (usize, Vec<(&'static str, f64)>) {
+    let ct = subgroup_blocks(geo.o);
+    let mut consts = geo.constants(p).to_vec();
+    consts.push(("CT", ct as f64));
+    (ct, consts)
+}
+
 /// Whether the conv kernels take their subgroup forms: they follow the matmul variant.
 fn use_subgroups(ctx: &crate::gpu::Context) -> bool {
     crate::gpu::Variant::for_context(ctx) == crate::gpu::Variant::Subgroup
@@ -271,9 +280,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
     let params = geo.params(&p, flags, 0, 0);
     if row_forward_ok(ctx, &geo, &p) {
         // Lanes own 8 pixels of one output row (rows padded to whole blocks of 8).
-        let ct = subgroup_blocks(geo.o);
-        let mut consts = geo.constants(&p).to_vec();
-        consts.push(("CT", ct as f64));
+        let (ct, consts) = output_channel_blocks(&geo, &p);
         let k = ctx.kernel("conv2d", "conv2d_fwd_row_sg", &consts)?;
         let lanes = geo.n * geo.oh * geo.ow.div_ceil(8);
         let [gx, gy, _] = grid_1d(lanes as u64, 64);
@@ -397,16 +404,12 @@ pub fn conv2d_grad_weight(
     // Lanes per partial sum, and the kernel with its override constants.
     let (blocks, entry, consts) = if row_grad_weight_ok(ctx, &geo, &p) {
         // One kernel row (c, ky) x 8 * CT channels per lane; rows padded to whole subgroups.
-        let ct = subgroup_blocks(geo.o);
-        let mut consts = geo.constants(&p).to_vec();
-        consts.push(("CT", ct as f64));
+        let (ct, consts) = output_channel_blocks(&geo, &p);
         let blocks = geo.o.div_ceil(8 * ct) * (geo.c * geo.kh).div_ceil(8) * 8;
         (blocks, "conv2d_grad_weight_row_sg", consts)
     } else if use_subgroups(ctx) {
         // 4 entries x 8 * CT channels per lane; entry blocks padded to whole subgroups.
-        let ct = subgroup_blocks(geo.o);
-        let mut consts = geo.constants(&p).to_vec();
-        consts.push(("CT", ct as f64));
+        let (ct, consts) = output_channel_blocks(&geo, &p);
         let blocks = geo.o.div_ceil(8 * ct) * ckk.div_ceil(4).div_ceil(8) * 8;
         (blocks, "conv2d_grad_weight_sg", consts)
     } else {
@@ -518,9 +521,7 @@ pub fn conv2d_bn_relu_pool_eval(
     )?;
     let (ph, pw) = (geo.oh / 2, geo.ow / 2);
     let out = alloc_like(x, &[geo.n, geo.o, ph, pw], DType::F32)?;
-    let ct = subgroup_blocks(geo.o);
-    let mut consts = geo.constants(&p).to_vec();
-    consts.push(("CT", ct as f64));
+    let (ct, consts) = output_channel_blocks(&geo, &p);
     let k = ctx.kernel("conv2d", "conv2d_fwd_pool_sg", &consts)?;
     // Lanes own two neighbouring pooled pixels of a row.
     let lanes = geo.n * ph * pw.div_ceil(2);
