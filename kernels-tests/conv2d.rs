@@ -398,6 +398,39 @@ fn conv2d_grad_input_weight_bias_match_cpu_on_deepmerge_layers_at_batch_3_and_5(
     }
 }
 
+#[test]
+fn conv2d_grad_input_runs_as_the_flipped_row_forward_where_the_rows_are_on() {
+    // With the row-window kernels a stride-1 grad input is conv2d_flip plus
+    // conv2d_fwd_row_sg (two dispatches); without them, conv2d_grad_input_sg (one). The
+    // CPU tests above check both against the reference; this checks that the DeepMerge
+    // layers take the row path and that the two paths agree.
+    use tidal::gpu::{reset_variant, set_rows, set_variant, subgroup_ok, Variant};
+    let ctx = ctx();
+    if !subgroup_ok(&ctx) {
+        eprintln!("skipped: the row kernels need 8-wide subgroups");
+        return;
+    }
+    set_variant(&ctx, Variant::Subgroup);
+    for (i, (name, cs)) in deepmerge_cases(3).into_iter().enumerate() {
+        let wn: usize = cs.w_shape().iter().product();
+        let gn: usize = cs.y_shape().iter().product();
+        let w = tensor(&data(40 + i as u64, wn), &cs.w_shape());
+        let g = tensor(&data(50 + i as u64, gn), &cs.y_shape());
+        let run = |rows: bool| {
+            set_rows(&ctx, rows);
+            let before = ctx.stats().dispatches;
+            let out = conv2d_grad_input(&g, &w, &cs.x_shape(), cs.p).unwrap();
+            (out.to_vec().unwrap(), ctx.stats().dispatches - before)
+        };
+        let (rows, n_rows) = run(true);
+        let (sg, n_sg) = run(false);
+        assert_eq!((n_rows, n_sg), (2, 1), "{name}: dispatches");
+        assert_close(&rows, &sg, 1e-5, 1e-5, name);
+    }
+    set_rows(&ctx, true);
+    reset_variant(&ctx);
+}
+
 /// Finite-difference check of d/dx, d/dw and d/dbias through the tape.
 fn fd_check(name: &str, cs: Case, seed: u64) {
     let x = data(seed, cs.x_shape().iter().product());

@@ -202,13 +202,14 @@ fn pixel_channel_kernel(
     Ok((kernel, [gx, gy, channels.div_ceil(per_lane) as u32], sg))
 }
 
-/// Whether the forward takes `conv2d_fwd_row_sg`: the row-window kernels on, a 5-wide
-/// kernel (its window holds 8 + KW − 1 columns) and rows wide enough that padding each to
-/// whole blocks of 8 pixels idles at most a quarter of the lanes. Measured on lavapipe
-/// against conv2d_fwd_sg: DeepMerge conv1 (5x5) 1.10x; the 3x3 layers lost (conv2 0.92x,
-/// conv3 0.73x), so they keep conv2d_fwd_sg.
+/// Whether the forward takes `conv2d_fwd_row_sg`: the row-window kernels on, a kernel at
+/// most 5 wide (its window holds 8 + KW − 1 columns) and rows wide enough that padding each
+/// to whole blocks of 8 pixels idles at most a quarter of the lanes. Measured on lavapipe
+/// against conv2d_fwd_sg, three alternated pairs, once its taps were chained (one
+/// assignment per accumulator per kernel row): DeepMerge conv1 (5x5) 1.45x, conv2 (3x3,
+/// rows of 37) 1.1-1.5x, conv3 (rows of 18) 1.3x. ResNet's short rows fail the lane test.
 fn row_forward_ok(ctx: &crate::gpu::Context, geo: &Geom, p: &Conv2dParams) -> bool {
-    row_kernels(ctx, p) && geo.kw == 5 && geo.ow.div_ceil(8) * 8 * 3 <= geo.ow * 4
+    row_kernels(ctx, p) && geo.kw <= 5 && geo.ow.div_ceil(8) * 8 * 3 <= geo.ow * 4
 }
 
 /// Whether the grad weight takes `conv2d_grad_weight_row_sg`: the row-window kernels
@@ -224,6 +225,61 @@ fn row_grad_weight_ok(ctx: &crate::gpu::Context, geo: &Geom, p: &Conv2dParams) -
 /// convolution has stride 1 and dilation 1 (one column of window per output pixel).
 fn row_kernels(ctx: &crate::gpu::Context, p: &Conv2dParams) -> bool {
     crate::gpu::rows(ctx) && use_subgroups(ctx) && p.stride == (1, 1) && p.dilation == (1, 1)
+}
+
+/// Dispatches `conv2d_fwd_row_sg` (see `row_forward_ok`): lanes own 8 pixels of one output
+/// row (rows padded to whole blocks of 8).
+fn forward_rows(
+    x: &Tensor,
+    w: &Tensor,
+    b_buf: &wgpu::Buffer,
+    out: &Tensor,
+    geo: &Geom,
+    p: &Conv2dParams,
+    flags: u32,
+) -> Result<()> {
+    let ctx = x.ctx();
+    let (ct, consts) = output_channel_blocks(geo, p);
+    let k = ctx.kernel("conv2d", "conv2d_fwd_row_sg", &consts)?;
+    let lanes = geo.n * geo.oh * geo.ow.div_ceil(8);
+    let [gx, gy, _] = grid_1d(lanes as u64, 64);
+    let grid = [gx, gy, geo.o.div_ceil(8 * ct) as u32];
+    let bufs = [x.buffer(), w.buffer(), b_buf, out.buffer()];
+    ctx.dispatch(&k, geo.params(p, flags, 0, 0).bytes(), &bufs, grid)
+}
+
+/// The grad input of a stride-1, dilation-1 convolution as a forward one, so it runs on
+/// the row kernel: g [N, O, OH, OW] convolved with w flipped in both spatial axes and its
+/// channel axes swapped (`conv2d_flip`, [C, O, KH, KW]), padded by K − 1 − P. None where
+/// the row kernels are off, the padding is not below the kernel size, or the rows fail
+/// `row_forward_ok`. Measured on lavapipe against conv2d_grad_input_sg: see README.
+fn grad_input_rows(g: &Tensor, w: &Tensor, geo: &Geom, p: &Conv2dParams) -> Result<Option<Tensor>> {
+    let ctx = g.ctx();
+    let (ph, pw) = p.padding;
+    if !row_kernels(ctx, p) || ph >= geo.kh || pw >= geo.kw {
+        return Ok(None);
+    }
+    let tp = Conv2dParams {
+        padding: (geo.kh - 1 - ph, geo.kw - 1 - pw),
+        ..Conv2dParams::default()
+    };
+    let flipped = [geo.c, geo.o, geo.kh, geo.kw];
+    let tgeo = Geom::new("conv2d_grad_input", g.shape(), &flipped, &tp)?;
+    if !row_forward_ok(ctx, &tgeo, &tp) {
+        return Ok(None);
+    }
+    let wf = alloc_like(w, &flipped, DType::F32)?;
+    let k = ctx.kernel("conv2d", "conv2d_flip", &geo.constants(p))?;
+    ctx.dispatch(
+        &k,
+        geo.params(p, 0, 0, 0).bytes(),
+        &[w.buffer(), wf.buffer()],
+        grid_1d(wf.numel() as u64, 256),
+    )?;
+    let out = alloc_like(g, &geo.x_shape(), DType::F32)?;
+    // No bias: the kernel never reads its bias binding; wf stands in for it.
+    forward_rows(g, &wf, wf.buffer(), &out, &tgeo, &tp, 0)?;
+    Ok(Some(out))
 }
 
 /// w repacked by `conv2d_pack` for the forward (rows (c, ky, kx), columns o) or the grad
@@ -279,14 +335,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
     let b_buf = bias.map_or(w.buffer(), |b| b.buffer());
     let params = geo.params(&p, flags, 0, 0);
     if row_forward_ok(ctx, &geo, &p) {
-        // Lanes own 8 pixels of one output row (rows padded to whole blocks of 8).
-        let (ct, consts) = output_channel_blocks(&geo, &p);
-        let k = ctx.kernel("conv2d", "conv2d_fwd_row_sg", &consts)?;
-        let lanes = geo.n * geo.oh * geo.ow.div_ceil(8);
-        let [gx, gy, _] = grid_1d(lanes as u64, 64);
-        let grid = [gx, gy, geo.o.div_ceil(8 * ct) as u32];
-        let bufs = [x.buffer(), w.buffer(), b_buf, out.buffer()];
-        ctx.dispatch(&k, params.bytes(), &bufs, grid)?;
+        forward_rows(x, w, b_buf, &out, &geo, &p, flags)?;
     } else {
         let (k, grid, sg) = pixel_channel_kernel(
             ctx,
@@ -358,6 +407,9 @@ pub fn conv2d_grad_input(
     same_ctx(OP, g, w)?;
     let geo = Geom::new(OP, x_shape, w.shape(), &p)?;
     expect_shape(OP, "g", g, &geo.y_shape())?;
+    if let Some(out) = grad_input_rows(g, w, &geo, &p)? {
+        return Ok(out);
+    }
     let out = alloc_like(g, &geo.x_shape(), DType::F32)?;
     let ctx = g.ctx();
     let pixels = geo.n * geo.h * geo.w;
