@@ -63,6 +63,34 @@ fn axis_reductions_match_cpu_on_odd_shapes() {
 }
 
 #[test]
+fn long_axes_with_many_outputs_match_cpu_with_the_row_kernels_on_and_off() {
+    // Long axes (> 512) with at least 256 outputs: one lane per output under `gpu::rows`
+    // on the subgroup variant, the workgroup tree otherwise (and on other adapters). The
+    // shapes of the conv bias gradients: [N, O, OH*OW] summed over the pixels.
+    use tidal::gpu::set_rows;
+    let ctx = ctx();
+    for (i, shape) in [vec![300usize, 1031], vec![4, 67, 700]]
+        .into_iter()
+        .enumerate()
+    {
+        let n: usize = shape.iter().product();
+        let x = data(70 + i as u64, n);
+        let axis = shape.len() - 1;
+        let want = cpu_reduce(&x, &shape, axis, sum);
+        for rows in [true, false] {
+            set_rows(&ctx, rows);
+            let got = tensor(&x, &shape)
+                .sum_axis(axis, false)
+                .unwrap()
+                .to_vec()
+                .unwrap();
+            assert_close(&got, &want, 1e-5, 1e-4, &format!("{shape:?} rows={rows}"));
+        }
+    }
+    set_rows(&ctx, true);
+}
+
+#[test]
 fn full_reductions_over_one_to_a_hundred_thousand_elements() {
     for n in [1usize, 1000, 100_003] {
         let x = data(n as u64, n);
