@@ -1080,33 +1080,108 @@ fn conv2d_grad_weight_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
     var n = q_start / ohw;
     var oy = (q_start % ohw) / p.ow;
     var ox = q_start % p.ow;
-    for (var q = q_start; q < q_end; q = q + 1u) {
-        let gp = n * p.o * ohw + oy * p.ow + ox;
-        let xn = n * chw;
-        let iy0 = oy * SH - p.ph;
-        let ix0 = ox * SW - p.pw;
-        let xv = vec4<f32>(gw_load(xn, iy0, ix0, f0), gw_load(xn, iy0, ix0, f1), gw_load(xn, iy0, ix0, f2), gw_load(xn, iy0, ix0, f3));
-        let gv0 = g[gp + gl0];
-        acc0_0 = fma(vec4<f32>(subgroupBroadcast(gv0, 0u)), xv, acc0_0);
-        acc0_1 = fma(vec4<f32>(subgroupBroadcast(gv0, 1u)), xv, acc0_1);
-        acc0_2 = fma(vec4<f32>(subgroupBroadcast(gv0, 2u)), xv, acc0_2);
-        acc0_3 = fma(vec4<f32>(subgroupBroadcast(gv0, 3u)), xv, acc0_3);
-        acc0_4 = fma(vec4<f32>(subgroupBroadcast(gv0, 4u)), xv, acc0_4);
-        acc0_5 = fma(vec4<f32>(subgroupBroadcast(gv0, 5u)), xv, acc0_5);
-        acc0_6 = fma(vec4<f32>(subgroupBroadcast(gv0, 6u)), xv, acc0_6);
-        acc0_7 = fma(vec4<f32>(subgroupBroadcast(gv0, 7u)), xv, acc0_7);
-        if (CT >= 2u) {
-            let gv1 = g[gp + gl1];
-            acc1_0 = fma(vec4<f32>(subgroupBroadcast(gv1, 0u)), xv, acc1_0);
-            acc1_1 = fma(vec4<f32>(subgroupBroadcast(gv1, 1u)), xv, acc1_1);
-            acc1_2 = fma(vec4<f32>(subgroupBroadcast(gv1, 2u)), xv, acc1_2);
-            acc1_3 = fma(vec4<f32>(subgroupBroadcast(gv1, 3u)), xv, acc1_3);
-            acc1_4 = fma(vec4<f32>(subgroupBroadcast(gv1, 4u)), xv, acc1_4);
-            acc1_5 = fma(vec4<f32>(subgroupBroadcast(gv1, 5u)), xv, acc1_5);
-            acc1_6 = fma(vec4<f32>(subgroupBroadcast(gv1, 6u)), xv, acc1_6);
-            acc1_7 = fma(vec4<f32>(subgroupBroadcast(gv1, 7u)), xv, acc1_7);
+    // Two pixels per iteration, A and the next one B where it is in the chunk: each
+    // accumulator is assigned once per pair (llvmpipe blends every assignment to a
+    // loop-carried variable with the loop mask). The chains add A, then B only where it
+    // exists, so the sums are bit for bit those of one pixel per iteration.
+    var q = q_start;
+    loop {
+        if (q >= q_end) { break; }
+        let pair = q + 1u < q_end;
+        let gpa = n * p.o * ohw + oy * p.ow + ox;
+        let xva = vec4<f32>(gw_load(n * chw, oy * SH - p.ph, ox * SW - p.pw, f0), gw_load(n * chw, oy * SH - p.ph, ox * SW - p.pw, f1), gw_load(n * chw, oy * SH - p.ph, ox * SW - p.pw, f2), gw_load(n * chw, oy * SH - p.ph, ox * SW - p.pw, f3));
+        // B's cursor (A's own where there is no B).
+        var nb = n;
+        var oyb = oy;
+        var oxb = ox + 1u;
+        if (oxb == p.ow) {
+            oxb = 0u;
+            oyb = oyb + 1u;
+            if (oyb == p.oh) {
+                oyb = 0u;
+                nb = nb + 1u;
+            }
         }
-        ox = ox + 1u;
+        nb = select(n, nb, pair);
+        oyb = select(oy, oyb, pair);
+        oxb = select(ox, oxb, pair);
+        let gpb = nb * p.o * ohw + oyb * p.ow + oxb;
+        let xvb = vec4<f32>(gw_load(nb * chw, oyb * SH - p.ph, oxb * SW - p.pw, f0), gw_load(nb * chw, oyb * SH - p.ph, oxb * SW - p.pw, f1), gw_load(nb * chw, oyb * SH - p.ph, oxb * SW - p.pw, f2), gw_load(nb * chw, oyb * SH - p.ph, oxb * SW - p.pw, f3));
+        let gva0 = g[gpa + gl0];
+        let gvb0 = g[gpb + gl0];
+        let ga0_0 = vec4<f32>(subgroupBroadcast(gva0, 0u));
+        let gb0_0 = vec4<f32>(subgroupBroadcast(gvb0, 0u));
+        let t0_0 = fma(ga0_0, xva, acc0_0);
+        acc0_0 = select(t0_0, fma(gb0_0, xvb, t0_0), pair);
+        let ga0_1 = vec4<f32>(subgroupBroadcast(gva0, 1u));
+        let gb0_1 = vec4<f32>(subgroupBroadcast(gvb0, 1u));
+        let t0_1 = fma(ga0_1, xva, acc0_1);
+        acc0_1 = select(t0_1, fma(gb0_1, xvb, t0_1), pair);
+        let ga0_2 = vec4<f32>(subgroupBroadcast(gva0, 2u));
+        let gb0_2 = vec4<f32>(subgroupBroadcast(gvb0, 2u));
+        let t0_2 = fma(ga0_2, xva, acc0_2);
+        acc0_2 = select(t0_2, fma(gb0_2, xvb, t0_2), pair);
+        let ga0_3 = vec4<f32>(subgroupBroadcast(gva0, 3u));
+        let gb0_3 = vec4<f32>(subgroupBroadcast(gvb0, 3u));
+        let t0_3 = fma(ga0_3, xva, acc0_3);
+        acc0_3 = select(t0_3, fma(gb0_3, xvb, t0_3), pair);
+        let ga0_4 = vec4<f32>(subgroupBroadcast(gva0, 4u));
+        let gb0_4 = vec4<f32>(subgroupBroadcast(gvb0, 4u));
+        let t0_4 = fma(ga0_4, xva, acc0_4);
+        acc0_4 = select(t0_4, fma(gb0_4, xvb, t0_4), pair);
+        let ga0_5 = vec4<f32>(subgroupBroadcast(gva0, 5u));
+        let gb0_5 = vec4<f32>(subgroupBroadcast(gvb0, 5u));
+        let t0_5 = fma(ga0_5, xva, acc0_5);
+        acc0_5 = select(t0_5, fma(gb0_5, xvb, t0_5), pair);
+        let ga0_6 = vec4<f32>(subgroupBroadcast(gva0, 6u));
+        let gb0_6 = vec4<f32>(subgroupBroadcast(gvb0, 6u));
+        let t0_6 = fma(ga0_6, xva, acc0_6);
+        acc0_6 = select(t0_6, fma(gb0_6, xvb, t0_6), pair);
+        let ga0_7 = vec4<f32>(subgroupBroadcast(gva0, 7u));
+        let gb0_7 = vec4<f32>(subgroupBroadcast(gvb0, 7u));
+        let t0_7 = fma(ga0_7, xva, acc0_7);
+        acc0_7 = select(t0_7, fma(gb0_7, xvb, t0_7), pair);
+        if (CT >= 2u) {
+            let gva1 = g[gpa + gl1];
+            let gvb1 = g[gpb + gl1];
+            let ga1_0 = vec4<f32>(subgroupBroadcast(gva1, 0u));
+            let gb1_0 = vec4<f32>(subgroupBroadcast(gvb1, 0u));
+            let t1_0 = fma(ga1_0, xva, acc1_0);
+            acc1_0 = select(t1_0, fma(gb1_0, xvb, t1_0), pair);
+            let ga1_1 = vec4<f32>(subgroupBroadcast(gva1, 1u));
+            let gb1_1 = vec4<f32>(subgroupBroadcast(gvb1, 1u));
+            let t1_1 = fma(ga1_1, xva, acc1_1);
+            acc1_1 = select(t1_1, fma(gb1_1, xvb, t1_1), pair);
+            let ga1_2 = vec4<f32>(subgroupBroadcast(gva1, 2u));
+            let gb1_2 = vec4<f32>(subgroupBroadcast(gvb1, 2u));
+            let t1_2 = fma(ga1_2, xva, acc1_2);
+            acc1_2 = select(t1_2, fma(gb1_2, xvb, t1_2), pair);
+            let ga1_3 = vec4<f32>(subgroupBroadcast(gva1, 3u));
+            let gb1_3 = vec4<f32>(subgroupBroadcast(gvb1, 3u));
+            let t1_3 = fma(ga1_3, xva, acc1_3);
+            acc1_3 = select(t1_3, fma(gb1_3, xvb, t1_3), pair);
+            let ga1_4 = vec4<f32>(subgroupBroadcast(gva1, 4u));
+            let gb1_4 = vec4<f32>(subgroupBroadcast(gvb1, 4u));
+            let t1_4 = fma(ga1_4, xva, acc1_4);
+            acc1_4 = select(t1_4, fma(gb1_4, xvb, t1_4), pair);
+            let ga1_5 = vec4<f32>(subgroupBroadcast(gva1, 5u));
+            let gb1_5 = vec4<f32>(subgroupBroadcast(gvb1, 5u));
+            let t1_5 = fma(ga1_5, xva, acc1_5);
+            acc1_5 = select(t1_5, fma(gb1_5, xvb, t1_5), pair);
+            let ga1_6 = vec4<f32>(subgroupBroadcast(gva1, 6u));
+            let gb1_6 = vec4<f32>(subgroupBroadcast(gvb1, 6u));
+            let t1_6 = fma(ga1_6, xva, acc1_6);
+            acc1_6 = select(t1_6, fma(gb1_6, xvb, t1_6), pair);
+            let ga1_7 = vec4<f32>(subgroupBroadcast(gva1, 7u));
+            let gb1_7 = vec4<f32>(subgroupBroadcast(gvb1, 7u));
+            let t1_7 = fma(ga1_7, xva, acc1_7);
+            acc1_7 = select(t1_7, fma(gb1_7, xvb, t1_7), pair);
+        }
+        // The next A: one pixel past B (past A where there was no B).
+        q = q + select(1u, 2u, pair);
+        n = nb;
+        oy = oyb;
+        ox = oxb + 1u;
         if (ox == p.ow) {
             ox = 0u;
             oy = oy + 1u;
@@ -1558,7 +1633,14 @@ fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bui
     var row = 0u;
     var rok = false;
     var fresh = true;
-    for (var q = q_start; q < q_end; q = q + 1u) {
+    // Two pixels per iteration where the second is on the same output row and in the
+    // chunk: llvmpipe blends every assignment to a loop-carried variable with the loop mask,
+    // so each accumulator is assigned once per pair (the chains below, pixel A then B: the
+    // order of the sums is the one-pixel loop's, and without a second pixel each chain
+    // stops after pixel A, so the sums are bit for bit those of one pixel per iteration).
+    var q = q_start;
+    loop {
+        if (q >= q_end) { break; }
         let ix = ox - p.pw;
         if (fresh || ox == 0u) {
             // A new output row (the same for every lane of the subgroup): load the window.
@@ -1589,60 +1671,133 @@ fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bui
                 xw = vec4<f32>(nv, 0.0, 0.0, 0.0);
             }
         }
-        let gp = n * p.o * ohw + oy * p.ow + ox;
-        let gv0 = g[gp + gl0];
-        let g0_0 = subgroupBroadcast(gv0, 0u);
-        a0_0 = fma(vec4<f32>(g0_0), xw, a0_0);
-        z0_0 = fma(g0_0, xs, z0_0);
-        let g0_1 = subgroupBroadcast(gv0, 1u);
-        a0_1 = fma(vec4<f32>(g0_1), xw, a0_1);
-        z0_1 = fma(g0_1, xs, z0_1);
-        let g0_2 = subgroupBroadcast(gv0, 2u);
-        a0_2 = fma(vec4<f32>(g0_2), xw, a0_2);
-        z0_2 = fma(g0_2, xs, z0_2);
-        let g0_3 = subgroupBroadcast(gv0, 3u);
-        a0_3 = fma(vec4<f32>(g0_3), xw, a0_3);
-        z0_3 = fma(g0_3, xs, z0_3);
-        let g0_4 = subgroupBroadcast(gv0, 4u);
-        a0_4 = fma(vec4<f32>(g0_4), xw, a0_4);
-        z0_4 = fma(g0_4, xs, z0_4);
-        let g0_5 = subgroupBroadcast(gv0, 5u);
-        a0_5 = fma(vec4<f32>(g0_5), xw, a0_5);
-        z0_5 = fma(g0_5, xs, z0_5);
-        let g0_6 = subgroupBroadcast(gv0, 6u);
-        a0_6 = fma(vec4<f32>(g0_6), xw, a0_6);
-        z0_6 = fma(g0_6, xs, z0_6);
-        let g0_7 = subgroupBroadcast(gv0, 7u);
-        a0_7 = fma(vec4<f32>(g0_7), xw, a0_7);
-        z0_7 = fma(g0_7, xs, z0_7);
-        if (CT >= 2u) {
-            let gv1 = g[gp + gl1];
-            let g1_0 = subgroupBroadcast(gv1, 0u);
-            a1_0 = fma(vec4<f32>(g1_0), xw, a1_0);
-            z1_0 = fma(g1_0, xs, z1_0);
-            let g1_1 = subgroupBroadcast(gv1, 1u);
-            a1_1 = fma(vec4<f32>(g1_1), xw, a1_1);
-            z1_1 = fma(g1_1, xs, z1_1);
-            let g1_2 = subgroupBroadcast(gv1, 2u);
-            a1_2 = fma(vec4<f32>(g1_2), xw, a1_2);
-            z1_2 = fma(g1_2, xs, z1_2);
-            let g1_3 = subgroupBroadcast(gv1, 3u);
-            a1_3 = fma(vec4<f32>(g1_3), xw, a1_3);
-            z1_3 = fma(g1_3, xs, z1_3);
-            let g1_4 = subgroupBroadcast(gv1, 4u);
-            a1_4 = fma(vec4<f32>(g1_4), xw, a1_4);
-            z1_4 = fma(g1_4, xs, z1_4);
-            let g1_5 = subgroupBroadcast(gv1, 5u);
-            a1_5 = fma(vec4<f32>(g1_5), xw, a1_5);
-            z1_5 = fma(g1_5, xs, z1_5);
-            let g1_6 = subgroupBroadcast(gv1, 6u);
-            a1_6 = fma(vec4<f32>(g1_6), xw, a1_6);
-            z1_6 = fma(g1_6, xs, z1_6);
-            let g1_7 = subgroupBroadcast(gv1, 7u);
-            a1_7 = fma(vec4<f32>(g1_7), xw, a1_7);
-            z1_7 = fma(g1_7, xs, z1_7);
+        let gpa = n * p.o * ohw + oy * p.ow + ox;
+        let xwa = xw;
+        let xsa = xs;
+        // Pixel B: one column right, on this row and in the chunk (the same for every lane).
+        let oxb = ox + 1u;
+        let pair = q + 1u < q_end && oxb < p.ow;
+        let nxb = oxb - p.pw + KW - 1u;
+        let nvb = ldx(row + nxb, pair && rok && nxb < p.w);
+        var xwb = vec4<f32>(nvb, 0.0, 0.0, 0.0);
+        var xsb = 0.0;
+        if (KW == 5u) {
+            xwb = vec4<f32>(xwa.yzw, xsa);
+            xsb = nvb;
+        } else if (KW == 4u) {
+            xwb = vec4<f32>(xwa.yzw, nvb);
+        } else if (KW == 3u) {
+            xwb = vec4<f32>(xwa.yz, nvb, 0.0);
+        } else if (KW == 2u) {
+            xwb = vec4<f32>(xwa.y, nvb, 0.0, 0.0);
         }
-        ox = ox + 1u;
+        let gpb = select(gpa, gpa + 1u, pair);
+        let gva0 = g[gpa + gl0];
+        let gvb0 = g[gpb + gl0];
+        let ga0_0 = subgroupBroadcast(gva0, 0u);
+        let gb0_0 = subgroupBroadcast(gvb0, 0u);
+        let ta0_0 = fma(vec4<f32>(ga0_0), xwa, a0_0);
+        a0_0 = select(ta0_0, fma(vec4<f32>(gb0_0), xwb, ta0_0), pair);
+        let tz0_0 = fma(ga0_0, xsa, z0_0);
+        z0_0 = select(tz0_0, fma(gb0_0, xsb, tz0_0), pair);
+        let ga0_1 = subgroupBroadcast(gva0, 1u);
+        let gb0_1 = subgroupBroadcast(gvb0, 1u);
+        let ta0_1 = fma(vec4<f32>(ga0_1), xwa, a0_1);
+        a0_1 = select(ta0_1, fma(vec4<f32>(gb0_1), xwb, ta0_1), pair);
+        let tz0_1 = fma(ga0_1, xsa, z0_1);
+        z0_1 = select(tz0_1, fma(gb0_1, xsb, tz0_1), pair);
+        let ga0_2 = subgroupBroadcast(gva0, 2u);
+        let gb0_2 = subgroupBroadcast(gvb0, 2u);
+        let ta0_2 = fma(vec4<f32>(ga0_2), xwa, a0_2);
+        a0_2 = select(ta0_2, fma(vec4<f32>(gb0_2), xwb, ta0_2), pair);
+        let tz0_2 = fma(ga0_2, xsa, z0_2);
+        z0_2 = select(tz0_2, fma(gb0_2, xsb, tz0_2), pair);
+        let ga0_3 = subgroupBroadcast(gva0, 3u);
+        let gb0_3 = subgroupBroadcast(gvb0, 3u);
+        let ta0_3 = fma(vec4<f32>(ga0_3), xwa, a0_3);
+        a0_3 = select(ta0_3, fma(vec4<f32>(gb0_3), xwb, ta0_3), pair);
+        let tz0_3 = fma(ga0_3, xsa, z0_3);
+        z0_3 = select(tz0_3, fma(gb0_3, xsb, tz0_3), pair);
+        let ga0_4 = subgroupBroadcast(gva0, 4u);
+        let gb0_4 = subgroupBroadcast(gvb0, 4u);
+        let ta0_4 = fma(vec4<f32>(ga0_4), xwa, a0_4);
+        a0_4 = select(ta0_4, fma(vec4<f32>(gb0_4), xwb, ta0_4), pair);
+        let tz0_4 = fma(ga0_4, xsa, z0_4);
+        z0_4 = select(tz0_4, fma(gb0_4, xsb, tz0_4), pair);
+        let ga0_5 = subgroupBroadcast(gva0, 5u);
+        let gb0_5 = subgroupBroadcast(gvb0, 5u);
+        let ta0_5 = fma(vec4<f32>(ga0_5), xwa, a0_5);
+        a0_5 = select(ta0_5, fma(vec4<f32>(gb0_5), xwb, ta0_5), pair);
+        let tz0_5 = fma(ga0_5, xsa, z0_5);
+        z0_5 = select(tz0_5, fma(gb0_5, xsb, tz0_5), pair);
+        let ga0_6 = subgroupBroadcast(gva0, 6u);
+        let gb0_6 = subgroupBroadcast(gvb0, 6u);
+        let ta0_6 = fma(vec4<f32>(ga0_6), xwa, a0_6);
+        a0_6 = select(ta0_6, fma(vec4<f32>(gb0_6), xwb, ta0_6), pair);
+        let tz0_6 = fma(ga0_6, xsa, z0_6);
+        z0_6 = select(tz0_6, fma(gb0_6, xsb, tz0_6), pair);
+        let ga0_7 = subgroupBroadcast(gva0, 7u);
+        let gb0_7 = subgroupBroadcast(gvb0, 7u);
+        let ta0_7 = fma(vec4<f32>(ga0_7), xwa, a0_7);
+        a0_7 = select(ta0_7, fma(vec4<f32>(gb0_7), xwb, ta0_7), pair);
+        let tz0_7 = fma(ga0_7, xsa, z0_7);
+        z0_7 = select(tz0_7, fma(gb0_7, xsb, tz0_7), pair);
+        if (CT >= 2u) {
+            let gva1 = g[gpa + gl1];
+            let gvb1 = g[gpb + gl1];
+            let ga1_0 = subgroupBroadcast(gva1, 0u);
+            let gb1_0 = subgroupBroadcast(gvb1, 0u);
+            let ta1_0 = fma(vec4<f32>(ga1_0), xwa, a1_0);
+            a1_0 = select(ta1_0, fma(vec4<f32>(gb1_0), xwb, ta1_0), pair);
+            let tz1_0 = fma(ga1_0, xsa, z1_0);
+            z1_0 = select(tz1_0, fma(gb1_0, xsb, tz1_0), pair);
+            let ga1_1 = subgroupBroadcast(gva1, 1u);
+            let gb1_1 = subgroupBroadcast(gvb1, 1u);
+            let ta1_1 = fma(vec4<f32>(ga1_1), xwa, a1_1);
+            a1_1 = select(ta1_1, fma(vec4<f32>(gb1_1), xwb, ta1_1), pair);
+            let tz1_1 = fma(ga1_1, xsa, z1_1);
+            z1_1 = select(tz1_1, fma(gb1_1, xsb, tz1_1), pair);
+            let ga1_2 = subgroupBroadcast(gva1, 2u);
+            let gb1_2 = subgroupBroadcast(gvb1, 2u);
+            let ta1_2 = fma(vec4<f32>(ga1_2), xwa, a1_2);
+            a1_2 = select(ta1_2, fma(vec4<f32>(gb1_2), xwb, ta1_2), pair);
+            let tz1_2 = fma(ga1_2, xsa, z1_2);
+            z1_2 = select(tz1_2, fma(gb1_2, xsb, tz1_2), pair);
+            let ga1_3 = subgroupBroadcast(gva1, 3u);
+            let gb1_3 = subgroupBroadcast(gvb1, 3u);
+            let ta1_3 = fma(vec4<f32>(ga1_3), xwa, a1_3);
+            a1_3 = select(ta1_3, fma(vec4<f32>(gb1_3), xwb, ta1_3), pair);
+            let tz1_3 = fma(ga1_3, xsa, z1_3);
+            z1_3 = select(tz1_3, fma(gb1_3, xsb, tz1_3), pair);
+            let ga1_4 = subgroupBroadcast(gva1, 4u);
+            let gb1_4 = subgroupBroadcast(gvb1, 4u);
+            let ta1_4 = fma(vec4<f32>(ga1_4), xwa, a1_4);
+            a1_4 = select(ta1_4, fma(vec4<f32>(gb1_4), xwb, ta1_4), pair);
+            let tz1_4 = fma(ga1_4, xsa, z1_4);
+            z1_4 = select(tz1_4, fma(gb1_4, xsb, tz1_4), pair);
+            let ga1_5 = subgroupBroadcast(gva1, 5u);
+            let gb1_5 = subgroupBroadcast(gvb1, 5u);
+            let ta1_5 = fma(vec4<f32>(ga1_5), xwa, a1_5);
+            a1_5 = select(ta1_5, fma(vec4<f32>(gb1_5), xwb, ta1_5), pair);
+            let tz1_5 = fma(ga1_5, xsa, z1_5);
+            z1_5 = select(tz1_5, fma(gb1_5, xsb, tz1_5), pair);
+            let ga1_6 = subgroupBroadcast(gva1, 6u);
+            let gb1_6 = subgroupBroadcast(gvb1, 6u);
+            let ta1_6 = fma(vec4<f32>(ga1_6), xwa, a1_6);
+            a1_6 = select(ta1_6, fma(vec4<f32>(gb1_6), xwb, ta1_6), pair);
+            let tz1_6 = fma(ga1_6, xsa, z1_6);
+            z1_6 = select(tz1_6, fma(gb1_6, xsb, tz1_6), pair);
+            let ga1_7 = subgroupBroadcast(gva1, 7u);
+            let gb1_7 = subgroupBroadcast(gvb1, 7u);
+            let ta1_7 = fma(vec4<f32>(ga1_7), xwa, a1_7);
+            a1_7 = select(ta1_7, fma(vec4<f32>(gb1_7), xwb, ta1_7), pair);
+            let tz1_7 = fma(ga1_7, xsa, z1_7);
+            z1_7 = select(tz1_7, fma(gb1_7, xsb, tz1_7), pair);
+        }
+        xw = select(xwa, xwb, pair);
+        xs = select(xsa, xsb, pair);
+        q = q + select(1u, 2u, pair);
+        ox = ox + select(1u, 2u, pair);
         if (ox == p.ow) {
             ox = 0u;
             oy = oy + 1u;
