@@ -31,18 +31,22 @@ pub fn for_each_cpu_variant(mut f: impl FnMut(&str)) {
     reset_variant(&ctx);
 }
 
-/// `for_each_cpu_variant` with the subgroup family run twice, with the row-window
-/// convolutions (`gpu::rows`) on and off: both are what some runs use.
+/// `for_each_cpu_variant` with the subgroup family run three times: the row-window
+/// convolutions (`gpu::rows`) with and without the flipped grad input (`gpu::flip`), and
+/// neither. All three are what some runs use.
 pub fn for_each_conv_variant(mut f: impl FnMut(&str)) {
-    use tidal::gpu::{set_rows, Variant};
+    use tidal::gpu::{set_flip, set_rows, Variant};
     let ctx = ctx();
     for_each_cpu_variant(|v| {
         if v == format!("{:?}", Variant::Subgroup) {
-            for rows in [true, false] {
+            for (rows, flip) in [(true, true), (true, false), (false, false)] {
                 set_rows(&ctx, rows);
-                f(&format!("{v} rows={rows}"));
+                set_flip(&ctx, flip);
+                f(&format!("{v} rows={rows} flip={flip}"));
             }
-            set_rows(&ctx, true); // the default
+            // the defaults
+            set_rows(&ctx, true);
+            set_flip(&ctx, true);
         } else {
             f(v);
         }

@@ -399,12 +399,12 @@ fn conv2d_grad_input_weight_bias_match_cpu_on_deepmerge_layers_at_batch_3_and_5(
 }
 
 #[test]
-fn conv2d_grad_input_runs_as_the_flipped_row_forward_where_the_rows_are_on() {
-    // With the row-window kernels a stride-1 grad input is conv2d_flip plus
-    // conv2d_fwd_row_sg (two dispatches); without them, conv2d_grad_input_sg (one). The
-    // CPU tests above check both against the reference; this checks that the DeepMerge
-    // layers take the row path and that the two paths agree.
-    use tidal::gpu::{reset_variant, set_rows, set_variant, subgroup_ok, Variant};
+fn conv2d_grad_input_runs_as_the_flipped_row_forward_under_flip() {
+    // With `+rows+flip` a stride-1 grad input is conv2d_flip plus conv2d_fwd_row_sg (two
+    // dispatches); with `+rows` alone, conv2d_grad_input_sg (one), as before `+flip`
+    // existed. The CPU tests above check both against the reference; this checks that the
+    // DeepMerge layers take the flipped path and that the two paths agree.
+    use tidal::gpu::{reset_variant, set_flip, set_rows, set_variant, subgroup_ok, Variant};
     let ctx = ctx();
     if !subgroup_ok(&ctx) {
         eprintln!("skipped: the row kernels need 8-wide subgroups");
@@ -416,16 +416,56 @@ fn conv2d_grad_input_runs_as_the_flipped_row_forward_where_the_rows_are_on() {
         let gn: usize = cs.y_shape().iter().product();
         let w = tensor(&data(40 + i as u64, wn), &cs.w_shape());
         let g = tensor(&data(50 + i as u64, gn), &cs.y_shape());
-        let run = |rows: bool| {
-            set_rows(&ctx, rows);
+        let run = |flip: bool| {
+            set_rows(&ctx, true);
+            set_flip(&ctx, flip);
             let before = ctx.stats().dispatches;
             let out = conv2d_grad_input(&g, &w, &cs.x_shape(), cs.p).unwrap();
             (out.to_vec().unwrap(), ctx.stats().dispatches - before)
         };
-        let (rows, n_rows) = run(true);
+        let (flipped, n_flipped) = run(true);
         let (sg, n_sg) = run(false);
-        assert_eq!((n_rows, n_sg), (2, 1), "{name}: dispatches");
-        assert_close(&rows, &sg, 1e-5, 1e-5, name);
+        assert_eq!((n_flipped, n_sg), (2, 1), "{name}: dispatches");
+        assert_close(&flipped, &sg, 1e-5, 1e-5, name);
+    }
+    set_flip(&ctx, true);
+    reset_variant(&ctx);
+}
+
+#[test]
+fn row_forward_is_bit_for_bit_the_subgroup_forward_on_3x3_layers() {
+    // `+rows` runs the 3x3 forwards on conv2d_fwd_row_sg since its taps were chained. A
+    // setting must keep what it computes, and `subgroup+fused+rows` runs recorded before
+    // rounded these layers through conv2d_fwd_sg: both sum the same products in the same
+    // (c, ky, kx) order, so the outputs must agree exactly, bias and ReLU included.
+    use tidal::gpu::{reset_variant, set_rows, set_variant, subgroup_ok, Variant};
+    let ctx = ctx();
+    if !subgroup_ok(&ctx) {
+        eprintln!("skipped: the row kernels need 8-wide subgroups");
+        return;
+    }
+    set_variant(&ctx, Variant::Subgroup);
+    let mut cases = deepmerge_cases(3);
+    cases.retain(|(_, cs)| cs.kw == 3);
+    cases.push((
+        "3x3 pad 1 rows of 35",
+        case(2, 5, 7, 35, 19, 3, params(1, 1, 1, true)),
+    ));
+    for (i, (name, cs)) in cases.into_iter().enumerate() {
+        let wn: usize = cs.w_shape().iter().product();
+        let xn: usize = cs.x_shape().iter().product();
+        let x = tensor(&data(60 + i as u64, xn), &cs.x_shape());
+        let w = tensor(&data(65 + i as u64, wn), &cs.w_shape());
+        let b = tensor(&data(68 + i as u64, cs.o), &[cs.o]);
+        let run = |rows: bool| {
+            set_rows(&ctx, rows);
+            let y = conv2d(&x, &w, Some(&b), cs.p).unwrap().to_vec().unwrap();
+            y.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
+        };
+        assert!(
+            run(true) == run(false),
+            "{name}: the row forward changed bits"
+        );
     }
     set_rows(&ctx, true);
     reset_variant(&ctx);

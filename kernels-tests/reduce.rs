@@ -63,11 +63,11 @@ fn axis_reductions_match_cpu_on_odd_shapes() {
 }
 
 #[test]
-fn long_axes_with_many_outputs_match_cpu_with_the_row_kernels_on_and_off() {
-    // Long axes (> 512) with at least 256 outputs: one lane per output under `gpu::rows`
+fn long_axes_with_many_outputs_match_cpu_with_flip_on_and_off() {
+    // Long axes (> 512) with at least 256 outputs: one lane per output under `+rows+flip`
     // on the subgroup variant, the workgroup tree otherwise (and on other adapters). The
     // shapes of the conv bias gradients: [N, O, OH*OW] summed over the pixels.
-    use tidal::gpu::set_rows;
+    use tidal::gpu::set_flip;
     let ctx = ctx();
     for (i, shape) in [vec![300usize, 1031], vec![4, 67, 700]]
         .into_iter()
@@ -77,17 +77,17 @@ fn long_axes_with_many_outputs_match_cpu_with_the_row_kernels_on_and_off() {
         let x = data(70 + i as u64, n);
         let axis = shape.len() - 1;
         let want = cpu_reduce(&x, &shape, axis, sum);
-        for rows in [true, false] {
-            set_rows(&ctx, rows);
+        for flip in [true, false] {
+            set_flip(&ctx, flip);
             let got = tensor(&x, &shape)
                 .sum_axis(axis, false)
                 .unwrap()
                 .to_vec()
                 .unwrap();
-            assert_close(&got, &want, 1e-5, 1e-4, &format!("{shape:?} rows={rows}"));
+            assert_close(&got, &want, 1e-5, 1e-4, &format!("{shape:?} flip={flip}"));
         }
     }
-    set_rows(&ctx, true);
+    set_flip(&ctx, true);
 }
 
 #[test]

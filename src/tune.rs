@@ -106,7 +106,7 @@ pub fn resolve(ctx: &Rc<Context>, setting: &str) -> Result<Kernels> {
         Error::config(
             format!("kernels = {setting:?}"),
             "must be auto, default, or subgroup/register/tiled optionally followed by +fused \
-             (and subgroup by +rows, after +fused)",
+             (and subgroup by +rows, after +fused, and that by +flip)",
         )
     })?;
     match parsed {
@@ -155,6 +155,7 @@ pub fn adapter_default(ctx: &Context) -> Kernels {
         matmul,
         fused: false,
         rows: false,
+        flip: false,
     }
 }
 
@@ -249,6 +250,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
             matmul: v,
             fused: false,
             rows: false,
+            flip: false,
         };
         trial_ms.insert(format!("matmul={name}"), ms);
         if best.is_none_or(|(b, _)| ms < b) {
@@ -257,29 +259,46 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
     }
     let matmul = best.expect("at least one candidate").1;
     gpu::set_variant(ctx, matmul);
-    // The row-window convolutions (subgroup kernels only): DeepMerge's conv1 forward and
-    // weight gradient, batch 32, against the subgroup kernels they replace.
-    let rows = if matmul == Variant::Subgroup {
+    // The row-window convolutions (subgroup kernels only), without and with the flipped
+    // grad input, against the subgroup kernels they replace: DeepMerge's conv1 forward and
+    // weight gradient, and conv2 with its bias, forward and all three gradients (batch 32).
+    let (rows, flip) = if matmul == Variant::Subgroup {
         let x0 = rng.normal(ctx, &[32, 3, 75, 75], 0.0, 1.0)?;
         let w0 = rng.normal(ctx, &[8, 3, 5, 5], 0.0, 0.1)?.requires_grad_();
+        let b2 = rng.normal(ctx, &[16], 0.0, 0.1)?.requires_grad_();
         let p0 = Conv2dParams {
             padding: (2, 2),
             ..Default::default()
         };
+        // (rows, flip) per candidate, in the order of the names below.
+        let cands = [(true, true), (true, false), (false, false)];
         let ms = time_alternating(
-            2,
-            |i| gpu::set_rows(ctx, i == 0),
+            cands.len(),
+            |i| {
+                gpu::set_rows(ctx, cands[i].0);
+                gpu::set_flip(ctx, cands[i].1);
+            },
             || {
                 conv2d(&x0, &w0, None, p0)?.sum()?.backward()?;
-                w0.grad().expect("w has a gradient").sum()?.to_vec()?;
+                conv2d(&x, &w, Some(&b2), p)?.sum()?.backward()?;
+                let gw = [&w0, &w, &b2].map(|t| t.grad().expect("a gradient"));
+                let gx = x.grad().expect("x has a gradient");
+                Tensor::read_all(&[&gw[0].sum()?, &gw[1].sum()?, &gw[2].sum()?, &gx.sum()?])?;
                 Ok(())
             },
         )?;
-        trial_ms.insert("conv=rows".into(), ms[0]);
-        trial_ms.insert("conv=subgroup".into(), ms[1]);
-        ms[0] <= ms[1]
+        for (name, &t) in ["conv=rows+flip", "conv=rows", "conv=subgroup"]
+            .iter()
+            .zip(&ms)
+        {
+            trial_ms.insert((*name).into(), t);
+        }
+        let best = (0..cands.len())
+            .min_by(|&i, &j| ms[i].total_cmp(&ms[j]))
+            .expect("three candidates");
+        cands[best]
     } else {
-        false
+        (false, false)
     };
     // bn_relu_pool family: DeepMerge's first block, batch 32, forward and backward.
     let block = BnReluPool::new(ctx, 8)?;
@@ -302,6 +321,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
         matmul,
         fused: fused_ms[0] <= fused_ms[1],
         rows,
+        flip,
     };
     Ok(Entry {
         kernels: chosen.to_string(),

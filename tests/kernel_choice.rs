@@ -83,6 +83,8 @@ fn settings_parse_and_print_back() {
         "tiled+fused",
         "subgroup+rows",
         "subgroup+fused+rows",
+        "subgroup+rows+flip",
+        "subgroup+fused+rows+flip",
     ] {
         let k = Kernels::parse(s).unwrap();
         assert_eq!(k.to_string(), s);
@@ -93,7 +95,8 @@ fn settings_parse_and_print_back() {
         KernelSetting::parse("default"),
         Some(KernelSetting::Default)
     );
-    // `+rows` is a refinement of the subgroup kernels, and the suffixes have one order.
+    // `+rows` is a refinement of the subgroup kernels, `+flip` one of `+rows`, and the
+    // suffixes have one order.
     for bad in [
         "",
         "fused",
@@ -104,6 +107,11 @@ fn settings_parse_and_print_back() {
         "tiled+fused+rows",
         "subgroup+rows+fused",
         "subgroup+rows+rows",
+        "subgroup+flip",
+        "subgroup+fused+flip",
+        "register+rows+flip",
+        "subgroup+flip+rows",
+        "subgroup+rows+flip+flip",
     ] {
         assert_eq!(KernelSetting::parse(bad), None, "{bad:?}");
     }
@@ -113,7 +121,15 @@ fn settings_parse_and_print_back() {
         (Variant::Register, true, false)
     );
     let k = Kernels::parse("subgroup+fused+rows").unwrap();
-    assert_eq!((k.matmul, k.fused, k.rows), (Variant::Subgroup, true, true));
+    assert_eq!(
+        (k.matmul, k.fused, k.rows, k.flip),
+        (Variant::Subgroup, true, true, false)
+    );
+    let k = Kernels::parse("subgroup+fused+rows+flip").unwrap();
+    assert_eq!(
+        (k.matmul, k.fused, k.rows, k.flip),
+        (Variant::Subgroup, true, true, true)
+    );
 }
 
 #[test]
@@ -131,6 +147,7 @@ fn auto_times_once_records_the_choice_and_reuses_the_cache() {
     // The summary spells the variant as the engine reports it.
     assert_eq!(variant.contains("+fused"), chosen.fused, "{variant} vs {k}");
     assert_eq!(variant.contains("+rows"), chosen.rows, "{variant} vs {k}");
+    assert_eq!(variant.contains("+flip"), chosen.flip, "{variant} vs {k}");
     let cached: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(cache.join("variants.json")).unwrap())
             .unwrap();

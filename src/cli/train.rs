@@ -57,7 +57,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub init: Option<String>,
     /// Kernel variants: auto (timed once per adapter, cached), default (the adapter's
-    /// default with the separate batch-norm/ReLU/pool ops) or pinned, e.g. subgroup+fused+rows
+    /// default with the separate batch-norm/ReLU/pool ops) or pinned, e.g. subgroup+fused+rows+flip
     /// or register; the run's config.toml records what auto resolved to
     #[arg(long, value_name = "SETTING")]
     pub kernels: Option<String>,

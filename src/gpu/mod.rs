@@ -16,8 +16,8 @@ pub use params::Params;
 pub use pipeline::{enabled_capabilities, validate_wgsl, validate_wgsl_for, Kernel};
 pub use pool::{Memory, PooledBuffer};
 pub use variant::{
-    describe, fused, reset_variant, rows, set_fused, set_rows, set_variant, subgroup_ok,
-    KernelSetting, Kernels, Variant,
+    describe, flip, fused, reset_variant, rows, set_flip, set_fused, set_rows, set_variant,
+    subgroup_ok, KernelSetting, Kernels, Variant,
 };
 
 use crate::error::{Error, Result};
@@ -73,6 +73,8 @@ pub struct Context {
     pub(crate) fused: Cell<Option<bool>>,
     /// Whether the row-window convolution kernels run (see `variant::rows`).
     pub(crate) rows: Cell<Option<bool>>,
+    /// Whether the flipped grad input and lane-per-output reductions run (`variant::flip`).
+    pub(crate) flip: Cell<Option<bool>>,
     /// With `TIDAL_PROFILE` set: (dispatches, seconds) per kernel label, each dispatch
     /// submitted and waited for on its own, printed when the context is dropped.
     profile: Option<RefCell<std::collections::BTreeMap<String, (u64, f64)>>>,
@@ -146,6 +148,7 @@ impl Context {
             variant: Cell::new(None),
             fused: Cell::new(None),
             rows: Cell::new(None),
+            flip: Cell::new(None),
             profile: std::env::var("TIDAL_PROFILE")
                 .is_ok_and(|v| !v.is_empty() && v != "0")
                 .then(RefCell::default),

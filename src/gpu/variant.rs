@@ -72,8 +72,8 @@ pub fn set_fused(ctx: &Context, on: bool) {
     ctx.fused.set(Some(on));
 }
 
-/// Whether the row-window convolution kernels (`conv2d_fwd_row_sg` for 5-wide kernels,
-/// `conv2d_grad_weight_row_sg` for rows of 32 pixels or more; stride 1, dilation 1, and,
+/// Whether the row-window convolution kernels (`conv2d_fwd_row_sg` for kernels up to 5
+/// wide, `conv2d_grad_weight_row_sg` for rows of 32 pixels or more; stride 1, dilation 1, and,
 /// with the fused chains too, the eval-mode `conv2d_bn_relu_pool_eval` of DeepMerge's
 /// blocks) run where the subgroup convolutions do. They round differently from the kernels they
 /// replace, so they are a choice of their own: settings written before they existed
@@ -87,14 +87,30 @@ pub fn set_rows(ctx: &Context, on: bool) {
     ctx.rows.set(Some(on));
 }
 
+/// With the row-window kernels, whether the grad input of a stride-1 convolution runs as
+/// the row forward over g with the flipped weights (`conv2d_flip`), and long reductions
+/// with many outputs one lane per output instead of the workgroup tree. Both round
+/// differently from what they replace, so they are a choice of their own (`+flip`):
+/// `subgroup+fused+rows` keeps the kernels it always meant. On unless pinned off.
+pub fn flip(ctx: &Context) -> bool {
+    ctx.flip.get().unwrap_or(true)
+}
+
+/// Pins the flipped grad input and lane-per-output reductions on or off for this context.
+pub fn set_flip(ctx: &Context, on: bool) {
+    ctx.flip.set(Some(on));
+}
+
 /// The kernels a context runs: the matmul/conv family's variant, whether the fused
-/// chains run and whether the row-window convolutions do. Written `subgroup`,
-/// `register+fused`, `subgroup+fused+rows`, ... (`Display`, `parse`).
+/// chains run, whether the row-window convolutions do and, with them, the flipped grad
+/// input. Written `subgroup`, `register+fused`, `subgroup+fused+rows+flip`, ...
+/// (`Display`, `parse`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Kernels {
     pub matmul: Variant,
     pub fused: bool,
     pub rows: bool,
+    pub flip: bool,
 }
 
 impl Kernels {
@@ -105,6 +121,7 @@ impl Kernels {
             matmul,
             fused: fused(ctx),
             rows: rows(ctx) && matmul == Variant::Subgroup,
+            flip: flip(ctx) && rows(ctx) && matmul == Variant::Subgroup,
         }
     }
 
@@ -114,11 +131,16 @@ impl Kernels {
         set_variant(ctx, self.matmul);
         set_fused(ctx, self.fused);
         set_rows(ctx, self.rows);
+        set_flip(ctx, self.flip);
     }
 
-    /// `<matmul>[+fused][+rows]`, the suffixes in that order; `+rows` only after
-    /// `subgroup` (the row-window kernels are subgroup kernels).
+    /// `<matmul>[+fused][+rows[+flip]]`, the suffixes in that order; `+rows` only after
+    /// `subgroup` (the row-window kernels are subgroup kernels), `+flip` only after `+rows`.
     pub fn parse(s: &str) -> Option<Kernels> {
+        let (s, flip) = match s.strip_suffix("+flip") {
+            Some(n) => (n, true),
+            None => (s, false),
+        };
         let (s, rows) = match s.strip_suffix("+rows") {
             Some(n) => (n, true),
             None => (s, false),
@@ -133,13 +155,14 @@ impl Kernels {
             "tiled" => Variant::Tiled,
             _ => return None,
         };
-        if rows && matmul != Variant::Subgroup {
+        if (rows && matmul != Variant::Subgroup) || (flip && !rows) {
             return None;
         }
         Some(Kernels {
             matmul,
             fused,
             rows,
+            flip,
         })
     }
 }
@@ -154,9 +177,10 @@ impl std::fmt::Display for Kernels {
         let rows = self.rows && self.matmul == Variant::Subgroup;
         write!(
             f,
-            "{m}{}{}",
+            "{m}{}{}{}",
             if self.fused { "+fused" } else { "" },
-            if rows { "+rows" } else { "" }
+            if rows { "+rows" } else { "" },
+            if rows && self.flip { "+flip" } else { "" }
         )
     }
 }
@@ -182,17 +206,15 @@ impl KernelSetting {
 }
 
 /// The kernels a run trains with, as recorded in its summary: the matmul/conv variant,
-/// `+fused` when the fused chains run (runs recorded without it used the separate ops)
-/// and `+rows` when the row-window convolutions do.
+/// `+fused` when the fused chains run (runs recorded without it used the separate ops),
+/// `+rows` when the row-window convolutions do and `+flip` when the flipped grad input does.
 pub fn describe(ctx: &Context) -> String {
     let v = Variant::for_context(ctx);
+    let rows = v == Variant::Subgroup && rows(ctx);
     format!(
-        "{v:?}{}{}",
+        "{v:?}{}{}{}",
         if fused(ctx) { "+fused" } else { "" },
-        if v == Variant::Subgroup && rows(ctx) {
-            "+rows"
-        } else {
-            ""
-        }
+        if rows { "+rows" } else { "" },
+        if rows && flip(ctx) { "+flip" } else { "" }
     )
 }

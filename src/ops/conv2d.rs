@@ -251,12 +251,12 @@ fn forward_rows(
 /// The grad input of a stride-1, dilation-1 convolution as a forward one, so it runs on
 /// the row kernel: g [N, O, OH, OW] convolved with w flipped in both spatial axes and its
 /// channel axes swapped (`conv2d_flip`, [C, O, KH, KW]), padded by K − 1 − P. None where
-/// the row kernels are off, the padding is not below the kernel size, or the rows fail
+/// the row kernels or `gpu::flip` are off, the padding is not below the kernel size, or the rows fail
 /// `row_forward_ok`. Measured on lavapipe against conv2d_grad_input_sg: see README.
 fn grad_input_rows(g: &Tensor, w: &Tensor, geo: &Geom, p: &Conv2dParams) -> Result<Option<Tensor>> {
     let ctx = g.ctx();
     let (ph, pw) = p.padding;
-    if !row_kernels(ctx, p) || ph >= geo.kh || pw >= geo.kw {
+    if !row_kernels(ctx, p) || !crate::gpu::flip(ctx) || ph >= geo.kh || pw >= geo.kw {
         return Ok(None);
     }
     let tp = Conv2dParams {

@@ -16,7 +16,7 @@ enum Kind {
 
 /// Axis length above which one workgroup cooperates on each output.
 const WG_THRESHOLD: usize = 512;
-/// Outputs from which a long reduction runs one lane per output under `gpu::rows`: four
+/// Outputs from which a long reduction runs one lane per output under `gpu::flip`: four
 /// workgroups of 64.
 const ROWS_MIN_OUTPUTS: u64 = 256;
 
@@ -67,7 +67,7 @@ impl Tensor {
             .u32(inner as u32)
             .f32(scale);
         let n_out = (outer * inner) as u64;
-        // With the row kernels on a CPU adapter (`gpu::rows` and the subgroup variant), a
+        // With `+rows+flip` on a CPU adapter (`gpu::flip` and the subgroup variant), a
         // long axis still takes one lane per output where there are enough outputs to fill
         // the cores: llvmpipe runs each workgroup barrier of reduce_wg's tree as a switch
         // of every subgroup's coroutine, which cost more than the loads (sum over
@@ -75,6 +75,7 @@ impl Tensor {
         // are such sums).
         let lane_per_row = n_out >= ROWS_MIN_OUTPUTS
             && crate::gpu::rows(ctx)
+            && crate::gpu::flip(ctx)
             && crate::gpu::Variant::for_context(ctx) == crate::gpu::Variant::Subgroup;
         if len > WG_THRESHOLD && n_out <= 65535 * 64 && !lane_per_row {
             let k = ctx.kernel("reduce", "reduce_wg", &[("OP", op)])?;

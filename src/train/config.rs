@@ -205,8 +205,8 @@ pub struct TrainConfig {
     pub out: String,
     /// The kernel variants: `auto` (the default: the choice cached for this adapter, or a
     /// short timed trial on first use; a run's config.toml records what it resolved to),
-    /// an explicit `<matmul variant>[+fused][+rows]` (`subgroup+fused+rows`, `register`,
-    /// `tiled+fused`, ...; `+rows` with `subgroup` only), or `default` (the adapter's
+    /// an explicit `<matmul variant>[+fused][+rows[+flip]]` (`subgroup+fused+rows+flip`,
+    /// `register`, `tiled+fused`, ...; `+rows` with `subgroup` only), or `default` (the adapter's
     /// default matmul variant and the separate batch-norm, ReLU and pool ops). Variants round differently, so a run keeps its choice for
     /// resumes, reruns, eval and predict. A config file without the key reads as `default`:
     /// files written before it existed come from such runs, and rerun bit for bit.
