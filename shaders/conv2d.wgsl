@@ -1561,8 +1561,8 @@ fn fwd_row_store8(off: u32, valid: u32, o: u32, a: vec4<f32>, b: vec4<f32>) {
 
 // ---------------------------------------------------------------------------------------
 // conv2d_grad_weight_row_sg: pass 1 of the grad weight for stride 1, dilation 1 and
-// KW <= 5 on adapters with 8-wide subgroups (chosen for rows of 32 pixels or more:
-// DeepMerge's conv1 and conv2, see ops/conv2d.rs). A lane owns one kernel row
+// KW <= 5 on adapters with 8-wide subgroups (chosen for rows of 32 pixels or more,
+// or 8 with +flip: see ops/conv2d.rs). A lane owns one kernel row
 // r = c * KH + ky, all KW taps of it, x 8 * CT output channels o0 .. of partial sum s, for lane i = (s * OB + ob) * RB + r with RB = C*KH rounded up to 8 (so the 8 lanes
 // of a subgroup share s and ob, as in conv2d_grad_weight_sg). Walking the chunk's output
 // pixels along a row, the KW input values under the kernel row slide by one column per

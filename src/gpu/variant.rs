@@ -88,8 +88,9 @@ pub fn set_rows(ctx: &Context, on: bool) {
 }
 
 /// With the row-window kernels, whether the grad input of a stride-1 convolution runs as
-/// the row forward over g with the flipped weights (`conv2d_flip`), and long reductions
-/// with many outputs one lane per output instead of the workgroup tree. Both round
+/// the row forward over g with the flipped weights (`conv2d_flip`), the row-window weight
+/// gradient from rows of 8 pixels (32 without), and long reductions with many outputs one
+/// lane per output instead of the workgroup tree. All three round
 /// differently from what they replace, so they are a choice of their own (`+flip`):
 /// `subgroup+fused+rows` keeps the kernels it always meant. On unless pinned off.
 pub fn flip(ctx: &Context) -> bool {

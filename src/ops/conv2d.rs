@@ -216,9 +216,13 @@ fn row_forward_ok(ctx: &crate::gpu::Context, geo: &Geom, p: &Conv2dParams) -> bo
 /// on, stride 1, dilation 1, a kernel at most 5 wide and output rows of at least 32
 /// pixels (the window is reloaded at every row start). Measured on lavapipe against
 /// conv2d_grad_weight_sg: DeepMerge conv1 1.83x, conv2 (rows of 37) 1.21x, conv3 (18)
-/// 0.99x, ResNet's 3x3 layers (10 and 3) 0.86-0.89x.
+/// 0.99x, ResNet's 3x3 layers (10 and 3) 0.86-0.89x. Once both kernels took two pixels
+/// per iteration the row kernel also won on rows of 18 (conv3, 1.14-1.18x) and 10 (ResNet's
+/// layer 2, 1.07-1.12x), so `gpu::flip` takes it from rows of 8 (the shorter threshold
+/// rounds differently, so it belongs to that choice; `+rows` alone keeps 32).
 fn row_grad_weight_ok(ctx: &crate::gpu::Context, geo: &Geom, p: &Conv2dParams) -> bool {
-    row_kernels(ctx, p) && geo.kw <= 5 && geo.ow >= 32
+    let min_row = if crate::gpu::flip(ctx) { 8 } else { 32 };
+    row_kernels(ctx, p) && geo.kw <= 5 && geo.ow >= min_row
 }
 
 /// The row-window kernels are chosen (`gpu::rows`), run as subgroup kernels, and the
