@@ -28,20 +28,40 @@ fn base(o: u32) -> u32 {
 }
 
 // One invocation per output; for short axes. Index o = gid.x + gid.y * nwg.x * 64.
+// Along a contiguous axis (inner = 1) two elements per iteration: llvmpipe blends every
+// assignment to a loop-carried variable with the loop mask, and there the pair measured
+// 1.5x faster (sum over [1024, 4096]); a strided axis measured 0.93x and keeps one per
+// iteration. The sum adds the two in order, and an odd last element alone, so the result
+// is the one-element loop's bit for bit.
 @compute @workgroup_size(64)
 fn reduce_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let o = gid.x + gid.y * nwg.x * 64u;
     if (o >= p.outer * p.inner) { return; }
     let b = base(o);
-    if (OP == 1u) {
-        var m = NEG_INF;
-        for (var k = 0u; k < p.len; k = k + 1u) { m = max(m, x[b + k * p.inner]); }
-        out[o] = m;
-    } else {
-        var s = 0.0;
-        for (var k = 0u; k < p.len; k = k + 1u) { s = s + x[b + k * p.inner]; }
-        out[o] = s * p.scale;
+    var acc = select(0.0, NEG_INF, OP == 1u);
+    if (p.inner != 1u) {
+        for (var k = 0u; k < p.len; k = k + 1u) {
+            let v = x[b + k * p.inner];
+            if (OP == 1u) { acc = max(acc, v); } else { acc = acc + v; }
+        }
+        out[o] = select(acc * p.scale, acc, OP == 1u);
+        return;
     }
+    var k = 0u;
+    loop {
+        if (k >= p.len) { break; }
+        let pair = k + 1u < p.len;
+        let va = x[b + k];
+        let vb = x[b + select(k, k + 1u, pair)];
+        if (OP == 1u) {
+            acc = max(max(acc, va), vb);
+        } else {
+            let t = acc + va;
+            acc = select(t, t + vb, pair);
+        }
+        k = k + select(1u, 2u, pair);
+    }
+    out[o] = select(acc * p.scale, acc, OP == 1u);
 }
 
 var<workgroup> partial: array<f32, 256>;
