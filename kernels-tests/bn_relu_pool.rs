@@ -213,3 +213,58 @@ fn bn_relu_pool_refuses_inputs_it_cannot_pool() {
         assert!(e.to_string().contains("bn_relu_max_pool2d"), "{e}");
     }
 }
+
+#[test]
+fn the_paired_partial_sums_of_flip_are_bit_for_bit_the_one_element_loops() {
+    // With `+rows+flip` the batch-norm statistics and brp_grad_partial take two elements
+    // per iteration (PAIR = 1; the tests above run them against the f64 reference); every
+    // other setting keeps the one-element loops. Same sums in the same order: the outputs
+    // and all three gradients must agree exactly, on odd shapes and DeepMerge's blocks.
+    use tidal::gpu::{reset_variant, set_flip, set_variant, subgroup_ok, Variant};
+    let ctx = ctx();
+    if !subgroup_ok(&ctx) {
+        eprintln!("skipped: +flip needs 8-wide subgroups");
+        return;
+    }
+    set_variant(&ctx, Variant::Subgroup);
+    for (i, shape) in POOL_SHAPES.iter().enumerate() {
+        let c = shape[1];
+        let x = data(150 + i as u64, numel(shape));
+        let p = bn_params(c);
+        let run = |flip: bool| {
+            set_flip(&ctx, flip);
+            let (xt, gt, bt) = (
+                param(&x, shape),
+                param(&p.gamma, &[c]),
+                param(&p.beta, &[c]),
+            );
+            let (rm, rv) = (tensor(&p.rm, &[c]), tensor(&p.rv, &[c]));
+            let y = bn_relu_max_pool2d(&xt, &gt, &bt, &rm, &rv, true, MOMENTUM, EPS).unwrap();
+            let g = data(160 + i as u64, y.numel());
+            y.backward_with(&tensor(&g, y.shape())).unwrap();
+            let (gx, gg, gb) = (xt.grad().unwrap(), gt.grad().unwrap(), bt.grad().unwrap());
+            let plain = batch_norm(
+                &tensor(&x, shape),
+                &tensor(&p.gamma, &[c]),
+                &tensor(&p.beta, &[c]),
+                &tensor(&p.rm, &[c]),
+                &tensor(&p.rv, &[c]),
+                true,
+                MOMENTUM,
+                EPS,
+            )
+            .unwrap();
+            Tensor::read_all(&[&y, &gx, &gg, &gb, &rm, &rv, &plain])
+                .unwrap()
+                .into_iter()
+                .map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
+                .collect::<Vec<_>>()
+        };
+        let (paired, single) = (run(true), run(false));
+        for (k, (a, b)) in paired.iter().zip(&single).enumerate() {
+            assert!(a == b, "{shape:?}: output {k} changed bits");
+        }
+    }
+    set_flip(&ctx, true);
+    reset_variant(&ctx);
+}

@@ -60,6 +60,12 @@ fn chunk_start(c: u32, q: u32) -> vec2<u32> {
     return vec2<u32>((n * p.c + c) * p.hw + i, i);
 }
 
+// 1: the partial statistics take two elements per iteration (llvmpipe blends every
+// assignment to a loop-carried variable with the loop mask), with `+rows+flip`
+// (ops/batchnorm.rs). Off elsewhere: the order of the sums is the same, but a GPU compiler
+// may contract the two forms' multiply-adds differently.
+override PAIR: u32 = 0u;
+
 // Partial statistics of chunk t = c * chunks + j: (mean, sum of squared deviations) of
 // its elements, accumulated around the chunk's first element so large means do not
 // cancel. Invocation t = gid.x + gid.y * nwg.x * 256.
@@ -76,15 +82,45 @@ fn bn_stats_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     let shift = x[addr];
     var s1 = 0.0;
     var s2 = 0.0;
-    for (var q = 0u; q < len; q = q + 1u) {
-        let v = x[addr] - shift;
-        s1 = s1 + v;
-        s2 = s2 + v * v;
-        addr = addr + 1u;
-        i = i + 1u;
-        if (i == p.hw) {
-            i = 0u;
-            addr = addr + (p.c - 1u) * p.hw;   // same channel, next sample
+    if (PAIR == 0u) {
+        for (var q = 0u; q < len; q = q + 1u) {
+            let v = x[addr] - shift;
+            s1 = s1 + v;
+            s2 = s2 + v * v;
+            addr = addr + 1u;
+            i = i + 1u;
+            if (i == p.hw) {
+                i = 0u;
+                addr = addr + (p.c - 1u) * p.hw;   // same channel, next sample
+            }
+        }
+    } else {
+        // Two elements per iteration (see PAIR), in the same order.
+        var q = 0u;
+        loop {
+            if (q >= len) { break; }
+            let pair = q + 1u < len;
+            let va = x[addr] - shift;
+            var ab = addr + 1u;
+            var ib = i + 1u;
+            if (ib == p.hw) {
+                ib = 0u;
+                ab = ab + (p.c - 1u) * p.hw;
+            }
+            ab = select(addr, ab, pair);
+            ib = select(i, ib, pair);
+            let vb = x[ab] - shift;
+            let t1 = s1 + va;
+            let t2 = s2 + va * va;
+            s1 = select(t1, t1 + vb, pair);
+            s2 = select(t2, t2 + vb * vb, pair);
+            q = q + select(1u, 2u, pair);
+            addr = ab + 1u;
+            i = ib + 1u;
+            if (i == p.hw) {
+                i = 0u;
+                addr = addr + (p.c - 1u) * p.hw;
+            }
         }
     }
     let fl = f32(len);

@@ -39,6 +39,10 @@ struct Params {
 
 const WG: u32 = 256u;
 
+// 1: brp_grad_partial takes two outputs per iteration, with `+rows+flip` (as batchnorm.wgsl's
+// PAIR, and off elsewhere for the same reason).
+override PAIR: u32 = 0u;
+
 fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
@@ -155,21 +159,71 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     let mean = stats_in[c].x;
     var sg = 0.0;
     var sgx = 0.0;
-    for (var q = 0u; q < len; q = q + 1u) {
-        let plane = n * p.c + c;
-        let o = plane * ohw + oy * p.ow + ox;
-        let kk = arg_in[o];
-        let e = plane * p.h * p.w + (2u * oy + kk / 2u) * p.w + 2u * ox + kk % 2u;
-        let gz = select(0.0, g[o], y_in[o] > 0.0);
-        sg = sg + gz;
-        sgx = sgx + gz * (x[e] - mean);
-        ox = ox + 1u;
-        if (ox == p.ow) {
-            ox = 0u;
-            oy = oy + 1u;
-            if (oy == p.oh) {
-                oy = 0u;
-                n = n + 1u;
+    if (PAIR == 0u) {
+        for (var q = 0u; q < len; q = q + 1u) {
+            let plane = n * p.c + c;
+            let o = plane * ohw + oy * p.ow + ox;
+            let kk = arg_in[o];
+            let e = plane * p.h * p.w + (2u * oy + kk / 2u) * p.w + 2u * ox + kk % 2u;
+            let gz = select(0.0, g[o], y_in[o] > 0.0);
+            sg = sg + gz;
+            sgx = sgx + gz * (x[e] - mean);
+            ox = ox + 1u;
+            if (ox == p.ow) {
+                ox = 0u;
+                oy = oy + 1u;
+                if (oy == p.oh) {
+                    oy = 0u;
+                    n = n + 1u;
+                }
+            }
+        }
+    } else {
+        // Two outputs per iteration (see PAIR), in the same order.
+        var q = 0u;
+        loop {
+            if (q >= len) { break; }
+            let pair = q + 1u < len;
+            // The next output's cursor (this one's where there is none).
+            var nb = n;
+            var oyb = oy;
+            var oxb = ox + 1u;
+            if (oxb == p.ow) {
+                oxb = 0u;
+                oyb = oyb + 1u;
+                if (oyb == p.oh) {
+                    oyb = 0u;
+                    nb = nb + 1u;
+                }
+            }
+            nb = select(n, nb, pair);
+            oyb = select(oy, oyb, pair);
+            oxb = select(ox, oxb, pair);
+            let pa = n * p.c + c;
+            let oa = pa * ohw + oy * p.ow + ox;
+            let ka = arg_in[oa];
+            let ea = pa * p.h * p.w + (2u * oy + ka / 2u) * p.w + 2u * ox + ka % 2u;
+            let gza = select(0.0, g[oa], y_in[oa] > 0.0);
+            let pb = nb * p.c + c;
+            let ob = pb * ohw + oyb * p.ow + oxb;
+            let kb = arg_in[ob];
+            let eb = pb * p.h * p.w + (2u * oyb + kb / 2u) * p.w + 2u * oxb + kb % 2u;
+            let gzb = select(0.0, g[ob], y_in[ob] > 0.0);
+            let t1 = sg + gza;
+            let t2 = sgx + gza * (x[ea] - mean);
+            sg = select(t1, t1 + gzb, pair);
+            sgx = select(t2, t2 + gzb * (x[eb] - mean), pair);
+            q = q + select(1u, 2u, pair);
+            n = nb;
+            oy = oyb;
+            ox = oxb + 1u;
+            if (ox == p.ow) {
+                ox = 0u;
+                oy = oy + 1u;
+                if (oy == p.oh) {
+                    oy = 0u;
+                    n = n + 1u;
+                }
             }
         }
     }

@@ -117,6 +117,16 @@ pub(super) fn check(
 /// running_var (PyTorch). eval: normalise with the running statistics (no update).
 /// y = γ·(x − μ)/sqrt(σ² + eps) + β.
 #[allow(clippy::too_many_arguments)]
+/// The `PAIR` override of the batch-norm partial sums (batchnorm.wgsl, bn_relu_pool.wgsl):
+/// 1 (two elements per iteration) with `+rows+flip` on the subgroup variant, where it
+/// measured faster on lavapipe; 0, the kernels of every earlier setting, elsewhere.
+pub(crate) fn pair_loops(ctx: &crate::gpu::Context) -> f64 {
+    let on = crate::gpu::flip(ctx)
+        && crate::gpu::rows(ctx)
+        && crate::gpu::Variant::for_context(ctx) == crate::gpu::Variant::Subgroup;
+    on as u32 as f64
+}
+
 pub fn batch_norm(
     x: &Tensor,
     gamma: &Tensor,
@@ -209,7 +219,11 @@ pub(super) fn coefficients(
     let per_channel = grid_1d(geo.c as u64, 64);
     if training {
         let part = alloc_like(x, &[geo.c * geo.chunks, 2], DType::F32)?;
-        let k = ctx.kernel("batchnorm", "bn_stats_partial", &[])?;
+        let k = ctx.kernel(
+            "batchnorm",
+            "bn_stats_partial",
+            &[("PAIR", pair_loops(ctx))],
+        )?;
         ctx.dispatch(
             &k,
             p.bytes(),

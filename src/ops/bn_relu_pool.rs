@@ -109,7 +109,8 @@ pub fn bn_relu_max_pool2d(
                 .as_ref()
                 .expect("argmax saved when a gradient is needed");
             let part = alloc_like(g, &[c * chunks, 2], DType::F32)?;
-            let k = ctx.kernel("bn_relu_pool", "brp_grad_partial", &[])?;
+            let pair = crate::ops::batchnorm::pair_loops(ctx);
+            let k = ctx.kernel("bn_relu_pool", "brp_grad_partial", &[("PAIR", pair)])?;
             ctx.dispatch(
                 &k,
                 fp.bytes(),
