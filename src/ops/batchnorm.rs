@@ -111,12 +111,6 @@ pub(super) fn check(
     })
 }
 
-/// x [N, C, H, W] or [N, C]; per-channel statistics over N (and H, W).
-/// training: normalise with the batch mean and biased variance, and update running_mean /
-/// running_var in place: r = (1 − momentum)·r + momentum·stat, with the UNBIASED variance for
-/// running_var (PyTorch). eval: normalise with the running statistics (no update).
-/// y = γ·(x − μ)/sqrt(σ² + eps) + β.
-#[allow(clippy::too_many_arguments)]
 /// The `PAIR` override of the batch-norm partial sums (batchnorm.wgsl, bn_relu_pool.wgsl):
 /// 1 (two elements per iteration) with `+rows+flip` on the subgroup variant, where it
 /// measured faster on lavapipe; 0, the kernels of every earlier setting, elsewhere.
@@ -127,6 +121,12 @@ pub(crate) fn pair_loops(ctx: &crate::gpu::Context) -> f64 {
     on as u32 as f64
 }
 
+/// x [N, C, H, W] or [N, C]; per-channel statistics over N (and H, W).
+/// training: normalise with the batch mean and biased variance, and update running_mean /
+/// running_var in place: r = (1 − momentum)·r + momentum·stat, with the UNBIASED variance for
+/// running_var (PyTorch). eval: normalise with the running statistics (no update).
+/// y = γ·(x − μ)/sqrt(σ² + eps) + β.
+#[allow(clippy::too_many_arguments)]
 pub fn batch_norm(
     x: &Tensor,
     gamma: &Tensor,
