@@ -66,6 +66,13 @@ fn chunk_start(c: u32, q: u32) -> vec2<u32> {
 // may contract the two forms' multiply-adds differently.
 override PAIR: u32 = 0u;
 
+// The element of the same channel after (address, position i in the plane): the next
+// one, or the plane's start in the next sample.
+fn next_elem(v: vec2<u32>) -> vec2<u32> {
+    let wrap = v.y + 1u == p.hw;
+    return vec2<u32>(select(v.x + 1u, v.x + 1u + (p.c - 1u) * p.hw, wrap), select(v.y + 1u, 0u, wrap));
+}
+
 // Partial statistics of chunk t = c * chunks + j: (mean, sum of squared deviations) of
 // its elements, accumulated around the chunk's first element so large means do not
 // cancel. Invocation t = gid.x + gid.y * nwg.x * 256.
@@ -87,12 +94,9 @@ fn bn_stats_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
             let v = x[addr] - shift;
             s1 = s1 + v;
             s2 = s2 + v * v;
-            addr = addr + 1u;
-            i = i + 1u;
-            if (i == p.hw) {
-                i = 0u;
-                addr = addr + (p.c - 1u) * p.hw;   // same channel, next sample
-            }
+            let nx = next_elem(vec2<u32>(addr, i));
+            addr = nx.x;
+            i = nx.y;
         }
     } else {
         // Two elements per iteration (see PAIR), in the same order.
@@ -101,26 +105,18 @@ fn bn_stats_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
             if (q >= len) { break; }
             let pair = q + 1u < len;
             let va = x[addr] - shift;
-            var ab = addr + 1u;
-            var ib = i + 1u;
-            if (ib == p.hw) {
-                ib = 0u;
-                ab = ab + (p.c - 1u) * p.hw;
-            }
-            ab = select(addr, ab, pair);
-            ib = select(i, ib, pair);
+            let ea = vec2<u32>(addr, i);
+            let eb = select(ea, next_elem(ea), pair);
+            let ab = eb.x;
             let vb = x[ab] - shift;
             let t1 = s1 + va;
             let t2 = s2 + va * va;
             s1 = select(t1, t1 + vb, pair);
             s2 = select(t2, t2 + vb * vb, pair);
             q = q + select(1u, 2u, pair);
-            addr = ab + 1u;
-            i = ib + 1u;
-            if (i == p.hw) {
-                i = 0u;
-                addr = addr + (p.c - 1u) * p.hw;
-            }
+            let en = next_elem(eb);
+            addr = en.x;
+            i = en.y;
         }
     }
     let fl = f32(len);

@@ -141,6 +141,13 @@ fn brp_forward_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     if (n > 3u) { out[o + 3u] = max(max(r1.z, r1.w), 0.0); }
 }
 
+// The output after (n, oy, ox) in (n, oy, ox) order.
+fn next_out(v: vec3<u32>) -> vec3<u32> {
+    let wrap_x = v.z + 1u == p.ow;
+    let wrap_y = wrap_x && v.y + 1u == p.oh;
+    return vec3<u32>(select(v.x, v.x + 1u, wrap_y), select(select(v.y, v.y + 1u, wrap_x), 0u, wrap_y), select(v.z + 1u, 0u, wrap_x));
+}
+
 // Partial gradient sums of chunk t = c * chunks + j over channel c's outputs in (n, oy, ox)
 // order: (sum gz, sum gz * (x - mean)) where only each window's argmax carries gz, so the
 // sums over the channel's inputs are sums over its outputs.
@@ -168,15 +175,10 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
             let gz = select(0.0, g[o], y_in[o] > 0.0);
             sg = sg + gz;
             sgx = sgx + gz * (x[e] - mean);
-            ox = ox + 1u;
-            if (ox == p.ow) {
-                ox = 0u;
-                oy = oy + 1u;
-                if (oy == p.oh) {
-                    oy = 0u;
-                    n = n + 1u;
-                }
-            }
+            let v = next_out(vec3<u32>(n, oy, ox));
+            n = v.x;
+            oy = v.y;
+            ox = v.z;
         }
     } else {
         // Two outputs per iteration (see PAIR), in the same order.
@@ -185,20 +187,11 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
             if (q >= len) { break; }
             let pair = q + 1u < len;
             // The next output's cursor (this one's where there is none).
-            var nb = n;
-            var oyb = oy;
-            var oxb = ox + 1u;
-            if (oxb == p.ow) {
-                oxb = 0u;
-                oyb = oyb + 1u;
-                if (oyb == p.oh) {
-                    oyb = 0u;
-                    nb = nb + 1u;
-                }
-            }
-            nb = select(n, nb, pair);
-            oyb = select(oy, oyb, pair);
-            oxb = select(ox, oxb, pair);
+            let va = vec3<u32>(n, oy, ox);
+            let vb = select(va, next_out(va), pair);
+            let nb = vb.x;
+            let oyb = vb.y;
+            let oxb = vb.z;
             let pa = n * p.c + c;
             let oa = pa * ohw + oy * p.ow + ox;
             let ka = arg_in[oa];
@@ -214,17 +207,10 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
             sg = select(t1, t1 + gzb, pair);
             sgx = select(t2, t2 + gzb * (x[eb] - mean), pair);
             q = q + select(1u, 2u, pair);
-            n = nb;
-            oy = oyb;
-            ox = oxb + 1u;
-            if (ox == p.ow) {
-                ox = 0u;
-                oy = oy + 1u;
-                if (oy == p.oh) {
-                    oy = 0u;
-                    n = n + 1u;
-                }
-            }
+            let vn = next_out(vb);
+            n = vn.x;
+            oy = vn.y;
+            ox = vn.z;
         }
     }
     part_out[t] = vec2<f32>(sg, sgx);

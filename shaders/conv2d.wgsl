@@ -1091,20 +1091,11 @@ fn conv2d_grad_weight_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
         let gpa = n * p.o * ohw + oy * p.ow + ox;
         let xva = vec4<f32>(gw_load(n * chw, oy * SH - p.ph, ox * SW - p.pw, f0), gw_load(n * chw, oy * SH - p.ph, ox * SW - p.pw, f1), gw_load(n * chw, oy * SH - p.ph, ox * SW - p.pw, f2), gw_load(n * chw, oy * SH - p.ph, ox * SW - p.pw, f3));
         // B's cursor (A's own where there is no B).
-        var nb = n;
-        var oyb = oy;
-        var oxb = ox + 1u;
-        if (oxb == p.ow) {
-            oxb = 0u;
-            oyb = oyb + 1u;
-            if (oyb == p.oh) {
-                oyb = 0u;
-                nb = nb + 1u;
-            }
-        }
-        nb = select(n, nb, pair);
-        oyb = select(oy, oyb, pair);
-        oxb = select(ox, oxb, pair);
+        let va = vec3<u32>(n, oy, ox);
+        let vb = select(va, step(va, p.oh, p.ow), pair);
+        let nb = vb.x;
+        let oyb = vb.y;
+        let oxb = vb.z;
         let gpb = nb * p.o * ohw + oyb * p.ow + oxb;
         let xvb = vec4<f32>(gw_load(nb * chw, oyb * SH - p.ph, oxb * SW - p.pw, f0), gw_load(nb * chw, oyb * SH - p.ph, oxb * SW - p.pw, f1), gw_load(nb * chw, oyb * SH - p.ph, oxb * SW - p.pw, f2), gw_load(nb * chw, oyb * SH - p.ph, oxb * SW - p.pw, f3));
         let gva0 = g[gpa + gl0];
@@ -1179,17 +1170,10 @@ fn conv2d_grad_weight_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
         }
         // The next A: one pixel past B (past A where there was no B).
         q = q + select(1u, 2u, pair);
-        n = nb;
-        oy = oyb;
-        ox = oxb + 1u;
-        if (ox == p.ow) {
-            ox = 0u;
-            oy = oy + 1u;
-            if (oy == p.oh) {
-                oy = 0u;
-                n = n + 1u;
-            }
-        }
+        let vn = step(vb, p.oh, p.ow);
+        n = vn.x;
+        oy = vn.y;
+        ox = vn.z;
     }
     let base = s * p.o * ckk;
     if (!live) { return; }
