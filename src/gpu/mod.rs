@@ -78,6 +78,9 @@ pub struct Context {
     /// With `TIDAL_PROFILE` set: (dispatches, seconds) per kernel label, each dispatch
     /// submitted and waited for on its own, printed when the context is dropped.
     profile: Option<RefCell<std::collections::BTreeMap<String, (u64, f64)>>>,
+    /// `TIDAL_PROFILE=grid`: the table keys each kernel by its workgroup grid too, so the
+    /// dispatches of one kernel on different shapes show apart.
+    profile_grid: bool,
 }
 
 impl Context {
@@ -152,6 +155,7 @@ impl Context {
             profile: std::env::var("TIDAL_PROFILE")
                 .is_ok_and(|v| !v.is_empty() && v != "0")
                 .then(RefCell::default),
+            profile_grid: std::env::var("TIDAL_PROFILE").is_ok_and(|v| v == "grid"),
         }))
     }
 
@@ -309,7 +313,12 @@ impl Context {
             let t = std::time::Instant::now();
             self.sync()?;
             let mut p = profile.borrow_mut();
-            let e = p.entry(kernel.label.clone()).or_default();
+            let key = if self.profile_grid {
+                format!("{} grid {:?}", kernel.label, groups)
+            } else {
+                kernel.label.clone()
+            };
+            let e = p.entry(key).or_default();
             e.0 += 1;
             e.1 += t.elapsed().as_secs_f64();
         }
