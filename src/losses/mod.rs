@@ -14,4 +14,4 @@ pub use cross_entropy::{
 };
 pub use entropy::{entropy, EntropyForm};
 pub use fisher::{FisherConfig, FisherForm, FisherNorm};
-pub use mmd::{mmd, Bandwidth, Estimator, MmdConfig};
+pub use mmd::{mmd, mmd_joint, Bandwidth, Estimator, MmdConfig};

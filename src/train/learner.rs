@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::gpu::Context;
 use crate::losses::fisher::{fisher_loss, FisherConfig};
 use crate::losses::{
-    coral, cross_entropy, domain_loss, entropy, mmd, CoralForm, EntropyForm, MmdConfig,
+    coral, cross_entropy, domain_loss, entropy, mmd_joint, CoralForm, EntropyForm, MmdConfig,
 };
 use crate::models::{Classifier, Discriminator};
 use crate::nn::Module;
@@ -157,17 +157,25 @@ impl Learner {
         let b = y.shape()[0];
         self.opt.zero_grad();
         let out = self.model.run(x)?;
-        let (fs, ft) = (
-            out.features.slice_rows(0, b)?,
-            out.features.slice_rows(b, 2 * b)?,
-        );
+        // The source half of the features, copied out only for the losses that need it
+        // (MMD takes the joint batch whole).
+        let needs_fs = self.centres.is_some() || self.method.transfer == Transfer::Coral;
+        let fs = if needs_fs {
+            Some(out.features.slice_rows(0, b)?)
+        } else {
+            None
+        };
         let ce = cross_entropy(&out.logits.slice_rows(0, b)?, y, None)?;
         let zero = || Tensor::zeros(&ctx, &[]);
         let mut domain_logits = None;
         let transfer = match self.method.transfer {
             Transfer::NoDa => zero()?,
-            Transfer::Mmd => mmd(&fs, &ft, &self.mmd)?,
-            Transfer::Coral => coral(&fs, &ft, self.coral_form)?,
+            Transfer::Mmd => mmd_joint(&out.features, b, &self.mmd)?,
+            Transfer::Coral => coral(
+                fs.as_ref().expect("sliced for CORAL"),
+                &out.features.slice_rows(b, 2 * b)?,
+                self.coral_form,
+            )?,
             Transfer::Dann => {
                 let d = self.disc.as_ref().expect("DANN has a discriminator");
                 d.grl.set_lambda(lambda);
@@ -177,7 +185,7 @@ impl Learner {
             }
         };
         let fisher = match &self.centres {
-            Some(c) => fisher_loss(&fs, y, c, &self.fisher)?,
+            Some(c) => fisher_loss(fs.as_ref().expect("sliced for Fisher"), y, c, &self.fisher)?,
             None => zero()?,
         };
         let ent = if self.method.entropy {
@@ -192,7 +200,8 @@ impl Learner {
         total.backward()?;
         self.opt.step(lr)?;
         if let Some(c) = self.centres.as_ref().filter(|_| self.centre_momentum > 0.0) {
-            crate::losses::fisher::update_centres(c, &fs, y, self.centre_momentum)?;
+            let fs = fs.as_ref().expect("sliced for Fisher");
+            crate::losses::fisher::update_centres(c, fs, y, self.centre_momentum)?;
         }
         ctx.submit();
         Ok(StepOut {
