@@ -164,6 +164,22 @@ const SHAPES: [(&[usize], &[usize]); 6] = [
     (&[1, 2, 1, 3, 1, 1, 1, 1, 5], &[3, 1, 5]),
 ];
 
+// Shapes that take the four-wide kernels: same shape with n % 4 == 0 (binary_same4), and
+// two-dimensional broadcasts with whole quads per row (binary_rows4): column vector, row
+// vector, scalar, both operands broadcast, and the MMD backward's [256, 2592] by its row
+// sums and by the upstream scalar. Rows past 65535 fall back to the general kernel.
+const QUAD_SHAPES: [(&[usize], &[usize]); 9] = [
+    (&[1032], &[1032]),
+    (&[6, 12], &[6, 1]),
+    (&[12], &[6, 12]),
+    (&[1, 12], &[6, 1]),
+    (&[2, 16, 4], &[1]),
+    (&[1], &[3, 8]),
+    (&[256, 2592], &[256, 1]),
+    (&[256, 2592], &[1, 1]),
+    (&[70000, 4], &[70000, 1]),
+];
+
 #[test]
 fn binary_ops_broadcast_like_numpy() {
     let ops: [BinaryCase; 4] = [
@@ -172,7 +188,7 @@ fn binary_ops_broadcast_like_numpy() {
         ("mul", |a, b| a.mul(b), |x, y| x * y),
         ("div", |a, b| a.div(b), |x, y| x / y),
     ];
-    for (sa, sb) in SHAPES {
+    for (sa, sb) in SHAPES.into_iter().chain(QUAD_SHAPES) {
         let a = data(1, numel(sa));
         let b: Vec<f32> = data(2, numel(sb)).iter().map(|v| v + 2.0).collect();
         for (name, op, f) in &ops {
@@ -192,7 +208,7 @@ fn binary_ops_broadcast_like_numpy() {
 
 #[test]
 fn binary_grads_reduce_over_broadcast_dims() {
-    for (sa, sb) in &SHAPES[1..5] {
+    for (sa, sb) in SHAPES[1..5].iter().chain(&QUAD_SHAPES[1..6]) {
         let a = data(3, numel(sa));
         let b: Vec<f32> = data(4, numel(sb)).iter().map(|v| v + 2.0).collect();
         let ins = [(a, sa.to_vec()), (b, sb.to_vec())];
@@ -229,4 +245,25 @@ fn fill_zeros_ones_full() {
         Tensor::full(&c, &[2], -3.5).unwrap().to_vec().unwrap(),
         vec![-3.5; 2]
     );
+}
+
+#[test]
+fn broadcast_to_copies_like_numpy() {
+    // The general kernel (three dimensions, odd rows) and the four-wide one (column, row,
+    // scalar).
+    let cases: [(&[usize], &[usize]); 5] = [
+        (&[3, 1, 5], &[2, 3, 4, 5]),
+        (&[6, 1], &[6, 12]),
+        (&[12], &[6, 12]),
+        (&[1], &[2, 16, 4]),
+        (&[5, 1], &[5, 7]),
+    ];
+    for (from, to) in cases {
+        let a = data(5, numel(from));
+        let (want, shape) = cpu_broadcast(&vec![0.0; numel(to)], to, &a, from, |_, y| y);
+        assert_eq!(shape, to);
+        let got = tensor(&a, from).broadcast_to(to).unwrap();
+        assert_eq!(got.shape(), to);
+        assert_eq!(got.to_vec().unwrap(), want, "{from:?} -> {to:?}");
+    }
 }

@@ -190,3 +190,34 @@ fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     }
     out[i] = binary_op(a[ia], b[ib]);
 }
+
+// binary_same four elements per invocation (v < n / 4), for n % 4 == 0 (see unary4).
+@compute @workgroup_size(256)
+fn binary_same4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let v = linear(gid, nwg);
+    if (v >= p.n / 4u) { return; }
+    let x = a4[v];
+    let y = b4[v];
+    out4[v] = vec4<f32>(binary_op(x.x, y.x), binary_op(x.y, y.y), binary_op(x.z, y.z), binary_op(x.w, y.w));
+}
+
+// The broadcast binary for the common two-dimensional case (a row or column vector, or a
+// scalar, against a full operand), shape[0].xy = (R, C) with C % 4 == 0: invocation
+// (gid.x, gid.y) = (quad j of the row, row r) writes out[r, 4j .. 4j + 3]. No per-element
+// index division, which `binary` pays once per dimension.
+@compute @workgroup_size(256)
+fn binary_rows4(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let j = gid.x;
+    let r = gid.y;
+    let cols = p.shape[0].y;
+    if (j >= cols / 4u) { return; }
+    // Each operand contiguous along the row (stride 1, row stride a multiple of 4) or one
+    // value repeated along it (stride 0).
+    let sa = p.a_strides[0].xy;
+    let sb = p.b_strides[0].xy;
+    var x = vec4<f32>(0.0);
+    if (sa.y == 1u) { x = a4[r * sa.x / 4u + j]; } else { x = vec4<f32>(a[r * sa.x]); }
+    var y = vec4<f32>(0.0);
+    if (sb.y == 1u) { y = b4[r * sb.x / 4u + j]; } else { y = vec4<f32>(b[r * sb.x]); }
+    out4[r * cols / 4u + j] = vec4<f32>(binary_op(x.x, y.x), binary_op(x.y, y.y), binary_op(x.z, y.z), binary_op(x.w, y.w));
+}

@@ -5,8 +5,8 @@
 use super::{alloc_like, same_ctx, storage};
 use crate::autograd::make;
 use crate::error::{Error, Result};
-use crate::gpu::grid_1d;
 use crate::gpu::Params;
+use crate::gpu::{grid_1d, Context};
 use crate::tensor::{DType, Tensor};
 
 /// Unary op codes: the `OP` override constant of `elementwise::unary`.
@@ -135,6 +135,85 @@ fn collapse(out: &[usize], sa: &[usize], sb: &[usize]) -> (Vec<usize>, Vec<usize
     (o, a, b)
 }
 
+/// Records out = a OP b (the elementwise.wgsl op code) for operands read with element
+/// strides `sa`, `sb` over `out_shape` (0 where broadcast). Same shapes and the
+/// two-dimensional broadcasts (a row, column or scalar against a full operand) take the
+/// four-wide kernels; other broadcasts the general one, which divides per dimension.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dispatch_binary(
+    ctx: &Context,
+    op: u32,
+    name: &'static str,
+    [a, b]: [&Tensor; 2],
+    out: &Tensor,
+    out_shape: &[usize],
+    sa: &[usize],
+    sb: &[usize],
+) -> Result<()> {
+    let n = out.numel() as u64;
+    let c = [("OP", op as f64)];
+    let (o, sa, sb) = collapse(out_shape, sa, sb);
+    let bufs = [a.buffer(), b.buffer(), out.buffer()];
+    if o.len() == 1 && sa[0] == 1 && sb[0] == 1 {
+        let (entry, lanes) = if n.is_multiple_of(4) {
+            ("binary_same4", n / 4)
+        } else {
+            ("binary_same", n)
+        };
+        let k = ctx.kernel("elementwise", entry, &c)?;
+        let p = Params::new().u32(n as u32).u32(0).f32(0.0).f32(0.0);
+        return ctx.dispatch(&k, p.bytes(), &bufs, grid_1d(lanes, 256));
+    }
+    // As [rows, cols]: a 1-D broadcast is one row.
+    let (rows, cols, ra, rb) = match (o.len(), &sa[..], &sb[..]) {
+        (1, &[ca], &[cb]) => (1, o[0], [0, ca], [0, cb]),
+        (2, &[a0, a1], &[b0, b1]) => (o[0], o[1], [a0, a1], [b0, b1]),
+        _ => (0, 0, [0, 0], [0, 0]),
+    };
+    // Contiguous along the row with whole quads per row, or repeated along it.
+    let quads = |s: [usize; 2]| (s[1] == 1 && s[0].is_multiple_of(4)) || s[1] == 0;
+    let groups = (cols / 4).div_ceil(256);
+    if rows > 0
+        && rows <= 65535
+        && groups <= 65535
+        && cols.is_multiple_of(4)
+        && quads(ra)
+        && quads(rb)
+    {
+        let k = ctx.kernel("elementwise", "binary_rows4", &c)?;
+        let p = Params::new()
+            .u32(n as u32)
+            .u32(2)
+            .f32(0.0)
+            .f32(0.0)
+            .u32x8(&[rows, cols])
+            .u32x8(&ra)
+            .u32x8(&rb);
+        return ctx.dispatch(
+            &k,
+            p.bytes(),
+            &[a.buffer(), b.buffer(), a.buffer(), b.buffer(), out.buffer()],
+            [groups as u32, rows as u32, 1],
+        );
+    }
+    if o.len() > 8 {
+        return Err(Error::Shape {
+            op: name,
+            detail: format!("broadcast over more than 8 dimensions: {out_shape:?}"),
+        });
+    }
+    let k = ctx.kernel("elementwise", "binary", &c)?;
+    let p = Params::new()
+        .u32(n as u32)
+        .u32(o.len() as u32)
+        .f32(0.0)
+        .f32(0.0)
+        .u32x8(&o)
+        .u32x8(&sa)
+        .u32x8(&sb);
+    ctx.dispatch(&k, p.bytes(), &bufs, grid_1d(n, 256))
+}
+
 /// Sums `g` (shaped like a broadcast result) down to `shape`, the gradient rule of broadcasting.
 pub fn sum_to_shape(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
     if g.shape() == shape {
@@ -167,43 +246,18 @@ impl Tensor {
             })?;
         let ctx = self.ctx();
         let out = alloc_like(self, &out_shape, DType::F32)?;
-        let n = out.numel() as u64;
-        let c = [("OP", op as u32 as f64)];
-        if self.shape() == other.shape() {
-            let k = ctx.kernel("elementwise", "binary_same", &c)?;
-            let p = Params::new().u32(n as u32).u32(0).f32(0.0).f32(0.0);
-            ctx.dispatch(
-                &k,
-                p.bytes(),
-                &[self.buffer(), other.buffer(), out.buffer()],
-                grid_1d(n, 256),
-            )?;
-        } else {
-            let sa = broadcast_strides(self.shape(), &out_shape);
-            let sb = broadcast_strides(other.shape(), &out_shape);
-            let (o, sa, sb) = collapse(&out_shape, &sa, &sb);
-            if o.len() > 8 {
-                return Err(Error::Shape {
-                    op: op.name(),
-                    detail: format!("broadcast over more than 8 dimensions: {out_shape:?}"),
-                });
-            }
-            let k = ctx.kernel("elementwise", "binary", &c)?;
-            let p = Params::new()
-                .u32(n as u32)
-                .u32(o.len() as u32)
-                .f32(0.0)
-                .f32(0.0)
-                .u32x8(&o)
-                .u32x8(&sa)
-                .u32x8(&sb);
-            ctx.dispatch(
-                &k,
-                p.bytes(),
-                &[self.buffer(), other.buffer(), out.buffer()],
-                grid_1d(n, 256),
-            )?;
-        }
+        let sa = broadcast_strides(self.shape(), &out_shape);
+        let sb = broadcast_strides(other.shape(), &out_shape);
+        dispatch_binary(
+            ctx,
+            op as u32,
+            op.name(),
+            [self, other],
+            &out,
+            &out_shape,
+            &sa,
+            &sb,
+        )?;
         let (a, b) = (self.clone(), other.clone());
         Ok(make(
             storage(&out),

@@ -52,7 +52,6 @@ impl Tensor {
         }
         // The binary kernel with op 4 returns its right operand, read with broadcast strides.
         let zero_like = self.detach();
-        let n = numel(shape);
         let out = alloc_like(self, shape, DType::F32)?;
         let ctx = self.ctx();
         let off = shape.len() - self.dims();
@@ -62,26 +61,16 @@ impl Tensor {
             strides[i + off] = if self.shape()[i] == 1 { 0 } else { s };
             s *= self.shape()[i];
         }
-        if shape.len() > 8 {
-            return Err(Error::Shape {
-                op: "broadcast_to",
-                detail: format!("more than 8 dimensions: {shape:?}"),
-            });
-        }
-        let k = ctx.kernel("elementwise", "binary", &[("OP", 4.0)])?;
-        let p = Params::new()
-            .u32(n as u32)
-            .u32(shape.len() as u32)
-            .f32(0.0)
-            .f32(0.0)
-            .u32x8(shape)
-            .u32x8(&vec![0; shape.len()])
-            .u32x8(&strides);
-        ctx.dispatch(
-            &k,
-            p.bytes(),
-            &[zero_like.buffer(), self.buffer(), out.buffer()],
-            grid_1d(n as u64, 256),
+        let zeros = vec![0; shape.len()];
+        super::elementwise::dispatch_binary(
+            ctx,
+            4,
+            "broadcast_to",
+            [&zero_like, self],
+            &out,
+            shape,
+            &zeros,
+            &strides,
         )?;
         let from = self.shape().to_vec();
         Ok(make(
