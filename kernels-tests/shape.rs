@@ -40,6 +40,31 @@ fn transpose_matches_cpu_and_its_grad_checks() {
 }
 
 #[test]
+fn matrix_transpose_matches_cpu_on_both_kernels() {
+    // R % 4 == 0 takes the four-wide kernel (the MMD's [256, 2592] features among them);
+    // the others the general permute.
+    for (r, c) in [(8, 13), (4, 1), (256, 2592), (6, 5), (1, 7)] {
+        let x = data(7, r * c);
+        let got = tensor(&x, &[r, c]).transpose(0, 1).unwrap();
+        assert_eq!(got.shape(), &[c, r]);
+        let got = got.to_vec().unwrap();
+        for j in 0..c {
+            for i in 0..r {
+                assert_eq!(got[j * r + i], x[i * c + j], "[{r}, {c}] at ({i}, {j})");
+            }
+        }
+    }
+    grad_check(
+        &[(data(8, 4 * 3), vec![4, 3])],
+        |t| t[0].transpose(1, 0),
+        1e-2,
+        1e-2,
+        1e-3,
+        "transpose 2-D",
+    );
+}
+
+#[test]
 fn concat_and_slice_along_the_batch_axis() {
     let a = data(3, 2 * 3);
     let b = data(4, 5 * 3);

@@ -18,6 +18,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> idx: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read> labels: array<u32>;
+@group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
 
 fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;
@@ -38,6 +39,21 @@ fn permute(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         rem = rem / s;
     }
     out[e] = x[src];
+}
+
+// The two-dimensional transpose out[j, i] = x[i, j] of x [R, C] (shape[0].xy = (R, C)),
+// R % 4 == 0: invocation (gid.x, gid.y) = (quad q, column j) writes out[j, 4q .. 4q + 3]
+// with one four-wide store and no per-element index division (which permute pays per
+// dimension).
+@compute @workgroup_size(64)
+fn transpose2d4(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let rows = p.shape[0].x;
+    let cols = p.shape[0].y;
+    let q = gid.x;
+    let j = gid.y;
+    if (4u * q >= rows) { return; }
+    let i = 4u * q * cols + j;
+    out4[j * (rows / 4u) + q] = vec4<f32>(x[i], x[i + cols], x[i + 2u * cols], x[i + 3u * cols]);
 }
 
 // out[m, j] = x[idx[m], j]; out has rows x row_len elements.

@@ -108,6 +108,27 @@ impl Tensor {
         let out = alloc_like(self, &shape, self.dtype())?;
         let n = out.numel();
         let ctx = self.ctx();
+        // A matrix [R, C] with R % 4 == 0 (the MMD's features, for instance): the
+        // four-wide kernel.
+        let (r, c) = (self.shape()[0], self.shape().get(1).copied().unwrap_or(1));
+        if nd == 2 && d0 != d1 && r.is_multiple_of(4) && c <= 65535 && r / 4 <= 64 * 65535 {
+            let k = ctx.kernel("shape", "transpose2d4", &[])?;
+            let p = Params::new().u32(n as u32).u32(2).u32(0).u32(0).u32x8(&[r, c]);
+            ctx.dispatch(
+                &k,
+                p.bytes(),
+                &[self.buffer(), out.buffer()],
+                [(r / 4).div_ceil(64) as u32, c as u32, 1],
+            )?;
+            return Ok(make(
+                storage(&out),
+                shape,
+                self.dtype(),
+                "transpose",
+                &[self],
+                move |g| Ok(vec![Some(g.transpose(d0, d1)?)]),
+            ));
+        }
         let k = ctx.kernel("shape", "permute", &[])?;
         let p = Params::new()
             .u32(n as u32)
