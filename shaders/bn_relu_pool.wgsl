@@ -2,7 +2,7 @@
 // and the matching backward without materialising the pooled, rectified or normalised
 // gradients (DeepMerge's blocks: each unfused pass streams the whole activation).
 //
-// x is [planes = N * C, H, W]; the pooled output y and the window argmax are
+// x is [planes = N * C, H, W]; the pooled output y and the window argmax (arg_code) are
 // [planes, OH, OW] with OH = H / 2, OW = W / 2 (floor, PyTorch). The per-channel
 // coefficients come from batchnorm.wgsl's finalize passes: forward (a, b) with
 // bn(x) = a x + b; backward (A, B, D) with dx = A gz + B x + D, gz being the gradient that
@@ -31,8 +31,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> coef_in: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> stats_in: array<vec2<f32>>;  // (mean, 1/std)
 @group(0) @binding(5) var<storage, read> g: array<f32>;         // gradient of y
-@group(0) @binding(6) var<storage, read> y_in: array<f32>;      // pooled output
-@group(0) @binding(7) var<storage, read> arg_in: array<u32>;    // window offset 0..3
+@group(0) @binding(7) var<storage, read> arg_in: array<u32>;    // arg_code of each window
 @group(0) @binding(8) var<storage, read_write> out: array<f32>;
 @group(0) @binding(9) var<storage, read_write> arg_out: array<u32>;
 @group(0) @binding(10) var<storage, read_write> part_out: array<vec2<f32>>;
@@ -71,6 +70,13 @@ fn max4(t0: f32, t1: f32, b0: f32, b1: f32) -> vec2<f32> {
     if (b0 > m) { m = b0; k = 2.0; }
     if (b1 > m) { m = b1; k = 3.0; }
     return vec2<f32>(m, k);
+}
+
+// The saved argmax of a window (max, offset) from max4: the offset, plus 4 where the
+// maximum is not positive, so the ReLU passes no gradient (the backward then needs no
+// load of the pooled output).
+fn arg_code(w: vec2<f32>) -> u32 {
+    return u32(w.y) + select(4u, 0u, w.x > 0.0);
 }
 
 struct Quad {
@@ -114,10 +120,10 @@ fn brp_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let o = q.o;
     let n = q.n;
     out[o] = w0.x;
-    arg_out[o] = u32(w0.y);
-    if (n > 1u) { out[o + 1u] = w1.x; arg_out[o + 1u] = u32(w1.y); }
-    if (n > 2u) { out[o + 2u] = w2.x; arg_out[o + 2u] = u32(w2.y); }
-    if (n > 3u) { out[o + 3u] = w3.x; arg_out[o + 3u] = u32(w3.y); }
+    arg_out[o] = arg_code(w0);
+    if (n > 1u) { out[o + 1u] = w1.x; arg_out[o + 1u] = arg_code(w1); }
+    if (n > 2u) { out[o + 2u] = w2.x; arg_out[o + 2u] = arg_code(w2); }
+    if (n > 3u) { out[o + 3u] = w3.x; arg_out[o + 3u] = arg_code(w3); }
 }
 
 // As brp_forward without the argmax (inference).
@@ -170,9 +176,10 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
         for (var q = 0u; q < len; q = q + 1u) {
             let plane = n * p.c + c;
             let o = plane * ohw + oy * p.ow + ox;
-            let kk = arg_in[o];
+            let code = arg_in[o];
+            let kk = code & 3u;
             let e = plane * p.h * p.w + (2u * oy + kk / 2u) * p.w + 2u * ox + kk % 2u;
-            let gz = select(0.0, g[o], y_in[o] > 0.0);
+            let gz = select(0.0, g[o], code < 4u);
             sg = sg + gz;
             sgx = sgx + gz * (x[e] - mean);
             let v = next_out(vec3<u32>(n, oy, ox));
@@ -194,14 +201,16 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
             let oxb = vb.z;
             let pa = n * p.c + c;
             let oa = pa * ohw + oy * p.ow + ox;
-            let ka = arg_in[oa];
+            let codea = arg_in[oa];
+            let ka = codea & 3u;
             let ea = pa * p.h * p.w + (2u * oy + ka / 2u) * p.w + 2u * ox + ka % 2u;
-            let gza = select(0.0, g[oa], y_in[oa] > 0.0);
+            let gza = select(0.0, g[oa], codea < 4u);
             let pb = nb * p.c + c;
             let ob = pb * ohw + oyb * p.ow + oxb;
-            let kb = arg_in[ob];
+            let codeb = arg_in[ob];
+            let kb = codeb & 3u;
             let eb = pb * p.h * p.w + (2u * oyb + kb / 2u) * p.w + 2u * oxb + kb % 2u;
-            let gzb = select(0.0, g[ob], y_in[ob] > 0.0);
+            let gzb = select(0.0, g[ob], codeb < 4u);
             let t1 = sg + gza;
             let t2 = sgx + gza * (x[ea] - mean);
             sg = select(t1, t1 + gzb, pair);
@@ -217,11 +226,9 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 }
 
 // The gradient reaching bn(x) of one window's four inputs, in window order: g at its
-// first maximum when that is positive, else 0.
+// first maximum when that is positive (an arg_code below 4), else 0.
 fn window_gz(o: u32) -> vec4<f32> {
-    let k = arg_in[o];
-    let gv = select(0.0, g[o], y_in[o] > 0.0);
-    return select(vec4<f32>(0.0), vec4<f32>(gv), vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(k));
+    return select(vec4<f32>(0.0), vec4<f32>(g[o]), vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(arg_in[o]));
 }
 
 // dx = A gz + B x + D over input rows 2 rp, 2 rp + 1 and columns 8 qc + [0, 8) of one plane,

@@ -84,7 +84,7 @@ pub fn bn_relu_max_pool2d(
         None
     };
 
-    let (xs, gs, ys) = (x.detach(), gamma.detach(), out.clone());
+    let (xs, gs) = (x.detach(), gamma.detach());
     let needs = [
         x.requires_grad(),
         gamma.requires_grad(),
@@ -118,7 +118,6 @@ pub fn bn_relu_max_pool2d(
                     xs.buffer(),
                     stats.buffer(),
                     g.buffer(),
-                    ys.buffer(),
                     arg.buffer(),
                     part.buffer(),
                 ],
@@ -136,7 +135,6 @@ pub fn bn_relu_max_pool2d(
                         xs.buffer(),
                         coef.buffer(),
                         g.buffer(),
-                        ys.buffer(),
                         arg.buffer(),
                         dx.buffer(),
                     ],
