@@ -268,3 +268,45 @@ fn the_paired_partial_sums_of_flip_are_bit_for_bit_the_one_element_loops() {
     set_flip(&ctx, true);
     reset_variant(&ctx);
 }
+
+#[test]
+fn bn_relu_pool_at_the_training_batch_matches_the_unfused_ops() {
+    // DeepMerge's first block at the step's batch of 256 (778k invocations per pass, the
+    // range the passes' float index division must get exactly right), forward and
+    // backward, against batch_norm → relu → max_pool2d.
+    let shape = [256usize, 8, 75, 75];
+    let c = shape[1];
+    let x = data(180, numel(&shape));
+    let p = bn_params(c);
+    let run = |fused: bool| {
+        let (xt, gt, bt) = (
+            param(&x, &shape),
+            param(&p.gamma, &[c]),
+            param(&p.beta, &[c]),
+        );
+        let (rm, rv) = (tensor(&p.rm, &[c]), tensor(&p.rv, &[c]));
+        let y = if fused {
+            bn_relu_max_pool2d(&xt, &gt, &bt, &rm, &rv, true, MOMENTUM, EPS)
+        } else {
+            let z = batch_norm(&xt, &gt, &bt, &rm, &rv, true, MOMENTUM, EPS)
+                .unwrap()
+                .relu()
+                .unwrap();
+            max_pool2d(&z, (2, 2), (2, 2), (0, 0))
+        }
+        .unwrap();
+        let g = data(181, y.numel());
+        y.backward_with(&tensor(&g, y.shape())).unwrap();
+        Tensor::read_all(&[
+            &y,
+            &xt.grad().unwrap(),
+            &gt.grad().unwrap(),
+            &bt.grad().unwrap(),
+        ])
+        .unwrap()
+    };
+    let (fused, reference) = (run(true), run(false));
+    for (i, what) in ["y", "dx", "dgamma", "dbeta"].iter().enumerate() {
+        assert_close(&fused[i], &reference[i], 1e-4, 1e-4, what);
+    }
+}

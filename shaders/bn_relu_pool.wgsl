@@ -46,6 +46,21 @@ fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
+// (a / d, a % d) for a < 2^22 (bn_relu_pool_ok keeps the invocation counts below it): the
+// float quotient is off by less than one even with Vulkan's 2.5-ulp division, and is
+// corrected once. CPUs divide integers one lane
+// at a time, and the per-element passes divided three times per invocation.
+fn divmod(a: u32, d: u32) -> vec2<u32> {
+    let di = i32(d);
+    let q0 = i32(f32(a) * (1.0 / f32(d)));
+    let r0 = i32(a) - q0 * di;
+    let lo = r0 < 0;
+    let q1 = select(q0, q0 - 1, lo);
+    let r1 = select(r0, r0 + di, lo);
+    let hi = r1 >= di;
+    return vec2<u32>(u32(select(q1, q1 + 1, hi)), u32(select(r1, r1 - di, hi)));
+}
+
 // x[e .. e + 8) from the three aligned vec4s covering it (lavapipe pays per load
 // instruction). Components past the input's end are never used.
 fn load8(e: u32) -> array<vec4<f32>, 2> {
@@ -91,12 +106,14 @@ struct Quad {
 // oy = (l / ceil(OW / 4)) % OH of plane l / (ceil(OW / 4) * OH).
 fn quad(l: u32) -> Quad {
     let qw = (p.ow + 3u) / 4u;
-    let ox = (l % qw) * 4u;
-    let t = l / qw;
-    let oy = t % p.oh;
-    let plane = t / p.oh;
+    let a = divmod(l, qw);
+    let ox = a.y * 4u;
+    let t = a.x;
+    let b = divmod(t, p.oh);
+    let oy = b.y;
+    let plane = b.x;
     let e = plane * p.h * p.w + 2u * oy * p.w + 2u * ox;
-    return Quad(t * p.ow + ox, min(4u, p.ow - ox), coef_in[plane % p.c], load8(e), load8(e + p.w));
+    return Quad(t * p.ow + ox, min(4u, p.ow - ox), coef_in[divmod(plane, p.c).y], load8(e), load8(e + p.w));
 }
 
 // y = maxpool(relu(a x + b)) and its argmax for the outputs of quad(l).
@@ -241,11 +258,13 @@ fn brp_backward_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     let qw = (p.w + 7u) / 8u;
     let rows = (p.h + 1u) / 2u;
     if (l >= p.planes * rows * qw) { return; }
-    let qc = l % qw;
-    let t = l / qw;
-    let rp = t % rows;
-    let plane = t / rows;
-    let k = coef_in[plane % p.c];
+    let a = divmod(l, qw);
+    let qc = a.y;
+    let t = a.x;
+    let b = divmod(t, rows);
+    let rp = b.y;
+    let plane = b.x;
+    let k = coef_in[divmod(plane, p.c).y];
     let ix0 = qc * 8u;
     // Window gradients of windows ox0 .. ox0 + 3 (zero where there is no window).
     let ox0 = qc * 4u;
