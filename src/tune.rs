@@ -181,16 +181,19 @@ const TRIAL_ROUNDS: usize = 5;
 
 /// Median wall-clock milliseconds of `f` (each call ends with a read-back) for each of `n`
 /// candidates (`setup(i)` switches to candidate i) over `TRIAL_ROUNDS` rounds after one
-/// warm-up each (which also builds the pipelines). The candidates take turns within each
-/// round, so a load that comes and goes (another process on the cores) falls on all of
-/// them alike instead of on whichever ran during it. (Timed one after another while a
-/// training run shared the cores, the fused chain once lost by 4 % to the separate ops it
-/// beats 1.6x on an idle machine.)
+/// warm-up each (which also builds the pipelines), and the index of the fastest. The
+/// candidates take turns within each round, so a load that comes and goes (another process
+/// on the cores) falls on all of them alike instead of on whichever ran during it. (Timed
+/// one after another while a training run shared the cores, the fused chain once lost by
+/// 4 % to the separate ops it beats 1.6x on an idle machine.) The fastest is the one with
+/// the lowest median, over rounds, of its time relative to that round's best: a slow
+/// round then counts once for every candidate instead of moving one median (a trial on a
+/// busy VM once put `rows` 4 % ahead of `rows+flip`, which is 10 % faster when idle).
 fn time_alternating(
     n: usize,
     mut setup: impl FnMut(usize),
     mut f: impl FnMut() -> Result<()>,
-) -> Result<Vec<f64>> {
+) -> Result<(Vec<f64>, usize)> {
     for i in 0..n {
         setup(i);
         f()?;
@@ -204,12 +207,29 @@ fn time_alternating(
             ti.push(s.elapsed().as_secs_f64() * 1e3);
         }
     }
-    Ok(t.into_iter()
-        .map(|mut v| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        })
-        .collect())
+    Ok((t.iter().map(|v| median(v)).collect(), fastest(&t)))
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The candidate with the lowest median of t[i][round] / min_j t[j][round] (the first of
+/// equals).
+fn fastest(t: &[Vec<f64>]) -> usize {
+    let rounds = t.first().map_or(0, Vec::len);
+    let best: Vec<f64> = (0..rounds)
+        .map(|r| t.iter().map(|ti| ti[r]).fold(f64::INFINITY, f64::min))
+        .collect();
+    let score = |ti: &Vec<f64>| {
+        let rel: Vec<f64> = ti.iter().zip(&best).map(|(a, b)| a / b).collect();
+        median(&rel)
+    };
+    (0..t.len())
+        .min_by(|&i, &j| score(&t[i]).total_cmp(&score(&t[j])))
+        .expect("at least one candidate")
 }
 
 /// Times every candidate of each family on its DeepMerge-sized case and keeps the fastest.
@@ -233,7 +253,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
     // The base kernels of each variant (the row-window ones are timed next).
     gpu::set_rows(ctx, false);
     let cands = matmul_candidates(ctx);
-    let ms = time_alternating(
+    let (ms, fastest_matmul) = time_alternating(
         cands.len(),
         |i| gpu::set_variant(ctx, cands[i]),
         || {
@@ -244,7 +264,6 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
             Ok(())
         },
     )?;
-    let mut best: Option<(f64, Variant)> = None;
     for (&v, &ms) in cands.iter().zip(&ms) {
         let name = Kernels {
             matmul: v,
@@ -253,11 +272,8 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
             flip: false,
         };
         trial_ms.insert(format!("matmul={name}"), ms);
-        if best.is_none_or(|(b, _)| ms < b) {
-            best = Some((ms, v));
-        }
     }
-    let matmul = best.expect("at least one candidate").1;
+    let matmul = cands[fastest_matmul];
     gpu::set_variant(ctx, matmul);
     // The row-window convolutions (subgroup kernels only), without and with the flipped
     // grad input, against the subgroup kernels they replace: DeepMerge's conv1 forward and
@@ -272,7 +288,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
         };
         // (rows, flip) per candidate, in the order of the names below.
         let cands = [(true, true), (true, false), (false, false)];
-        let ms = time_alternating(
+        let (ms, best) = time_alternating(
             cands.len(),
             |i| {
                 gpu::set_rows(ctx, cands[i].0);
@@ -293,9 +309,6 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
         {
             trial_ms.insert((*name).into(), t);
         }
-        let best = (0..cands.len())
-            .min_by(|&i, &j| ms[i].total_cmp(&ms[j]))
-            .expect("three candidates");
         cands[best]
     } else {
         (false, false)
@@ -305,7 +318,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
     let x1 = rng
         .normal(ctx, &[32, 8, 75, 75], 0.0, 1.0)?
         .requires_grad_();
-    let fused_ms = time_alternating(
+    let (fused_ms, fastest_brp) = time_alternating(
         2,
         |i| gpu::set_fused(ctx, i == 0),
         || {
@@ -319,7 +332,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
     before.apply(ctx);
     let chosen = Kernels {
         matmul,
-        fused: fused_ms[0] <= fused_ms[1],
+        fused: fastest_brp == 0,
         rows,
         flip,
     };
@@ -327,4 +340,22 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
         kernels: chosen.to_string(),
         trial_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fastest;
+
+    #[test]
+    fn the_fastest_wins_most_rounds_not_the_lowest_median() {
+        // B is 5 % faster in four rounds of five; a load that fell on B alone in round 3
+        // and a slow phase over rounds 1-2 give A the lower median (10 against 19).
+        let a = vec![10.0, 20.0, 20.0, 10.0, 10.0];
+        let b = vec![9.5, 19.0, 19.0, 19.0, 9.5];
+        assert_eq!(fastest(&[a.clone(), b.clone()]), 1);
+        assert_eq!(fastest(&[b, a]), 0);
+        // Ties keep the first candidate; one candidate is its own fastest.
+        assert_eq!(fastest(&[vec![5.0; 5], vec![5.0; 5]]), 0);
+        assert_eq!(fastest(&[vec![7.0, 3.0, 9.0]]), 0);
+    }
 }

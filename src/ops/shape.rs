@@ -113,7 +113,12 @@ impl Tensor {
         let (r, c) = (self.shape()[0], self.shape().get(1).copied().unwrap_or(1));
         if nd == 2 && d0 != d1 && r.is_multiple_of(4) && c <= 65535 && r / 4 <= 64 * 65535 {
             let k = ctx.kernel("shape", "transpose2d4", &[])?;
-            let p = Params::new().u32(n as u32).u32(2).u32(0).u32(0).u32x8(&[r, c]);
+            let p = Params::new()
+                .u32(n as u32)
+                .u32(2)
+                .u32(0)
+                .u32(0)
+                .u32x8(&[r, c]);
             ctx.dispatch(
                 &k,
                 p.bytes(),
