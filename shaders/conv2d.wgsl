@@ -1412,6 +1412,26 @@ fn fwd_row_store8(off: u32, valid: u32, o: u32, a: vec4<f32>, b: vec4<f32>) {
 }
 
 
+// The window of the next pixel along a row: taps 0-3 in w, tap 4 in s, nv the value
+// entering under the last tap.
+struct Win {
+    w: vec4<f32>,
+    s: f32,
+}
+
+fn slide(w: vec4<f32>, s: f32, nv: f32) -> Win {
+    if (KW == 5u) {
+        return Win(vec4<f32>(w.yzw, s), nv);
+    } else if (KW == 4u) {
+        return Win(vec4<f32>(w.yzw, nv), 0.0);
+    } else if (KW == 3u) {
+        return Win(vec4<f32>(w.yz, nv, 0.0), 0.0);
+    } else if (KW == 2u) {
+        return Win(vec4<f32>(w.y, nv, 0.0, 0.0), 0.0);
+    }
+    return Win(vec4<f32>(nv, 0.0, 0.0, 0.0), 0.0);
+}
+
 // ---------------------------------------------------------------------------------------
 // conv2d_grad_weight_row_sg: pass 1 of the grad weight for stride 1, dilation 1 and
 // KW <= 5 on adapters with 8-wide subgroups (chosen for rows of 32 pixels or more,
@@ -1486,11 +1506,12 @@ fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bui
     var row = 0u;
     var rok = false;
     var fresh = true;
-    // Two pixels per iteration where the second is on the same output row and in the
-    // chunk: llvmpipe blends every assignment to a loop-carried variable with the loop mask,
-    // so each accumulator is assigned once per pair (the chains below, pixel A then B: the
-    // order of the sums is the one-pixel loop's, and without a second pixel each chain
-    // stops after pixel A, so the sums are bit for bit those of one pixel per iteration).
+    // Up to four pixels per iteration (A-D, consecutive on one output row and in the
+    // chunk): llvmpipe blends every assignment to a loop-carried variable with the loop mask,
+    // so each accumulator is assigned once per four pixels, as one chain in pixel order (the
+    // order of the one-pixel loop). A pixel past the row or chunk gets g = 0: its products
+    // are then +-0, and adding them leaves every sum bit for bit as it was (a sum started at
+    // +0 is never -0), so the results are those of one pixel per iteration.
     var q = q_start;
     loop {
         if (q >= q_end) { break; }
@@ -1510,147 +1531,141 @@ fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bui
         } else {
             // One column right: the last tap's value is the only new one.
             let nx = ix + KW - 1u;
-            let nv = ldx(row + nx, rok && nx < p.w);
-            if (KW == 5u) {
-                xw = vec4<f32>(xw.yzw, xs);
-                xs = nv;
-            } else if (KW == 4u) {
-                xw = vec4<f32>(xw.yzw, nv);
-            } else if (KW == 3u) {
-                xw = vec4<f32>(xw.yz, nv, 0.0);
-            } else if (KW == 2u) {
-                xw = vec4<f32>(xw.y, nv, 0.0, 0.0);
-            } else {
-                xw = vec4<f32>(nv, 0.0, 0.0, 0.0);
-            }
+            let wn = slide(xw, xs, ldx(row + nx, rok && nx < p.w));
+            xw = wn.w;
+            xs = wn.s;
         }
-        let gpa = n * p.o * ohw + oy * p.ow + ox;
+        // Pixels B-D exist where the row and the chunk go on (the same for every lane).
+        let left = min(q_end - q, p.ow - ox);
+        let hb = left > 1u;
+        let hc = left > 2u;
+        let hd = left > 3u;
         let xwa = xw;
         let xsa = xs;
-        // Pixel B: one column right, on this row and in the chunk (the same for every lane).
-        let oxb = ox + 1u;
-        let pair = q + 1u < q_end && oxb < p.ow;
-        let nxb = oxb - p.pw + KW - 1u;
-        let nvb = ldx(row + nxb, pair && rok && nxb < p.w);
-        var xwb = vec4<f32>(nvb, 0.0, 0.0, 0.0);
-        var xsb = 0.0;
-        if (KW == 5u) {
-            xwb = vec4<f32>(xwa.yzw, xsa);
-            xsb = nvb;
-        } else if (KW == 4u) {
-            xwb = vec4<f32>(xwa.yzw, nvb);
-        } else if (KW == 3u) {
-            xwb = vec4<f32>(xwa.yz, nvb, 0.0);
-        } else if (KW == 2u) {
-            xwb = vec4<f32>(xwa.y, nvb, 0.0, 0.0);
-        }
-        let gpb = select(gpa, gpa + 1u, pair);
+        let nb = ix + KW;
+        let wb = slide(xwa, xsa, ldx(row + nb, hb && rok && nb < p.w));
+        let wc = slide(wb.w, wb.s, ldx(row + nb + 1u, hc && rok && nb + 1u < p.w));
+        let wd = slide(wc.w, wc.s, ldx(row + nb + 2u, hd && rok && nb + 2u < p.w));
+        let xwb = wb.w;
+        let xsb = wb.s;
+        let xwc = wc.w;
+        let xsc = wc.s;
+        let xwd = wd.w;
+        let xsd = wd.s;
+        let gpa = n * p.o * ohw + oy * p.ow + ox;
         let gva0 = g[gpa + gl0];
-        let gvb0 = g[gpb + gl0];
+        let gvb0 = select(0.0, g[gpa + select(0u, 1u, hb) + gl0], hb);
+        let gvc0 = select(0.0, g[gpa + select(0u, 2u, hc) + gl0], hc);
+        let gvd0 = select(0.0, g[gpa + select(0u, 3u, hd) + gl0], hd);
         let ga0_0 = subgroupBroadcast(gva0, 0u);
         let gb0_0 = subgroupBroadcast(gvb0, 0u);
-        let ta0_0 = fma(vec4<f32>(ga0_0), xwa, a0_0);
-        a0_0 = select(ta0_0, fma(vec4<f32>(gb0_0), xwb, ta0_0), pair);
-        let tz0_0 = fma(ga0_0, xsa, z0_0);
-        z0_0 = select(tz0_0, fma(gb0_0, xsb, tz0_0), pair);
+        let gc0_0 = subgroupBroadcast(gvc0, 0u);
+        let gd0_0 = subgroupBroadcast(gvd0, 0u);
+        a0_0 = fma(vec4<f32>(gd0_0), xwd, fma(vec4<f32>(gc0_0), xwc, fma(vec4<f32>(gb0_0), xwb, fma(vec4<f32>(ga0_0), xwa, a0_0))));
+        z0_0 = fma(gd0_0, xsd, fma(gc0_0, xsc, fma(gb0_0, xsb, fma(ga0_0, xsa, z0_0))));
         let ga0_1 = subgroupBroadcast(gva0, 1u);
         let gb0_1 = subgroupBroadcast(gvb0, 1u);
-        let ta0_1 = fma(vec4<f32>(ga0_1), xwa, a0_1);
-        a0_1 = select(ta0_1, fma(vec4<f32>(gb0_1), xwb, ta0_1), pair);
-        let tz0_1 = fma(ga0_1, xsa, z0_1);
-        z0_1 = select(tz0_1, fma(gb0_1, xsb, tz0_1), pair);
+        let gc0_1 = subgroupBroadcast(gvc0, 1u);
+        let gd0_1 = subgroupBroadcast(gvd0, 1u);
+        a0_1 = fma(vec4<f32>(gd0_1), xwd, fma(vec4<f32>(gc0_1), xwc, fma(vec4<f32>(gb0_1), xwb, fma(vec4<f32>(ga0_1), xwa, a0_1))));
+        z0_1 = fma(gd0_1, xsd, fma(gc0_1, xsc, fma(gb0_1, xsb, fma(ga0_1, xsa, z0_1))));
         let ga0_2 = subgroupBroadcast(gva0, 2u);
         let gb0_2 = subgroupBroadcast(gvb0, 2u);
-        let ta0_2 = fma(vec4<f32>(ga0_2), xwa, a0_2);
-        a0_2 = select(ta0_2, fma(vec4<f32>(gb0_2), xwb, ta0_2), pair);
-        let tz0_2 = fma(ga0_2, xsa, z0_2);
-        z0_2 = select(tz0_2, fma(gb0_2, xsb, tz0_2), pair);
+        let gc0_2 = subgroupBroadcast(gvc0, 2u);
+        let gd0_2 = subgroupBroadcast(gvd0, 2u);
+        a0_2 = fma(vec4<f32>(gd0_2), xwd, fma(vec4<f32>(gc0_2), xwc, fma(vec4<f32>(gb0_2), xwb, fma(vec4<f32>(ga0_2), xwa, a0_2))));
+        z0_2 = fma(gd0_2, xsd, fma(gc0_2, xsc, fma(gb0_2, xsb, fma(ga0_2, xsa, z0_2))));
         let ga0_3 = subgroupBroadcast(gva0, 3u);
         let gb0_3 = subgroupBroadcast(gvb0, 3u);
-        let ta0_3 = fma(vec4<f32>(ga0_3), xwa, a0_3);
-        a0_3 = select(ta0_3, fma(vec4<f32>(gb0_3), xwb, ta0_3), pair);
-        let tz0_3 = fma(ga0_3, xsa, z0_3);
-        z0_3 = select(tz0_3, fma(gb0_3, xsb, tz0_3), pair);
+        let gc0_3 = subgroupBroadcast(gvc0, 3u);
+        let gd0_3 = subgroupBroadcast(gvd0, 3u);
+        a0_3 = fma(vec4<f32>(gd0_3), xwd, fma(vec4<f32>(gc0_3), xwc, fma(vec4<f32>(gb0_3), xwb, fma(vec4<f32>(ga0_3), xwa, a0_3))));
+        z0_3 = fma(gd0_3, xsd, fma(gc0_3, xsc, fma(gb0_3, xsb, fma(ga0_3, xsa, z0_3))));
         let ga0_4 = subgroupBroadcast(gva0, 4u);
         let gb0_4 = subgroupBroadcast(gvb0, 4u);
-        let ta0_4 = fma(vec4<f32>(ga0_4), xwa, a0_4);
-        a0_4 = select(ta0_4, fma(vec4<f32>(gb0_4), xwb, ta0_4), pair);
-        let tz0_4 = fma(ga0_4, xsa, z0_4);
-        z0_4 = select(tz0_4, fma(gb0_4, xsb, tz0_4), pair);
+        let gc0_4 = subgroupBroadcast(gvc0, 4u);
+        let gd0_4 = subgroupBroadcast(gvd0, 4u);
+        a0_4 = fma(vec4<f32>(gd0_4), xwd, fma(vec4<f32>(gc0_4), xwc, fma(vec4<f32>(gb0_4), xwb, fma(vec4<f32>(ga0_4), xwa, a0_4))));
+        z0_4 = fma(gd0_4, xsd, fma(gc0_4, xsc, fma(gb0_4, xsb, fma(ga0_4, xsa, z0_4))));
         let ga0_5 = subgroupBroadcast(gva0, 5u);
         let gb0_5 = subgroupBroadcast(gvb0, 5u);
-        let ta0_5 = fma(vec4<f32>(ga0_5), xwa, a0_5);
-        a0_5 = select(ta0_5, fma(vec4<f32>(gb0_5), xwb, ta0_5), pair);
-        let tz0_5 = fma(ga0_5, xsa, z0_5);
-        z0_5 = select(tz0_5, fma(gb0_5, xsb, tz0_5), pair);
+        let gc0_5 = subgroupBroadcast(gvc0, 5u);
+        let gd0_5 = subgroupBroadcast(gvd0, 5u);
+        a0_5 = fma(vec4<f32>(gd0_5), xwd, fma(vec4<f32>(gc0_5), xwc, fma(vec4<f32>(gb0_5), xwb, fma(vec4<f32>(ga0_5), xwa, a0_5))));
+        z0_5 = fma(gd0_5, xsd, fma(gc0_5, xsc, fma(gb0_5, xsb, fma(ga0_5, xsa, z0_5))));
         let ga0_6 = subgroupBroadcast(gva0, 6u);
         let gb0_6 = subgroupBroadcast(gvb0, 6u);
-        let ta0_6 = fma(vec4<f32>(ga0_6), xwa, a0_6);
-        a0_6 = select(ta0_6, fma(vec4<f32>(gb0_6), xwb, ta0_6), pair);
-        let tz0_6 = fma(ga0_6, xsa, z0_6);
-        z0_6 = select(tz0_6, fma(gb0_6, xsb, tz0_6), pair);
+        let gc0_6 = subgroupBroadcast(gvc0, 6u);
+        let gd0_6 = subgroupBroadcast(gvd0, 6u);
+        a0_6 = fma(vec4<f32>(gd0_6), xwd, fma(vec4<f32>(gc0_6), xwc, fma(vec4<f32>(gb0_6), xwb, fma(vec4<f32>(ga0_6), xwa, a0_6))));
+        z0_6 = fma(gd0_6, xsd, fma(gc0_6, xsc, fma(gb0_6, xsb, fma(ga0_6, xsa, z0_6))));
         let ga0_7 = subgroupBroadcast(gva0, 7u);
         let gb0_7 = subgroupBroadcast(gvb0, 7u);
-        let ta0_7 = fma(vec4<f32>(ga0_7), xwa, a0_7);
-        a0_7 = select(ta0_7, fma(vec4<f32>(gb0_7), xwb, ta0_7), pair);
-        let tz0_7 = fma(ga0_7, xsa, z0_7);
-        z0_7 = select(tz0_7, fma(gb0_7, xsb, tz0_7), pair);
+        let gc0_7 = subgroupBroadcast(gvc0, 7u);
+        let gd0_7 = subgroupBroadcast(gvd0, 7u);
+        a0_7 = fma(vec4<f32>(gd0_7), xwd, fma(vec4<f32>(gc0_7), xwc, fma(vec4<f32>(gb0_7), xwb, fma(vec4<f32>(ga0_7), xwa, a0_7))));
+        z0_7 = fma(gd0_7, xsd, fma(gc0_7, xsc, fma(gb0_7, xsb, fma(ga0_7, xsa, z0_7))));
         if (CT >= 2u) {
             let gva1 = g[gpa + gl1];
-            let gvb1 = g[gpb + gl1];
+            let gvb1 = select(0.0, g[gpa + select(0u, 1u, hb) + gl1], hb);
+            let gvc1 = select(0.0, g[gpa + select(0u, 2u, hc) + gl1], hc);
+            let gvd1 = select(0.0, g[gpa + select(0u, 3u, hd) + gl1], hd);
             let ga1_0 = subgroupBroadcast(gva1, 0u);
             let gb1_0 = subgroupBroadcast(gvb1, 0u);
-            let ta1_0 = fma(vec4<f32>(ga1_0), xwa, a1_0);
-            a1_0 = select(ta1_0, fma(vec4<f32>(gb1_0), xwb, ta1_0), pair);
-            let tz1_0 = fma(ga1_0, xsa, z1_0);
-            z1_0 = select(tz1_0, fma(gb1_0, xsb, tz1_0), pair);
+            let gc1_0 = subgroupBroadcast(gvc1, 0u);
+            let gd1_0 = subgroupBroadcast(gvd1, 0u);
+            a1_0 = fma(vec4<f32>(gd1_0), xwd, fma(vec4<f32>(gc1_0), xwc, fma(vec4<f32>(gb1_0), xwb, fma(vec4<f32>(ga1_0), xwa, a1_0))));
+            z1_0 = fma(gd1_0, xsd, fma(gc1_0, xsc, fma(gb1_0, xsb, fma(ga1_0, xsa, z1_0))));
             let ga1_1 = subgroupBroadcast(gva1, 1u);
             let gb1_1 = subgroupBroadcast(gvb1, 1u);
-            let ta1_1 = fma(vec4<f32>(ga1_1), xwa, a1_1);
-            a1_1 = select(ta1_1, fma(vec4<f32>(gb1_1), xwb, ta1_1), pair);
-            let tz1_1 = fma(ga1_1, xsa, z1_1);
-            z1_1 = select(tz1_1, fma(gb1_1, xsb, tz1_1), pair);
+            let gc1_1 = subgroupBroadcast(gvc1, 1u);
+            let gd1_1 = subgroupBroadcast(gvd1, 1u);
+            a1_1 = fma(vec4<f32>(gd1_1), xwd, fma(vec4<f32>(gc1_1), xwc, fma(vec4<f32>(gb1_1), xwb, fma(vec4<f32>(ga1_1), xwa, a1_1))));
+            z1_1 = fma(gd1_1, xsd, fma(gc1_1, xsc, fma(gb1_1, xsb, fma(ga1_1, xsa, z1_1))));
             let ga1_2 = subgroupBroadcast(gva1, 2u);
             let gb1_2 = subgroupBroadcast(gvb1, 2u);
-            let ta1_2 = fma(vec4<f32>(ga1_2), xwa, a1_2);
-            a1_2 = select(ta1_2, fma(vec4<f32>(gb1_2), xwb, ta1_2), pair);
-            let tz1_2 = fma(ga1_2, xsa, z1_2);
-            z1_2 = select(tz1_2, fma(gb1_2, xsb, tz1_2), pair);
+            let gc1_2 = subgroupBroadcast(gvc1, 2u);
+            let gd1_2 = subgroupBroadcast(gvd1, 2u);
+            a1_2 = fma(vec4<f32>(gd1_2), xwd, fma(vec4<f32>(gc1_2), xwc, fma(vec4<f32>(gb1_2), xwb, fma(vec4<f32>(ga1_2), xwa, a1_2))));
+            z1_2 = fma(gd1_2, xsd, fma(gc1_2, xsc, fma(gb1_2, xsb, fma(ga1_2, xsa, z1_2))));
             let ga1_3 = subgroupBroadcast(gva1, 3u);
             let gb1_3 = subgroupBroadcast(gvb1, 3u);
-            let ta1_3 = fma(vec4<f32>(ga1_3), xwa, a1_3);
-            a1_3 = select(ta1_3, fma(vec4<f32>(gb1_3), xwb, ta1_3), pair);
-            let tz1_3 = fma(ga1_3, xsa, z1_3);
-            z1_3 = select(tz1_3, fma(gb1_3, xsb, tz1_3), pair);
+            let gc1_3 = subgroupBroadcast(gvc1, 3u);
+            let gd1_3 = subgroupBroadcast(gvd1, 3u);
+            a1_3 = fma(vec4<f32>(gd1_3), xwd, fma(vec4<f32>(gc1_3), xwc, fma(vec4<f32>(gb1_3), xwb, fma(vec4<f32>(ga1_3), xwa, a1_3))));
+            z1_3 = fma(gd1_3, xsd, fma(gc1_3, xsc, fma(gb1_3, xsb, fma(ga1_3, xsa, z1_3))));
             let ga1_4 = subgroupBroadcast(gva1, 4u);
             let gb1_4 = subgroupBroadcast(gvb1, 4u);
-            let ta1_4 = fma(vec4<f32>(ga1_4), xwa, a1_4);
-            a1_4 = select(ta1_4, fma(vec4<f32>(gb1_4), xwb, ta1_4), pair);
-            let tz1_4 = fma(ga1_4, xsa, z1_4);
-            z1_4 = select(tz1_4, fma(gb1_4, xsb, tz1_4), pair);
+            let gc1_4 = subgroupBroadcast(gvc1, 4u);
+            let gd1_4 = subgroupBroadcast(gvd1, 4u);
+            a1_4 = fma(vec4<f32>(gd1_4), xwd, fma(vec4<f32>(gc1_4), xwc, fma(vec4<f32>(gb1_4), xwb, fma(vec4<f32>(ga1_4), xwa, a1_4))));
+            z1_4 = fma(gd1_4, xsd, fma(gc1_4, xsc, fma(gb1_4, xsb, fma(ga1_4, xsa, z1_4))));
             let ga1_5 = subgroupBroadcast(gva1, 5u);
             let gb1_5 = subgroupBroadcast(gvb1, 5u);
-            let ta1_5 = fma(vec4<f32>(ga1_5), xwa, a1_5);
-            a1_5 = select(ta1_5, fma(vec4<f32>(gb1_5), xwb, ta1_5), pair);
-            let tz1_5 = fma(ga1_5, xsa, z1_5);
-            z1_5 = select(tz1_5, fma(gb1_5, xsb, tz1_5), pair);
+            let gc1_5 = subgroupBroadcast(gvc1, 5u);
+            let gd1_5 = subgroupBroadcast(gvd1, 5u);
+            a1_5 = fma(vec4<f32>(gd1_5), xwd, fma(vec4<f32>(gc1_5), xwc, fma(vec4<f32>(gb1_5), xwb, fma(vec4<f32>(ga1_5), xwa, a1_5))));
+            z1_5 = fma(gd1_5, xsd, fma(gc1_5, xsc, fma(gb1_5, xsb, fma(ga1_5, xsa, z1_5))));
             let ga1_6 = subgroupBroadcast(gva1, 6u);
             let gb1_6 = subgroupBroadcast(gvb1, 6u);
-            let ta1_6 = fma(vec4<f32>(ga1_6), xwa, a1_6);
-            a1_6 = select(ta1_6, fma(vec4<f32>(gb1_6), xwb, ta1_6), pair);
-            let tz1_6 = fma(ga1_6, xsa, z1_6);
-            z1_6 = select(tz1_6, fma(gb1_6, xsb, tz1_6), pair);
+            let gc1_6 = subgroupBroadcast(gvc1, 6u);
+            let gd1_6 = subgroupBroadcast(gvd1, 6u);
+            a1_6 = fma(vec4<f32>(gd1_6), xwd, fma(vec4<f32>(gc1_6), xwc, fma(vec4<f32>(gb1_6), xwb, fma(vec4<f32>(ga1_6), xwa, a1_6))));
+            z1_6 = fma(gd1_6, xsd, fma(gc1_6, xsc, fma(gb1_6, xsb, fma(ga1_6, xsa, z1_6))));
             let ga1_7 = subgroupBroadcast(gva1, 7u);
             let gb1_7 = subgroupBroadcast(gvb1, 7u);
-            let ta1_7 = fma(vec4<f32>(ga1_7), xwa, a1_7);
-            a1_7 = select(ta1_7, fma(vec4<f32>(gb1_7), xwb, ta1_7), pair);
-            let tz1_7 = fma(ga1_7, xsa, z1_7);
-            z1_7 = select(tz1_7, fma(gb1_7, xsb, tz1_7), pair);
+            let gc1_7 = subgroupBroadcast(gvc1, 7u);
+            let gd1_7 = subgroupBroadcast(gvd1, 7u);
+            a1_7 = fma(vec4<f32>(gd1_7), xwd, fma(vec4<f32>(gc1_7), xwc, fma(vec4<f32>(gb1_7), xwb, fma(vec4<f32>(ga1_7), xwa, a1_7))));
+            z1_7 = fma(gd1_7, xsd, fma(gc1_7, xsc, fma(gb1_7, xsb, fma(ga1_7, xsa, z1_7))));
         }
-        xw = select(xwa, xwb, pair);
-        xs = select(xsa, xsb, pair);
-        q = q + select(1u, 2u, pair);
-        ox = ox + select(1u, 2u, pair);
+        // Fewer than four pixels only at the end of a row (a fresh window next) or of the
+        // chunk, so the window carried on is D's.
+        xw = xwd;
+        xs = xsd;
+        let step_px = min(left, 4u);
+        q = q + step_px;
+        ox = ox + step_px;
         if (ox == p.ow) {
             ox = 0u;
             oy = oy + 1u;
