@@ -1506,12 +1506,12 @@ fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bui
     var row = 0u;
     var rok = false;
     var fresh = true;
-    // Up to four pixels per iteration (A-D, consecutive on one output row and in the
-    // chunk): llvmpipe blends every assignment to a loop-carried variable with the loop mask,
-    // so each accumulator is assigned once per four pixels, as one chain in pixel order (the
-    // order of the one-pixel loop). A pixel past the row or chunk gets g = 0: its products
-    // are then +-0, and adding them leaves every sum bit for bit as it was (a sum started at
-    // +0 is never -0), so the results are those of one pixel per iteration.
+    // Up to four pixels per iteration (consecutive on one output row and in the chunk):
+    // llvmpipe blends every assignment to a loop-carried variable with the loop mask, so
+    // each accumulator is assigned once per four pixels, as one chain in pixel order (the
+    // order of the one-pixel loop). A pixel past the row or chunk gets g = 0 and x = 0: its
+    // products are +0, and adding +0 leaves every sum bit for bit as it was (a sum started
+    // at +0 never becomes -0), so the results are those of one pixel per iteration.
     var q = q_start;
     loop {
         if (q >= q_end) { break; }
@@ -1535,7 +1535,7 @@ fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bui
             xw = wn.w;
             xs = wn.s;
         }
-        // Pixels B-D exist where the row and the chunk go on (the same for every lane).
+        // The later pixels exist where the row and the chunk go on (the same for every lane).
         let left = min(q_end - q, p.ow - ox);
         let hb = left > 1u;
         let hc = left > 2u;
@@ -1544,14 +1544,14 @@ fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bui
         let xsa = xs;
         let nb = ix + KW;
         let wb = slide(xwa, xsa, ldx(row + nb, hb && rok && nb < p.w));
-        let wc = slide(wb.w, wb.s, ldx(row + nb + 1u, hc && rok && nb + 1u < p.w));
-        let wd = slide(wc.w, wc.s, ldx(row + nb + 2u, hd && rok && nb + 2u < p.w));
-        let xwb = wb.w;
-        let xsb = wb.s;
-        let xwc = wc.w;
-        let xsc = wc.s;
-        let xwd = wd.w;
-        let xsd = wd.s;
+        let xwb = select(vec4<f32>(0.0), wb.w, hb);
+        let xsb = select(0.0, wb.s, hb);
+        let wc = slide(xwb, xsb, ldx(row + nb + 1u, hc && rok && nb + 1u < p.w));
+        let xwc = select(vec4<f32>(0.0), wc.w, hc);
+        let xsc = select(0.0, wc.s, hc);
+        let wd = slide(xwc, xsc, ldx(row + nb + 2u, hd && rok && nb + 2u < p.w));
+        let xwd = select(vec4<f32>(0.0), wd.w, hd);
+        let xsd = select(0.0, wd.s, hd);
         let gpa = n * p.o * ohw + oy * p.ow + ox;
         let gva0 = g[gpa + gl0];
         let gvb0 = select(0.0, g[gpa + select(0u, 1u, hb) + gl0], hb);
@@ -1660,7 +1660,7 @@ fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bui
             z1_7 = fma(gd1_7, xsd, fma(gc1_7, xsc, fma(gb1_7, xsb, fma(ga1_7, xsa, z1_7))));
         }
         // Fewer than four pixels only at the end of a row (a fresh window next) or of the
-        // chunk, so the window carried on is D's.
+        // chunk, so the window carried on is the last pixel's.
         xw = xwd;
         xs = xsd;
         let step_px = min(left, 4u);
