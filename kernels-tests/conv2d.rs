@@ -471,6 +471,68 @@ fn row_forward_is_bit_for_bit_the_subgroup_forward_on_3x3_layers() {
     reset_variant(&ctx);
 }
 
+#[test]
+fn two_row_forward_is_bit_for_bit_the_one_row_forward() {
+    // conv2d_fwd_row2_sg loads each input row once for two output rows and must sum every
+    // output exactly as conv2d_fwd_row_sg does: the forward (bias, ReLU) and the flipped
+    // grad input that runs on it, on DeepMerge's layers, odd and two-row heights, rows
+    // that do not fill their blocks (each wide enough for the row kernels) and 16 output
+    // channels per lane.
+    use tidal::gpu::{reset_variant, set_row_pairs, set_variant, subgroup_ok, Variant};
+    let ctx = ctx();
+    if !subgroup_ok(&ctx) {
+        eprintln!("skipped: the row kernels need 8-wide subgroups");
+        return;
+    }
+    set_variant(&ctx, Variant::Subgroup);
+    let mut cases = deepmerge_cases(2);
+    cases.extend([
+        (
+            "5x5 relu, 3 rows",
+            case(2, 3, 3, 13, 5, 5, params(1, 2, 1, true)),
+        ),
+        (
+            "3x3, 2 rows of 14",
+            case(1, 4, 2, 14, 19, 3, params(1, 1, 1, false)),
+        ),
+        (
+            "3x3 relu, 7 rows of 21",
+            case(3, 6, 7, 21, 16, 3, params(1, 1, 1, true)),
+        ),
+        (
+            "1x1, 5 rows of 13",
+            case(2, 2, 5, 13, 9, 1, params(1, 0, 1, false)),
+        ),
+    ]);
+    for (i, (name, cs)) in cases.into_iter().enumerate() {
+        let wn: usize = cs.w_shape().iter().product();
+        let xn: usize = cs.x_shape().iter().product();
+        let xv = data(90 + i as u64, xn);
+        let w = tensor(&data(95 + i as u64, wn), &cs.w_shape());
+        let b = tensor(&data(98 + i as u64, cs.o), &[cs.o]);
+        let run = |pairs: bool| {
+            set_row_pairs(&ctx, pairs);
+            let x = param(&xv, &cs.x_shape());
+            let y = conv2d(&x, &w, Some(&b), cs.p).unwrap();
+            let g = data(99, y.numel());
+            y.backward_with(&tensor(&g, y.shape())).unwrap();
+            tidal::Tensor::read_all(&[&y, &x.grad().unwrap()])
+                .unwrap()
+                .into_iter()
+                .map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
+                .collect::<Vec<_>>()
+        };
+        let (two, one) = (run(true), run(false));
+        assert!(two[0] == one[0], "{name}: the two-row forward changed bits");
+        assert!(
+            two[1] == one[1],
+            "{name}: the two-row grad input changed bits"
+        );
+    }
+    set_row_pairs(&ctx, true);
+    reset_variant(&ctx);
+}
+
 /// Finite-difference check of d/dx, d/dw and d/dbias through the tape.
 fn fd_check(name: &str, cs: Case, seed: u64) {
     let x = data(seed, cs.x_shape().iter().product());

@@ -16,8 +16,8 @@ pub use params::Params;
 pub use pipeline::{enabled_capabilities, validate_wgsl, validate_wgsl_for, Kernel};
 pub use pool::{Memory, PooledBuffer};
 pub use variant::{
-    describe, flip, fused, reset_variant, rows, set_flip, set_fused, set_rows, set_variant,
-    subgroup_ok, KernelSetting, Kernels, Variant,
+    describe, flip, fused, reset_variant, row_pairs, rows, set_flip, set_fused, set_row_pairs,
+    set_rows, set_variant, subgroup_ok, KernelSetting, Kernels, Variant,
 };
 
 use crate::error::{Error, Result};
@@ -75,6 +75,8 @@ pub struct Context {
     pub(crate) rows: Cell<Option<bool>>,
     /// Whether the flipped grad input and lane-per-output reductions run (`variant::flip`).
     pub(crate) flip: Cell<Option<bool>>,
+    /// Whether the row forward takes two output rows per lane (`variant::row_pairs`).
+    pub(crate) row_pairs: Cell<bool>,
     /// With `TIDAL_PROFILE` set: (dispatches, seconds) per kernel label, each dispatch
     /// submitted and waited for on its own, printed when the context is dropped.
     profile: Option<RefCell<std::collections::BTreeMap<String, (u64, f64)>>>,
@@ -152,6 +154,7 @@ impl Context {
             fused: Cell::new(None),
             rows: Cell::new(None),
             flip: Cell::new(None),
+            row_pairs: Cell::new(true),
             profile: std::env::var("TIDAL_PROFILE")
                 .is_ok_and(|v| !v.is_empty() && v != "0")
                 .then(RefCell::default),

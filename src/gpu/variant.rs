@@ -102,6 +102,18 @@ pub fn set_flip(ctx: &Context, on: bool) {
     ctx.flip.set(Some(on));
 }
 
+/// Whether the row forward takes two output rows per lane (`conv2d_fwd_row2_sg`) where
+/// there are two. It computes the one-row kernel's sums bit for bit, so it is no choice
+/// of its own; the switch is for the tests that hold it to that.
+pub fn row_pairs(ctx: &Context) -> bool {
+    ctx.row_pairs.get()
+}
+
+/// Turns the two-row forward on (the default) or off for this context.
+pub fn set_row_pairs(ctx: &Context, on: bool) {
+    ctx.row_pairs.set(on);
+}
+
 /// The kernels a context runs: the matmul/conv family's variant, whether the fused
 /// chains run, whether the row-window convolutions do and, with them, the flipped grad
 /// input. Written `subgroup`, `register+fused`, `subgroup+fused+rows+flip`, ...
