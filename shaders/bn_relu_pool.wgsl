@@ -2,8 +2,10 @@
 // and the matching backward without materialising the pooled, rectified or normalised
 // gradients (DeepMerge's blocks: each unfused pass streams the whole activation).
 //
-// x is [planes = N * C, H, W]; the pooled output y and the window argmax (arg_code) are
-// [planes, OH, OW] with OH = H / 2, OW = W / 2 (floor, PyTorch). The per-channel
+// x is [planes = N * C, H, W]; the pooled output y is [planes, OH, OW] with OH = H / 2,
+// OW = W / 2 (floor, PyTorch), and the window argmax (arg_code) comes four windows of a row
+// to a u32, [planes, OH, ceil(OW / 4)], byte j for ox = 4 * word + j (one store for a
+// forward quad and one load for the backward's four windows: lavapipe pays per access). The per-channel
 // coefficients come from batchnorm.wgsl's finalize passes: forward (a, b) with
 // bn(x) = a x + b; backward (A, B, D) with dx = A gz + B x + D, gz being the gradient that
 // reaches the normalised value: g of its window when it is that window's first maximum
@@ -31,7 +33,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> coef_in: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> stats_in: array<vec2<f32>>;  // (mean, 1/std)
 @group(0) @binding(5) var<storage, read> g: array<f32>;         // gradient of y
-@group(0) @binding(7) var<storage, read> arg_in: array<u32>;    // arg_code of each window
+@group(0) @binding(7) var<storage, read> arg_in: array<u32>;    // arg_codes, four to a word
 @group(0) @binding(8) var<storage, read_write> out: array<f32>;
 @group(0) @binding(9) var<storage, read_write> arg_out: array<u32>;
 @group(0) @binding(10) var<storage, read_write> part_out: array<vec2<f32>>;
@@ -137,10 +139,11 @@ fn brp_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let o = q.o;
     let n = q.n;
     out[o] = w0.x;
-    arg_out[o] = arg_code(w0);
-    if (n > 1u) { out[o + 1u] = w1.x; arg_out[o + 1u] = arg_code(w1); }
-    if (n > 2u) { out[o + 2u] = w2.x; arg_out[o + 2u] = arg_code(w2); }
-    if (n > 3u) { out[o + 3u] = w3.x; arg_out[o + 3u] = arg_code(w3); }
+    if (n > 1u) { out[o + 1u] = w1.x; }
+    if (n > 2u) { out[o + 2u] = w2.x; }
+    if (n > 3u) { out[o + 3u] = w3.x; }
+    // The quad's word (l runs over (plane, oy, ox / 4) as the words do).
+    arg_out[l] = arg_code(w0) | (arg_code(w1) << 8u) | (arg_code(w2) << 16u) | (arg_code(w3) << 24u);
 }
 
 // As brp_forward without the argmax (inference).
@@ -162,6 +165,12 @@ fn brp_forward_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     if (n > 1u) { out[o + 1u] = max(max(r0.z, r0.w), 0.0); }
     if (n > 2u) { out[o + 2u] = max(max(r1.x, r1.y), 0.0); }
     if (n > 3u) { out[o + 3u] = max(max(r1.z, r1.w), 0.0); }
+}
+
+// The arg_code of output (plane, oy, ox).
+fn code_at(plane: u32, oy: u32, ox: u32) -> u32 {
+    let word = arg_in[(plane * p.oh + oy) * ((p.ow + 3u) / 4u) + ox / 4u];
+    return (word >> (8u * (ox % 4u))) & 0xffu;
 }
 
 // The output after (n, oy, ox) in (n, oy, ox) order.
@@ -193,7 +202,7 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
         for (var q = 0u; q < len; q = q + 1u) {
             let plane = n * p.c + c;
             let o = plane * ohw + oy * p.ow + ox;
-            let code = arg_in[o];
+            let code = code_at(plane, oy, ox);
             let kk = code & 3u;
             let e = plane * p.h * p.w + (2u * oy + kk / 2u) * p.w + 2u * ox + kk % 2u;
             let gz = select(0.0, g[o], code < 4u);
@@ -218,13 +227,13 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
             let oxb = vb.z;
             let pa = n * p.c + c;
             let oa = pa * ohw + oy * p.ow + ox;
-            let codea = arg_in[oa];
+            let codea = code_at(pa, oy, ox);
             let ka = codea & 3u;
             let ea = pa * p.h * p.w + (2u * oy + ka / 2u) * p.w + 2u * ox + ka % 2u;
             let gza = select(0.0, g[oa], codea < 4u);
             let pb = nb * p.c + c;
             let ob = pb * ohw + oyb * p.ow + oxb;
-            let codeb = arg_in[ob];
+            let codeb = code_at(pb, oyb, oxb);
             let kb = codeb & 3u;
             let eb = pb * p.h * p.w + (2u * oyb + kb / 2u) * p.w + 2u * oxb + kb % 2u;
             let gzb = select(0.0, g[ob], codeb < 4u);
@@ -244,13 +253,13 @@ fn brp_grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 
 // The gradient reaching bn(x) of one window's four inputs, in window order: g at its
 // first maximum when that is positive (an arg_code below 4), else 0.
-fn window_gz(o: u32) -> vec4<f32> {
-    return select(vec4<f32>(0.0), vec4<f32>(g[o]), vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(arg_in[o]));
+fn window_gz(o: u32, code: u32) -> vec4<f32> {
+    return select(vec4<f32>(0.0), vec4<f32>(g[o]), vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(code));
 }
 
 // dx = A gz + B x + D over input rows 2 rp, 2 rp + 1 and columns 8 qc + [0, 8) of one plane,
 // invocation l = (plane * ceil(H / 2) + rp) * ceil(W / 8) + qc: the four windows below them
-// load g, y and the argmax once for 16 inputs, and x comes in through load8. Rows and
+// load g and the argmax word once for 16 inputs, and x comes in through load8. Rows and
 // columns past the last window (odd H or W) get gz = 0.
 @compute @workgroup_size(256)
 fn brp_backward_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -268,12 +277,17 @@ fn brp_backward_apply(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     let ix0 = qc * 8u;
     // Window gradients of windows ox0 .. ox0 + 3 (zero where there is no window).
     let ox0 = qc * 4u;
-    let obase = (plane * p.oh + min(rp, p.oh - 1u)) * p.ow;
+    let orow = plane * p.oh + min(rp, p.oh - 1u);
+    let obase = orow * p.ow;
+    let qw4 = (p.ow + 3u) / 4u;
+    // The four windows' codes: one word (ox0 = 4 qc).
+    let word = arg_in[orow * qw4 + min(qc, qw4 - 1u)];
     var wg: array<vec4<f32>, 4>;
     for (var j = 0u; j < 4u; j = j + 1u) {
         let ox = ox0 + j;
         let has = rp < p.oh && ox < p.ow;
-        wg[j] = select(vec4<f32>(0.0), window_gz(obase + min(ox, p.ow - 1u)), has);
+        let code = (word >> (8u * j)) & 0xffu;
+        wg[j] = select(vec4<f32>(0.0), window_gz(obase + min(ox, p.ow - 1u), code), has);
     }
     for (var r = 0u; r < 2u; r = r + 1u) {
         let iy = 2u * rp + r;

@@ -72,7 +72,8 @@ pub fn bn_relu_max_pool2d(
     let want_grad =
         is_grad_enabled() && (x.requires_grad() || gamma.requires_grad() || beta.requires_grad());
     let arg = if want_grad {
-        let arg = alloc_like(x, &out_shape, DType::U32)?;
+        // Four windows' argmax codes to a word (bn_relu_pool.wgsl).
+        let arg = alloc_like(x, &[n, c, oh, ow.div_ceil(4)], DType::U32)?;
         let k = ctx.kernel("bn_relu_pool", "brp_forward", &[])?;
         let bufs = [x.buffer(), coef.buffer(), out.buffer(), arg.buffer()];
         ctx.dispatch(&k, fp.bytes(), &bufs, grid_1d(quads, 256))?;
