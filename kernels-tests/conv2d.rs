@@ -472,12 +472,13 @@ fn row_forward_is_bit_for_bit_the_subgroup_forward_on_3x3_layers() {
 }
 
 #[test]
-fn two_row_forward_is_bit_for_bit_the_one_row_forward() {
-    // conv2d_fwd_row2_sg loads each input row once for two output rows and must sum every
-    // output exactly as conv2d_fwd_row_sg does: the forward (bias, ReLU) and the flipped
-    // grad input that runs on it, on DeepMerge's layers, odd and two-row heights, rows
-    // that do not fill their blocks (each wide enough for the row kernels) and 16 output
-    // channels per lane.
+fn multi_row_kernels_are_bit_for_bit_the_one_row_kernels() {
+    // conv2d_fwd_row2_sg loads each input row once for two output rows, and
+    // conv2d_grad_weight_rows_sg gives each lane several kernel rows: both must sum exactly
+    // as the one-row kernels do. The forward (bias, ReLU), the flipped grad input that runs
+    // on it and the weight gradient, on DeepMerge's layers (2 and 3 kernel rows per lane),
+    // odd and two-row heights, rows that do not fill their blocks (each wide enough for the
+    // row kernels) and 16 output channels per lane.
     use tidal::gpu::{reset_variant, set_row_pairs, set_variant, subgroup_ok, Variant};
     let ctx = ctx();
     if !subgroup_ok(&ctx) {
@@ -508,15 +509,16 @@ fn two_row_forward_is_bit_for_bit_the_one_row_forward() {
         let wn: usize = cs.w_shape().iter().product();
         let xn: usize = cs.x_shape().iter().product();
         let xv = data(90 + i as u64, xn);
-        let w = tensor(&data(95 + i as u64, wn), &cs.w_shape());
+        let wv = data(95 + i as u64, wn);
         let b = tensor(&data(98 + i as u64, cs.o), &[cs.o]);
         let run = |pairs: bool| {
             set_row_pairs(&ctx, pairs);
             let x = param(&xv, &cs.x_shape());
+            let w = param(&wv, &cs.w_shape());
             let y = conv2d(&x, &w, Some(&b), cs.p).unwrap();
             let g = data(99, y.numel());
             y.backward_with(&tensor(&g, y.shape())).unwrap();
-            tidal::Tensor::read_all(&[&y, &x.grad().unwrap()])
+            tidal::Tensor::read_all(&[&y, &x.grad().unwrap(), &w.grad().unwrap()])
                 .unwrap()
                 .into_iter()
                 .map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>())
@@ -527,6 +529,10 @@ fn two_row_forward_is_bit_for_bit_the_one_row_forward() {
         assert!(
             two[1] == one[1],
             "{name}: the two-row grad input changed bits"
+        );
+        assert!(
+            two[2] == one[2],
+            "{name}: the multi-row weight gradient changed bits"
         );
     }
     set_row_pairs(&ctx, true);

@@ -51,6 +51,8 @@ override DW: u32 = 1u;
 override CB: u32 = 8u;
 // Blocks of 8 channels per lane in the subgroup kernels: 1 or 2.
 override CT: u32 = 1u;
+// Kernel rows per lane in conv2d_grad_weight_rows_sg: 1 to 3.
+override RP: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -2002,6 +2004,556 @@ fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bui
         gw_row_store(base, o0 + 13u, e0, a1_5, z1_5);
         gw_row_store(base, o0 + 14u, e0, a1_6, z1_6);
         gw_row_store(base, o0 + 15u, e0, a1_7, z1_7);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// conv2d_grad_weight_rows_sg: conv2d_grad_weight_row_sg with RP kernel rows per lane, rows
+// r + k * RB (k < RP) of RB = ceil(C * KH / (8 * RP)) * 8 lanes per partial sum and channel
+// block: each g value (loaded once per lane per pixel and broadcast) then feeds RP rows'
+// taps, and 1/RP as many subgroups load it. The chunks of pixels are the one-row kernel's
+// (ops/conv2d.rs) and each sum runs over them in the same order, so the results are bit for
+// bit that kernel's (tested).
+@compute @workgroup_size(64)
+fn conv2d_grad_weight_rows_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+    let i = gid.x + gid.y * nwg.x * 64u;
+    let ckh = p.c * KH;
+    let rb = (ckh + 8u * RP - 1u) / (8u * RP) * 8u;
+    let oblocks = (p.o + 8u * CT - 1u) / (8u * CT);
+    let lanes = p.splits * oblocks * rb;
+    if (subgroupAll(i >= lanes)) { return; }
+    let ic = min(i, lanes - 1u);
+    let r = ic % rb;
+    let o0 = ((ic / rb) % oblocks) * 8u * CT;
+    let s = ic / (rb * oblocks);
+    let ohw = p.oh * p.ow;
+    let chw = p.c * p.h * p.w;
+    let live0 = i < lanes && r + 0u * rb < ckh && 0u < RP;
+    let rc0 = min(r + 0u * rb, ckh - 1u);
+    let ky0 = rc0 % KH;
+    let xc0 = (rc0 / KH) * p.h * p.w;
+    let live1 = i < lanes && r + 1u * rb < ckh && 1u < RP;
+    let rc1 = min(r + 1u * rb, ckh - 1u);
+    let ky1 = rc1 % KH;
+    let xc1 = (rc1 / KH) * p.h * p.w;
+    let live2 = i < lanes && r + 2u * rb < ckh && 2u < RP;
+    let rc2 = min(r + 2u * rb, ckh - 1u);
+    let ky2 = rc2 % KH;
+    let xc2 = (rc2 / KH) * p.h * p.w;
+    let gl0 = min(o0 + 0u + sl, p.o - 1u) * ohw;
+    let gl1 = min(o0 + 8u + sl, p.o - 1u) * ohw;
+    var a00_0 = vec4<f32>(0.0);
+    var z00_0 = 0.0;
+    var a00_1 = vec4<f32>(0.0);
+    var z00_1 = 0.0;
+    var a00_2 = vec4<f32>(0.0);
+    var z00_2 = 0.0;
+    var a00_3 = vec4<f32>(0.0);
+    var z00_3 = 0.0;
+    var a00_4 = vec4<f32>(0.0);
+    var z00_4 = 0.0;
+    var a00_5 = vec4<f32>(0.0);
+    var z00_5 = 0.0;
+    var a00_6 = vec4<f32>(0.0);
+    var z00_6 = 0.0;
+    var a00_7 = vec4<f32>(0.0);
+    var z00_7 = 0.0;
+    var a01_0 = vec4<f32>(0.0);
+    var z01_0 = 0.0;
+    var a01_1 = vec4<f32>(0.0);
+    var z01_1 = 0.0;
+    var a01_2 = vec4<f32>(0.0);
+    var z01_2 = 0.0;
+    var a01_3 = vec4<f32>(0.0);
+    var z01_3 = 0.0;
+    var a01_4 = vec4<f32>(0.0);
+    var z01_4 = 0.0;
+    var a01_5 = vec4<f32>(0.0);
+    var z01_5 = 0.0;
+    var a01_6 = vec4<f32>(0.0);
+    var z01_6 = 0.0;
+    var a01_7 = vec4<f32>(0.0);
+    var z01_7 = 0.0;
+    var a10_0 = vec4<f32>(0.0);
+    var z10_0 = 0.0;
+    var a10_1 = vec4<f32>(0.0);
+    var z10_1 = 0.0;
+    var a10_2 = vec4<f32>(0.0);
+    var z10_2 = 0.0;
+    var a10_3 = vec4<f32>(0.0);
+    var z10_3 = 0.0;
+    var a10_4 = vec4<f32>(0.0);
+    var z10_4 = 0.0;
+    var a10_5 = vec4<f32>(0.0);
+    var z10_5 = 0.0;
+    var a10_6 = vec4<f32>(0.0);
+    var z10_6 = 0.0;
+    var a10_7 = vec4<f32>(0.0);
+    var z10_7 = 0.0;
+    var a11_0 = vec4<f32>(0.0);
+    var z11_0 = 0.0;
+    var a11_1 = vec4<f32>(0.0);
+    var z11_1 = 0.0;
+    var a11_2 = vec4<f32>(0.0);
+    var z11_2 = 0.0;
+    var a11_3 = vec4<f32>(0.0);
+    var z11_3 = 0.0;
+    var a11_4 = vec4<f32>(0.0);
+    var z11_4 = 0.0;
+    var a11_5 = vec4<f32>(0.0);
+    var z11_5 = 0.0;
+    var a11_6 = vec4<f32>(0.0);
+    var z11_6 = 0.0;
+    var a11_7 = vec4<f32>(0.0);
+    var z11_7 = 0.0;
+    var a20_0 = vec4<f32>(0.0);
+    var z20_0 = 0.0;
+    var a20_1 = vec4<f32>(0.0);
+    var z20_1 = 0.0;
+    var a20_2 = vec4<f32>(0.0);
+    var z20_2 = 0.0;
+    var a20_3 = vec4<f32>(0.0);
+    var z20_3 = 0.0;
+    var a20_4 = vec4<f32>(0.0);
+    var z20_4 = 0.0;
+    var a20_5 = vec4<f32>(0.0);
+    var z20_5 = 0.0;
+    var a20_6 = vec4<f32>(0.0);
+    var z20_6 = 0.0;
+    var a20_7 = vec4<f32>(0.0);
+    var z20_7 = 0.0;
+    var a21_0 = vec4<f32>(0.0);
+    var z21_0 = 0.0;
+    var a21_1 = vec4<f32>(0.0);
+    var z21_1 = 0.0;
+    var a21_2 = vec4<f32>(0.0);
+    var z21_2 = 0.0;
+    var a21_3 = vec4<f32>(0.0);
+    var z21_3 = 0.0;
+    var a21_4 = vec4<f32>(0.0);
+    var z21_4 = 0.0;
+    var a21_5 = vec4<f32>(0.0);
+    var z21_5 = 0.0;
+    var a21_6 = vec4<f32>(0.0);
+    var z21_6 = 0.0;
+    var a21_7 = vec4<f32>(0.0);
+    var z21_7 = 0.0;
+    let q_start = s * p.chunk;
+    let q_end = min(q_start + p.chunk, p.n * ohw);
+    var n = q_start / ohw;
+    var oy = (q_start % ohw) / p.ow;
+    var ox = q_start % p.ow;
+    var xw0 = vec4<f32>(0.0);
+    var xs0 = 0.0;
+    var row0 = 0u;
+    var rok0 = false;
+    var xw1 = vec4<f32>(0.0);
+    var xs1 = 0.0;
+    var row1 = 0u;
+    var rok1 = false;
+    var xw2 = vec4<f32>(0.0);
+    var xs2 = 0.0;
+    var row2 = 0u;
+    var rok2 = false;
+    var fresh = true;
+    // As conv2d_grad_weight_row_sg: up to four pixels per iteration, missing ones with g = 0
+    // and x = 0 (their +0 products leave the sums as they were).
+    var q = q_start;
+    loop {
+        if (q >= q_end) { break; }
+        let ix = ox - p.pw;
+        if (fresh || ox == 0u) {
+            let iy0 = oy + ky0 - p.ph;
+            rok0 = iy0 < p.h && 0u < RP;
+            row0 = n * chw + xc0 + iy0 * p.w;
+            xw0 = vec4<f32>(
+                ldx(row0 + ix, rok0 && ix < p.w),
+                ldx(row0 + ix + 1u, rok0 && ix + 1u < p.w && 1u < KW),
+                ldx(row0 + ix + 2u, rok0 && ix + 2u < p.w && 2u < KW),
+                ldx(row0 + ix + 3u, rok0 && ix + 3u < p.w && 3u < KW));
+            xs0 = ldx(row0 + ix + 4u, rok0 && ix + 4u < p.w && 4u < KW);
+            let iy1 = oy + ky1 - p.ph;
+            rok1 = iy1 < p.h && 1u < RP;
+            row1 = n * chw + xc1 + iy1 * p.w;
+            xw1 = vec4<f32>(
+                ldx(row1 + ix, rok1 && ix < p.w),
+                ldx(row1 + ix + 1u, rok1 && ix + 1u < p.w && 1u < KW),
+                ldx(row1 + ix + 2u, rok1 && ix + 2u < p.w && 2u < KW),
+                ldx(row1 + ix + 3u, rok1 && ix + 3u < p.w && 3u < KW));
+            xs1 = ldx(row1 + ix + 4u, rok1 && ix + 4u < p.w && 4u < KW);
+            let iy2 = oy + ky2 - p.ph;
+            rok2 = iy2 < p.h && 2u < RP;
+            row2 = n * chw + xc2 + iy2 * p.w;
+            xw2 = vec4<f32>(
+                ldx(row2 + ix, rok2 && ix < p.w),
+                ldx(row2 + ix + 1u, rok2 && ix + 1u < p.w && 1u < KW),
+                ldx(row2 + ix + 2u, rok2 && ix + 2u < p.w && 2u < KW),
+                ldx(row2 + ix + 3u, rok2 && ix + 3u < p.w && 3u < KW));
+            xs2 = ldx(row2 + ix + 4u, rok2 && ix + 4u < p.w && 4u < KW);
+            fresh = false;
+        } else {
+            let nx = ix + KW - 1u;
+            let wn0 = slide(xw0, xs0, ldx(row0 + nx, rok0 && nx < p.w));
+            xw0 = wn0.w;
+            xs0 = wn0.s;
+            let wn1 = slide(xw1, xs1, ldx(row1 + nx, rok1 && nx < p.w));
+            xw1 = wn1.w;
+            xs1 = wn1.s;
+            let wn2 = slide(xw2, xs2, ldx(row2 + nx, rok2 && nx < p.w));
+            xw2 = wn2.w;
+            xs2 = wn2.s;
+        }
+        let left = min(q_end - q, p.ow - ox);
+        let hb = left > 1u;
+        let hc = left > 2u;
+        let hd = left > 3u;
+        let nb = ix + KW;
+        let xw0a = xw0;
+        let xs0a = xs0;
+        let w0b = slide(xw0a, xs0a, ldx(row0 + nb, hb && rok0 && nb < p.w));
+        let xw0b = select(vec4<f32>(0.0), w0b.w, hb);
+        let xs0b = select(0.0, w0b.s, hb);
+        let w0c = slide(xw0b, xs0b, ldx(row0 + nb + 1u, hc && rok0 && nb + 1u < p.w));
+        let xw0c = select(vec4<f32>(0.0), w0c.w, hc);
+        let xs0c = select(0.0, w0c.s, hc);
+        let w0d = slide(xw0c, xs0c, ldx(row0 + nb + 2u, hd && rok0 && nb + 2u < p.w));
+        let xw0d = select(vec4<f32>(0.0), w0d.w, hd);
+        let xs0d = select(0.0, w0d.s, hd);
+        let xw1a = xw1;
+        let xs1a = xs1;
+        let w1b = slide(xw1a, xs1a, ldx(row1 + nb, hb && rok1 && nb < p.w));
+        let xw1b = select(vec4<f32>(0.0), w1b.w, hb);
+        let xs1b = select(0.0, w1b.s, hb);
+        let w1c = slide(xw1b, xs1b, ldx(row1 + nb + 1u, hc && rok1 && nb + 1u < p.w));
+        let xw1c = select(vec4<f32>(0.0), w1c.w, hc);
+        let xs1c = select(0.0, w1c.s, hc);
+        let w1d = slide(xw1c, xs1c, ldx(row1 + nb + 2u, hd && rok1 && nb + 2u < p.w));
+        let xw1d = select(vec4<f32>(0.0), w1d.w, hd);
+        let xs1d = select(0.0, w1d.s, hd);
+        let xw2a = xw2;
+        let xs2a = xs2;
+        let w2b = slide(xw2a, xs2a, ldx(row2 + nb, hb && rok2 && nb < p.w));
+        let xw2b = select(vec4<f32>(0.0), w2b.w, hb);
+        let xs2b = select(0.0, w2b.s, hb);
+        let w2c = slide(xw2b, xs2b, ldx(row2 + nb + 1u, hc && rok2 && nb + 1u < p.w));
+        let xw2c = select(vec4<f32>(0.0), w2c.w, hc);
+        let xs2c = select(0.0, w2c.s, hc);
+        let w2d = slide(xw2c, xs2c, ldx(row2 + nb + 2u, hd && rok2 && nb + 2u < p.w));
+        let xw2d = select(vec4<f32>(0.0), w2d.w, hd);
+        let xs2d = select(0.0, w2d.s, hd);
+        let gpa = n * p.o * ohw + oy * p.ow + ox;
+        let gva0 = g[gpa + gl0];
+        let gvb0 = select(0.0, g[gpa + select(0u, 1u, hb) + gl0], hb);
+        let gvc0 = select(0.0, g[gpa + select(0u, 2u, hc) + gl0], hc);
+        let gvd0 = select(0.0, g[gpa + select(0u, 3u, hd) + gl0], hd);
+        let ga0_0 = subgroupBroadcast(gva0, 0u);
+        let gb0_0 = subgroupBroadcast(gvb0, 0u);
+        let gc0_0 = subgroupBroadcast(gvc0, 0u);
+        let gd0_0 = subgroupBroadcast(gvd0, 0u);
+        a00_0 = fma(vec4<f32>(gd0_0), xw0d, fma(vec4<f32>(gc0_0), xw0c, fma(vec4<f32>(gb0_0), xw0b, fma(vec4<f32>(ga0_0), xw0a, a00_0))));
+        z00_0 = fma(gd0_0, xs0d, fma(gc0_0, xs0c, fma(gb0_0, xs0b, fma(ga0_0, xs0a, z00_0))));
+        if (RP > 1u) {
+            a10_0 = fma(vec4<f32>(gd0_0), xw1d, fma(vec4<f32>(gc0_0), xw1c, fma(vec4<f32>(gb0_0), xw1b, fma(vec4<f32>(ga0_0), xw1a, a10_0))));
+            z10_0 = fma(gd0_0, xs1d, fma(gc0_0, xs1c, fma(gb0_0, xs1b, fma(ga0_0, xs1a, z10_0))));
+        }
+        if (RP > 2u) {
+            a20_0 = fma(vec4<f32>(gd0_0), xw2d, fma(vec4<f32>(gc0_0), xw2c, fma(vec4<f32>(gb0_0), xw2b, fma(vec4<f32>(ga0_0), xw2a, a20_0))));
+            z20_0 = fma(gd0_0, xs2d, fma(gc0_0, xs2c, fma(gb0_0, xs2b, fma(ga0_0, xs2a, z20_0))));
+        }
+        let ga0_1 = subgroupBroadcast(gva0, 1u);
+        let gb0_1 = subgroupBroadcast(gvb0, 1u);
+        let gc0_1 = subgroupBroadcast(gvc0, 1u);
+        let gd0_1 = subgroupBroadcast(gvd0, 1u);
+        a00_1 = fma(vec4<f32>(gd0_1), xw0d, fma(vec4<f32>(gc0_1), xw0c, fma(vec4<f32>(gb0_1), xw0b, fma(vec4<f32>(ga0_1), xw0a, a00_1))));
+        z00_1 = fma(gd0_1, xs0d, fma(gc0_1, xs0c, fma(gb0_1, xs0b, fma(ga0_1, xs0a, z00_1))));
+        if (RP > 1u) {
+            a10_1 = fma(vec4<f32>(gd0_1), xw1d, fma(vec4<f32>(gc0_1), xw1c, fma(vec4<f32>(gb0_1), xw1b, fma(vec4<f32>(ga0_1), xw1a, a10_1))));
+            z10_1 = fma(gd0_1, xs1d, fma(gc0_1, xs1c, fma(gb0_1, xs1b, fma(ga0_1, xs1a, z10_1))));
+        }
+        if (RP > 2u) {
+            a20_1 = fma(vec4<f32>(gd0_1), xw2d, fma(vec4<f32>(gc0_1), xw2c, fma(vec4<f32>(gb0_1), xw2b, fma(vec4<f32>(ga0_1), xw2a, a20_1))));
+            z20_1 = fma(gd0_1, xs2d, fma(gc0_1, xs2c, fma(gb0_1, xs2b, fma(ga0_1, xs2a, z20_1))));
+        }
+        let ga0_2 = subgroupBroadcast(gva0, 2u);
+        let gb0_2 = subgroupBroadcast(gvb0, 2u);
+        let gc0_2 = subgroupBroadcast(gvc0, 2u);
+        let gd0_2 = subgroupBroadcast(gvd0, 2u);
+        a00_2 = fma(vec4<f32>(gd0_2), xw0d, fma(vec4<f32>(gc0_2), xw0c, fma(vec4<f32>(gb0_2), xw0b, fma(vec4<f32>(ga0_2), xw0a, a00_2))));
+        z00_2 = fma(gd0_2, xs0d, fma(gc0_2, xs0c, fma(gb0_2, xs0b, fma(ga0_2, xs0a, z00_2))));
+        if (RP > 1u) {
+            a10_2 = fma(vec4<f32>(gd0_2), xw1d, fma(vec4<f32>(gc0_2), xw1c, fma(vec4<f32>(gb0_2), xw1b, fma(vec4<f32>(ga0_2), xw1a, a10_2))));
+            z10_2 = fma(gd0_2, xs1d, fma(gc0_2, xs1c, fma(gb0_2, xs1b, fma(ga0_2, xs1a, z10_2))));
+        }
+        if (RP > 2u) {
+            a20_2 = fma(vec4<f32>(gd0_2), xw2d, fma(vec4<f32>(gc0_2), xw2c, fma(vec4<f32>(gb0_2), xw2b, fma(vec4<f32>(ga0_2), xw2a, a20_2))));
+            z20_2 = fma(gd0_2, xs2d, fma(gc0_2, xs2c, fma(gb0_2, xs2b, fma(ga0_2, xs2a, z20_2))));
+        }
+        let ga0_3 = subgroupBroadcast(gva0, 3u);
+        let gb0_3 = subgroupBroadcast(gvb0, 3u);
+        let gc0_3 = subgroupBroadcast(gvc0, 3u);
+        let gd0_3 = subgroupBroadcast(gvd0, 3u);
+        a00_3 = fma(vec4<f32>(gd0_3), xw0d, fma(vec4<f32>(gc0_3), xw0c, fma(vec4<f32>(gb0_3), xw0b, fma(vec4<f32>(ga0_3), xw0a, a00_3))));
+        z00_3 = fma(gd0_3, xs0d, fma(gc0_3, xs0c, fma(gb0_3, xs0b, fma(ga0_3, xs0a, z00_3))));
+        if (RP > 1u) {
+            a10_3 = fma(vec4<f32>(gd0_3), xw1d, fma(vec4<f32>(gc0_3), xw1c, fma(vec4<f32>(gb0_3), xw1b, fma(vec4<f32>(ga0_3), xw1a, a10_3))));
+            z10_3 = fma(gd0_3, xs1d, fma(gc0_3, xs1c, fma(gb0_3, xs1b, fma(ga0_3, xs1a, z10_3))));
+        }
+        if (RP > 2u) {
+            a20_3 = fma(vec4<f32>(gd0_3), xw2d, fma(vec4<f32>(gc0_3), xw2c, fma(vec4<f32>(gb0_3), xw2b, fma(vec4<f32>(ga0_3), xw2a, a20_3))));
+            z20_3 = fma(gd0_3, xs2d, fma(gc0_3, xs2c, fma(gb0_3, xs2b, fma(ga0_3, xs2a, z20_3))));
+        }
+        let ga0_4 = subgroupBroadcast(gva0, 4u);
+        let gb0_4 = subgroupBroadcast(gvb0, 4u);
+        let gc0_4 = subgroupBroadcast(gvc0, 4u);
+        let gd0_4 = subgroupBroadcast(gvd0, 4u);
+        a00_4 = fma(vec4<f32>(gd0_4), xw0d, fma(vec4<f32>(gc0_4), xw0c, fma(vec4<f32>(gb0_4), xw0b, fma(vec4<f32>(ga0_4), xw0a, a00_4))));
+        z00_4 = fma(gd0_4, xs0d, fma(gc0_4, xs0c, fma(gb0_4, xs0b, fma(ga0_4, xs0a, z00_4))));
+        if (RP > 1u) {
+            a10_4 = fma(vec4<f32>(gd0_4), xw1d, fma(vec4<f32>(gc0_4), xw1c, fma(vec4<f32>(gb0_4), xw1b, fma(vec4<f32>(ga0_4), xw1a, a10_4))));
+            z10_4 = fma(gd0_4, xs1d, fma(gc0_4, xs1c, fma(gb0_4, xs1b, fma(ga0_4, xs1a, z10_4))));
+        }
+        if (RP > 2u) {
+            a20_4 = fma(vec4<f32>(gd0_4), xw2d, fma(vec4<f32>(gc0_4), xw2c, fma(vec4<f32>(gb0_4), xw2b, fma(vec4<f32>(ga0_4), xw2a, a20_4))));
+            z20_4 = fma(gd0_4, xs2d, fma(gc0_4, xs2c, fma(gb0_4, xs2b, fma(ga0_4, xs2a, z20_4))));
+        }
+        let ga0_5 = subgroupBroadcast(gva0, 5u);
+        let gb0_5 = subgroupBroadcast(gvb0, 5u);
+        let gc0_5 = subgroupBroadcast(gvc0, 5u);
+        let gd0_5 = subgroupBroadcast(gvd0, 5u);
+        a00_5 = fma(vec4<f32>(gd0_5), xw0d, fma(vec4<f32>(gc0_5), xw0c, fma(vec4<f32>(gb0_5), xw0b, fma(vec4<f32>(ga0_5), xw0a, a00_5))));
+        z00_5 = fma(gd0_5, xs0d, fma(gc0_5, xs0c, fma(gb0_5, xs0b, fma(ga0_5, xs0a, z00_5))));
+        if (RP > 1u) {
+            a10_5 = fma(vec4<f32>(gd0_5), xw1d, fma(vec4<f32>(gc0_5), xw1c, fma(vec4<f32>(gb0_5), xw1b, fma(vec4<f32>(ga0_5), xw1a, a10_5))));
+            z10_5 = fma(gd0_5, xs1d, fma(gc0_5, xs1c, fma(gb0_5, xs1b, fma(ga0_5, xs1a, z10_5))));
+        }
+        if (RP > 2u) {
+            a20_5 = fma(vec4<f32>(gd0_5), xw2d, fma(vec4<f32>(gc0_5), xw2c, fma(vec4<f32>(gb0_5), xw2b, fma(vec4<f32>(ga0_5), xw2a, a20_5))));
+            z20_5 = fma(gd0_5, xs2d, fma(gc0_5, xs2c, fma(gb0_5, xs2b, fma(ga0_5, xs2a, z20_5))));
+        }
+        let ga0_6 = subgroupBroadcast(gva0, 6u);
+        let gb0_6 = subgroupBroadcast(gvb0, 6u);
+        let gc0_6 = subgroupBroadcast(gvc0, 6u);
+        let gd0_6 = subgroupBroadcast(gvd0, 6u);
+        a00_6 = fma(vec4<f32>(gd0_6), xw0d, fma(vec4<f32>(gc0_6), xw0c, fma(vec4<f32>(gb0_6), xw0b, fma(vec4<f32>(ga0_6), xw0a, a00_6))));
+        z00_6 = fma(gd0_6, xs0d, fma(gc0_6, xs0c, fma(gb0_6, xs0b, fma(ga0_6, xs0a, z00_6))));
+        if (RP > 1u) {
+            a10_6 = fma(vec4<f32>(gd0_6), xw1d, fma(vec4<f32>(gc0_6), xw1c, fma(vec4<f32>(gb0_6), xw1b, fma(vec4<f32>(ga0_6), xw1a, a10_6))));
+            z10_6 = fma(gd0_6, xs1d, fma(gc0_6, xs1c, fma(gb0_6, xs1b, fma(ga0_6, xs1a, z10_6))));
+        }
+        if (RP > 2u) {
+            a20_6 = fma(vec4<f32>(gd0_6), xw2d, fma(vec4<f32>(gc0_6), xw2c, fma(vec4<f32>(gb0_6), xw2b, fma(vec4<f32>(ga0_6), xw2a, a20_6))));
+            z20_6 = fma(gd0_6, xs2d, fma(gc0_6, xs2c, fma(gb0_6, xs2b, fma(ga0_6, xs2a, z20_6))));
+        }
+        let ga0_7 = subgroupBroadcast(gva0, 7u);
+        let gb0_7 = subgroupBroadcast(gvb0, 7u);
+        let gc0_7 = subgroupBroadcast(gvc0, 7u);
+        let gd0_7 = subgroupBroadcast(gvd0, 7u);
+        a00_7 = fma(vec4<f32>(gd0_7), xw0d, fma(vec4<f32>(gc0_7), xw0c, fma(vec4<f32>(gb0_7), xw0b, fma(vec4<f32>(ga0_7), xw0a, a00_7))));
+        z00_7 = fma(gd0_7, xs0d, fma(gc0_7, xs0c, fma(gb0_7, xs0b, fma(ga0_7, xs0a, z00_7))));
+        if (RP > 1u) {
+            a10_7 = fma(vec4<f32>(gd0_7), xw1d, fma(vec4<f32>(gc0_7), xw1c, fma(vec4<f32>(gb0_7), xw1b, fma(vec4<f32>(ga0_7), xw1a, a10_7))));
+            z10_7 = fma(gd0_7, xs1d, fma(gc0_7, xs1c, fma(gb0_7, xs1b, fma(ga0_7, xs1a, z10_7))));
+        }
+        if (RP > 2u) {
+            a20_7 = fma(vec4<f32>(gd0_7), xw2d, fma(vec4<f32>(gc0_7), xw2c, fma(vec4<f32>(gb0_7), xw2b, fma(vec4<f32>(ga0_7), xw2a, a20_7))));
+            z20_7 = fma(gd0_7, xs2d, fma(gc0_7, xs2c, fma(gb0_7, xs2b, fma(ga0_7, xs2a, z20_7))));
+        }
+        if (CT >= 2u) {
+            let gva1 = g[gpa + gl1];
+            let gvb1 = select(0.0, g[gpa + select(0u, 1u, hb) + gl1], hb);
+            let gvc1 = select(0.0, g[gpa + select(0u, 2u, hc) + gl1], hc);
+            let gvd1 = select(0.0, g[gpa + select(0u, 3u, hd) + gl1], hd);
+            let ga1_0 = subgroupBroadcast(gva1, 0u);
+            let gb1_0 = subgroupBroadcast(gvb1, 0u);
+            let gc1_0 = subgroupBroadcast(gvc1, 0u);
+            let gd1_0 = subgroupBroadcast(gvd1, 0u);
+            a01_0 = fma(vec4<f32>(gd1_0), xw0d, fma(vec4<f32>(gc1_0), xw0c, fma(vec4<f32>(gb1_0), xw0b, fma(vec4<f32>(ga1_0), xw0a, a01_0))));
+            z01_0 = fma(gd1_0, xs0d, fma(gc1_0, xs0c, fma(gb1_0, xs0b, fma(ga1_0, xs0a, z01_0))));
+            if (RP > 1u) {
+                a11_0 = fma(vec4<f32>(gd1_0), xw1d, fma(vec4<f32>(gc1_0), xw1c, fma(vec4<f32>(gb1_0), xw1b, fma(vec4<f32>(ga1_0), xw1a, a11_0))));
+                z11_0 = fma(gd1_0, xs1d, fma(gc1_0, xs1c, fma(gb1_0, xs1b, fma(ga1_0, xs1a, z11_0))));
+            }
+            if (RP > 2u) {
+                a21_0 = fma(vec4<f32>(gd1_0), xw2d, fma(vec4<f32>(gc1_0), xw2c, fma(vec4<f32>(gb1_0), xw2b, fma(vec4<f32>(ga1_0), xw2a, a21_0))));
+                z21_0 = fma(gd1_0, xs2d, fma(gc1_0, xs2c, fma(gb1_0, xs2b, fma(ga1_0, xs2a, z21_0))));
+            }
+            let ga1_1 = subgroupBroadcast(gva1, 1u);
+            let gb1_1 = subgroupBroadcast(gvb1, 1u);
+            let gc1_1 = subgroupBroadcast(gvc1, 1u);
+            let gd1_1 = subgroupBroadcast(gvd1, 1u);
+            a01_1 = fma(vec4<f32>(gd1_1), xw0d, fma(vec4<f32>(gc1_1), xw0c, fma(vec4<f32>(gb1_1), xw0b, fma(vec4<f32>(ga1_1), xw0a, a01_1))));
+            z01_1 = fma(gd1_1, xs0d, fma(gc1_1, xs0c, fma(gb1_1, xs0b, fma(ga1_1, xs0a, z01_1))));
+            if (RP > 1u) {
+                a11_1 = fma(vec4<f32>(gd1_1), xw1d, fma(vec4<f32>(gc1_1), xw1c, fma(vec4<f32>(gb1_1), xw1b, fma(vec4<f32>(ga1_1), xw1a, a11_1))));
+                z11_1 = fma(gd1_1, xs1d, fma(gc1_1, xs1c, fma(gb1_1, xs1b, fma(ga1_1, xs1a, z11_1))));
+            }
+            if (RP > 2u) {
+                a21_1 = fma(vec4<f32>(gd1_1), xw2d, fma(vec4<f32>(gc1_1), xw2c, fma(vec4<f32>(gb1_1), xw2b, fma(vec4<f32>(ga1_1), xw2a, a21_1))));
+                z21_1 = fma(gd1_1, xs2d, fma(gc1_1, xs2c, fma(gb1_1, xs2b, fma(ga1_1, xs2a, z21_1))));
+            }
+            let ga1_2 = subgroupBroadcast(gva1, 2u);
+            let gb1_2 = subgroupBroadcast(gvb1, 2u);
+            let gc1_2 = subgroupBroadcast(gvc1, 2u);
+            let gd1_2 = subgroupBroadcast(gvd1, 2u);
+            a01_2 = fma(vec4<f32>(gd1_2), xw0d, fma(vec4<f32>(gc1_2), xw0c, fma(vec4<f32>(gb1_2), xw0b, fma(vec4<f32>(ga1_2), xw0a, a01_2))));
+            z01_2 = fma(gd1_2, xs0d, fma(gc1_2, xs0c, fma(gb1_2, xs0b, fma(ga1_2, xs0a, z01_2))));
+            if (RP > 1u) {
+                a11_2 = fma(vec4<f32>(gd1_2), xw1d, fma(vec4<f32>(gc1_2), xw1c, fma(vec4<f32>(gb1_2), xw1b, fma(vec4<f32>(ga1_2), xw1a, a11_2))));
+                z11_2 = fma(gd1_2, xs1d, fma(gc1_2, xs1c, fma(gb1_2, xs1b, fma(ga1_2, xs1a, z11_2))));
+            }
+            if (RP > 2u) {
+                a21_2 = fma(vec4<f32>(gd1_2), xw2d, fma(vec4<f32>(gc1_2), xw2c, fma(vec4<f32>(gb1_2), xw2b, fma(vec4<f32>(ga1_2), xw2a, a21_2))));
+                z21_2 = fma(gd1_2, xs2d, fma(gc1_2, xs2c, fma(gb1_2, xs2b, fma(ga1_2, xs2a, z21_2))));
+            }
+            let ga1_3 = subgroupBroadcast(gva1, 3u);
+            let gb1_3 = subgroupBroadcast(gvb1, 3u);
+            let gc1_3 = subgroupBroadcast(gvc1, 3u);
+            let gd1_3 = subgroupBroadcast(gvd1, 3u);
+            a01_3 = fma(vec4<f32>(gd1_3), xw0d, fma(vec4<f32>(gc1_3), xw0c, fma(vec4<f32>(gb1_3), xw0b, fma(vec4<f32>(ga1_3), xw0a, a01_3))));
+            z01_3 = fma(gd1_3, xs0d, fma(gc1_3, xs0c, fma(gb1_3, xs0b, fma(ga1_3, xs0a, z01_3))));
+            if (RP > 1u) {
+                a11_3 = fma(vec4<f32>(gd1_3), xw1d, fma(vec4<f32>(gc1_3), xw1c, fma(vec4<f32>(gb1_3), xw1b, fma(vec4<f32>(ga1_3), xw1a, a11_3))));
+                z11_3 = fma(gd1_3, xs1d, fma(gc1_3, xs1c, fma(gb1_3, xs1b, fma(ga1_3, xs1a, z11_3))));
+            }
+            if (RP > 2u) {
+                a21_3 = fma(vec4<f32>(gd1_3), xw2d, fma(vec4<f32>(gc1_3), xw2c, fma(vec4<f32>(gb1_3), xw2b, fma(vec4<f32>(ga1_3), xw2a, a21_3))));
+                z21_3 = fma(gd1_3, xs2d, fma(gc1_3, xs2c, fma(gb1_3, xs2b, fma(ga1_3, xs2a, z21_3))));
+            }
+            let ga1_4 = subgroupBroadcast(gva1, 4u);
+            let gb1_4 = subgroupBroadcast(gvb1, 4u);
+            let gc1_4 = subgroupBroadcast(gvc1, 4u);
+            let gd1_4 = subgroupBroadcast(gvd1, 4u);
+            a01_4 = fma(vec4<f32>(gd1_4), xw0d, fma(vec4<f32>(gc1_4), xw0c, fma(vec4<f32>(gb1_4), xw0b, fma(vec4<f32>(ga1_4), xw0a, a01_4))));
+            z01_4 = fma(gd1_4, xs0d, fma(gc1_4, xs0c, fma(gb1_4, xs0b, fma(ga1_4, xs0a, z01_4))));
+            if (RP > 1u) {
+                a11_4 = fma(vec4<f32>(gd1_4), xw1d, fma(vec4<f32>(gc1_4), xw1c, fma(vec4<f32>(gb1_4), xw1b, fma(vec4<f32>(ga1_4), xw1a, a11_4))));
+                z11_4 = fma(gd1_4, xs1d, fma(gc1_4, xs1c, fma(gb1_4, xs1b, fma(ga1_4, xs1a, z11_4))));
+            }
+            if (RP > 2u) {
+                a21_4 = fma(vec4<f32>(gd1_4), xw2d, fma(vec4<f32>(gc1_4), xw2c, fma(vec4<f32>(gb1_4), xw2b, fma(vec4<f32>(ga1_4), xw2a, a21_4))));
+                z21_4 = fma(gd1_4, xs2d, fma(gc1_4, xs2c, fma(gb1_4, xs2b, fma(ga1_4, xs2a, z21_4))));
+            }
+            let ga1_5 = subgroupBroadcast(gva1, 5u);
+            let gb1_5 = subgroupBroadcast(gvb1, 5u);
+            let gc1_5 = subgroupBroadcast(gvc1, 5u);
+            let gd1_5 = subgroupBroadcast(gvd1, 5u);
+            a01_5 = fma(vec4<f32>(gd1_5), xw0d, fma(vec4<f32>(gc1_5), xw0c, fma(vec4<f32>(gb1_5), xw0b, fma(vec4<f32>(ga1_5), xw0a, a01_5))));
+            z01_5 = fma(gd1_5, xs0d, fma(gc1_5, xs0c, fma(gb1_5, xs0b, fma(ga1_5, xs0a, z01_5))));
+            if (RP > 1u) {
+                a11_5 = fma(vec4<f32>(gd1_5), xw1d, fma(vec4<f32>(gc1_5), xw1c, fma(vec4<f32>(gb1_5), xw1b, fma(vec4<f32>(ga1_5), xw1a, a11_5))));
+                z11_5 = fma(gd1_5, xs1d, fma(gc1_5, xs1c, fma(gb1_5, xs1b, fma(ga1_5, xs1a, z11_5))));
+            }
+            if (RP > 2u) {
+                a21_5 = fma(vec4<f32>(gd1_5), xw2d, fma(vec4<f32>(gc1_5), xw2c, fma(vec4<f32>(gb1_5), xw2b, fma(vec4<f32>(ga1_5), xw2a, a21_5))));
+                z21_5 = fma(gd1_5, xs2d, fma(gc1_5, xs2c, fma(gb1_5, xs2b, fma(ga1_5, xs2a, z21_5))));
+            }
+            let ga1_6 = subgroupBroadcast(gva1, 6u);
+            let gb1_6 = subgroupBroadcast(gvb1, 6u);
+            let gc1_6 = subgroupBroadcast(gvc1, 6u);
+            let gd1_6 = subgroupBroadcast(gvd1, 6u);
+            a01_6 = fma(vec4<f32>(gd1_6), xw0d, fma(vec4<f32>(gc1_6), xw0c, fma(vec4<f32>(gb1_6), xw0b, fma(vec4<f32>(ga1_6), xw0a, a01_6))));
+            z01_6 = fma(gd1_6, xs0d, fma(gc1_6, xs0c, fma(gb1_6, xs0b, fma(ga1_6, xs0a, z01_6))));
+            if (RP > 1u) {
+                a11_6 = fma(vec4<f32>(gd1_6), xw1d, fma(vec4<f32>(gc1_6), xw1c, fma(vec4<f32>(gb1_6), xw1b, fma(vec4<f32>(ga1_6), xw1a, a11_6))));
+                z11_6 = fma(gd1_6, xs1d, fma(gc1_6, xs1c, fma(gb1_6, xs1b, fma(ga1_6, xs1a, z11_6))));
+            }
+            if (RP > 2u) {
+                a21_6 = fma(vec4<f32>(gd1_6), xw2d, fma(vec4<f32>(gc1_6), xw2c, fma(vec4<f32>(gb1_6), xw2b, fma(vec4<f32>(ga1_6), xw2a, a21_6))));
+                z21_6 = fma(gd1_6, xs2d, fma(gc1_6, xs2c, fma(gb1_6, xs2b, fma(ga1_6, xs2a, z21_6))));
+            }
+            let ga1_7 = subgroupBroadcast(gva1, 7u);
+            let gb1_7 = subgroupBroadcast(gvb1, 7u);
+            let gc1_7 = subgroupBroadcast(gvc1, 7u);
+            let gd1_7 = subgroupBroadcast(gvd1, 7u);
+            a01_7 = fma(vec4<f32>(gd1_7), xw0d, fma(vec4<f32>(gc1_7), xw0c, fma(vec4<f32>(gb1_7), xw0b, fma(vec4<f32>(ga1_7), xw0a, a01_7))));
+            z01_7 = fma(gd1_7, xs0d, fma(gc1_7, xs0c, fma(gb1_7, xs0b, fma(ga1_7, xs0a, z01_7))));
+            if (RP > 1u) {
+                a11_7 = fma(vec4<f32>(gd1_7), xw1d, fma(vec4<f32>(gc1_7), xw1c, fma(vec4<f32>(gb1_7), xw1b, fma(vec4<f32>(ga1_7), xw1a, a11_7))));
+                z11_7 = fma(gd1_7, xs1d, fma(gc1_7, xs1c, fma(gb1_7, xs1b, fma(ga1_7, xs1a, z11_7))));
+            }
+            if (RP > 2u) {
+                a21_7 = fma(vec4<f32>(gd1_7), xw2d, fma(vec4<f32>(gc1_7), xw2c, fma(vec4<f32>(gb1_7), xw2b, fma(vec4<f32>(ga1_7), xw2a, a21_7))));
+                z21_7 = fma(gd1_7, xs2d, fma(gc1_7, xs2c, fma(gb1_7, xs2b, fma(ga1_7, xs2a, z21_7))));
+            }
+        }
+        xw0 = xw0d;
+        xs0 = xs0d;
+        xw1 = xw1d;
+        xs1 = xs1d;
+        xw2 = xw2d;
+        xs2 = xs2d;
+        let step_px = min(left, 4u);
+        q = q + step_px;
+        ox = ox + step_px;
+        if (ox == p.ow) {
+            ox = 0u;
+            oy = oy + 1u;
+            if (oy == p.oh) {
+                oy = 0u;
+                n = n + 1u;
+            }
+        }
+    }
+    let base = s * p.o * p.c * KH * KW;
+    if (live0) {
+        gw_row_store(base, o0 + 0u, rc0 * KW, a00_0, z00_0);
+        gw_row_store(base, o0 + 1u, rc0 * KW, a00_1, z00_1);
+        gw_row_store(base, o0 + 2u, rc0 * KW, a00_2, z00_2);
+        gw_row_store(base, o0 + 3u, rc0 * KW, a00_3, z00_3);
+        gw_row_store(base, o0 + 4u, rc0 * KW, a00_4, z00_4);
+        gw_row_store(base, o0 + 5u, rc0 * KW, a00_5, z00_5);
+        gw_row_store(base, o0 + 6u, rc0 * KW, a00_6, z00_6);
+        gw_row_store(base, o0 + 7u, rc0 * KW, a00_7, z00_7);
+        if (CT >= 2u) {
+            gw_row_store(base, o0 + 8u, rc0 * KW, a01_0, z01_0);
+            gw_row_store(base, o0 + 9u, rc0 * KW, a01_1, z01_1);
+            gw_row_store(base, o0 + 10u, rc0 * KW, a01_2, z01_2);
+            gw_row_store(base, o0 + 11u, rc0 * KW, a01_3, z01_3);
+            gw_row_store(base, o0 + 12u, rc0 * KW, a01_4, z01_4);
+            gw_row_store(base, o0 + 13u, rc0 * KW, a01_5, z01_5);
+            gw_row_store(base, o0 + 14u, rc0 * KW, a01_6, z01_6);
+            gw_row_store(base, o0 + 15u, rc0 * KW, a01_7, z01_7);
+        }
+    }
+    if (live1) {
+        gw_row_store(base, o0 + 0u, rc1 * KW, a10_0, z10_0);
+        gw_row_store(base, o0 + 1u, rc1 * KW, a10_1, z10_1);
+        gw_row_store(base, o0 + 2u, rc1 * KW, a10_2, z10_2);
+        gw_row_store(base, o0 + 3u, rc1 * KW, a10_3, z10_3);
+        gw_row_store(base, o0 + 4u, rc1 * KW, a10_4, z10_4);
+        gw_row_store(base, o0 + 5u, rc1 * KW, a10_5, z10_5);
+        gw_row_store(base, o0 + 6u, rc1 * KW, a10_6, z10_6);
+        gw_row_store(base, o0 + 7u, rc1 * KW, a10_7, z10_7);
+        if (CT >= 2u) {
+            gw_row_store(base, o0 + 8u, rc1 * KW, a11_0, z11_0);
+            gw_row_store(base, o0 + 9u, rc1 * KW, a11_1, z11_1);
+            gw_row_store(base, o0 + 10u, rc1 * KW, a11_2, z11_2);
+            gw_row_store(base, o0 + 11u, rc1 * KW, a11_3, z11_3);
+            gw_row_store(base, o0 + 12u, rc1 * KW, a11_4, z11_4);
+            gw_row_store(base, o0 + 13u, rc1 * KW, a11_5, z11_5);
+            gw_row_store(base, o0 + 14u, rc1 * KW, a11_6, z11_6);
+            gw_row_store(base, o0 + 15u, rc1 * KW, a11_7, z11_7);
+        }
+    }
+    if (live2) {
+        gw_row_store(base, o0 + 0u, rc2 * KW, a20_0, z20_0);
+        gw_row_store(base, o0 + 1u, rc2 * KW, a20_1, z20_1);
+        gw_row_store(base, o0 + 2u, rc2 * KW, a20_2, z20_2);
+        gw_row_store(base, o0 + 3u, rc2 * KW, a20_3, z20_3);
+        gw_row_store(base, o0 + 4u, rc2 * KW, a20_4, z20_4);
+        gw_row_store(base, o0 + 5u, rc2 * KW, a20_5, z20_5);
+        gw_row_store(base, o0 + 6u, rc2 * KW, a20_6, z20_6);
+        gw_row_store(base, o0 + 7u, rc2 * KW, a20_7, z20_7);
+        if (CT >= 2u) {
+            gw_row_store(base, o0 + 8u, rc2 * KW, a21_0, z21_0);
+            gw_row_store(base, o0 + 9u, rc2 * KW, a21_1, z21_1);
+            gw_row_store(base, o0 + 10u, rc2 * KW, a21_2, z21_2);
+            gw_row_store(base, o0 + 11u, rc2 * KW, a21_3, z21_3);
+            gw_row_store(base, o0 + 12u, rc2 * KW, a21_4, z21_4);
+            gw_row_store(base, o0 + 13u, rc2 * KW, a21_5, z21_5);
+            gw_row_store(base, o0 + 14u, rc2 * KW, a21_6, z21_6);
+            gw_row_store(base, o0 + 15u, rc2 * KW, a21_7, z21_7);
+        }
     }
 }
 

@@ -102,14 +102,15 @@ pub fn set_flip(ctx: &Context, on: bool) {
     ctx.flip.set(Some(on));
 }
 
-/// Whether the row forward takes two output rows per lane (`conv2d_fwd_row2_sg`) where
-/// there are two. It computes the one-row kernel's sums bit for bit, so it is no choice
-/// of its own; the switch is for the tests that hold it to that.
+/// Whether the row kernels take several rows per lane where they can: two output rows in
+/// the forward (`conv2d_fwd_row2_sg`), two or three kernel rows in the weight gradient
+/// (`conv2d_grad_weight_rows_sg`). They compute the one-row kernels' sums bit for bit, so
+/// they are no choice of their own; the switch is for the tests that hold them to that.
 pub fn row_pairs(ctx: &Context) -> bool {
     ctx.row_pairs.get()
 }
 
-/// Turns the two-row forward on (the default) or off for this context.
+/// Turns the multi-row kernels on (the default) or off for this context.
 pub fn set_row_pairs(ctx: &Context, on: bool) {
     ctx.row_pairs.set(on);
 }
