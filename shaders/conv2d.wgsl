@@ -1408,7 +1408,8 @@ fn conv2d_fwd_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
 // output's sum runs over (c, ky, kx) in the one-row kernel's order, so the results are bit
 // for bit those of conv2d_fwd_row_sg (tested). The kernel rows that do not apply to an
 // output row (r = KH for the first, r = 0 for the second) are skipped, the same for every
-// lane.
+// lane. Eight output channels per lane only (CT = 1): with sixteen the kernel took four
+// times as long to compile on lavapipe for 4-8 % more speed.
 @compute @workgroup_size(64)
 fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
     let blocks = (p.ow + 7u) / 8u;
@@ -1437,9 +1438,8 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     let hw = p.h * p.w;
     let khw = KH * KW;
     let ckk = p.c * khw;
-    let o0 = wid.z * 8u * CT;
+    let o0 = wid.z * 8u;
     let wrow0 = min(o0 + 0u + sl, p.o - 1u) * ckk;
-    let wrow1 = min(o0 + 8u + sl, p.o - 1u) * ckk;
     var a00_0 = vec4<f32>(0.0);
     var b00_0 = vec4<f32>(0.0);
     var a00_1 = vec4<f32>(0.0);
@@ -1456,22 +1456,6 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     var b00_6 = vec4<f32>(0.0);
     var a00_7 = vec4<f32>(0.0);
     var b00_7 = vec4<f32>(0.0);
-    var a01_0 = vec4<f32>(0.0);
-    var b01_0 = vec4<f32>(0.0);
-    var a01_1 = vec4<f32>(0.0);
-    var b01_1 = vec4<f32>(0.0);
-    var a01_2 = vec4<f32>(0.0);
-    var b01_2 = vec4<f32>(0.0);
-    var a01_3 = vec4<f32>(0.0);
-    var b01_3 = vec4<f32>(0.0);
-    var a01_4 = vec4<f32>(0.0);
-    var b01_4 = vec4<f32>(0.0);
-    var a01_5 = vec4<f32>(0.0);
-    var b01_5 = vec4<f32>(0.0);
-    var a01_6 = vec4<f32>(0.0);
-    var b01_6 = vec4<f32>(0.0);
-    var a01_7 = vec4<f32>(0.0);
-    var b01_7 = vec4<f32>(0.0);
     var a10_0 = vec4<f32>(0.0);
     var b10_0 = vec4<f32>(0.0);
     var a10_1 = vec4<f32>(0.0);
@@ -1488,22 +1472,6 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     var b10_6 = vec4<f32>(0.0);
     var a10_7 = vec4<f32>(0.0);
     var b10_7 = vec4<f32>(0.0);
-    var a11_0 = vec4<f32>(0.0);
-    var b11_0 = vec4<f32>(0.0);
-    var a11_1 = vec4<f32>(0.0);
-    var b11_1 = vec4<f32>(0.0);
-    var a11_2 = vec4<f32>(0.0);
-    var b11_2 = vec4<f32>(0.0);
-    var a11_3 = vec4<f32>(0.0);
-    var b11_3 = vec4<f32>(0.0);
-    var a11_4 = vec4<f32>(0.0);
-    var b11_4 = vec4<f32>(0.0);
-    var a11_5 = vec4<f32>(0.0);
-    var b11_5 = vec4<f32>(0.0);
-    var a11_6 = vec4<f32>(0.0);
-    var b11_6 = vec4<f32>(0.0);
-    var a11_7 = vec4<f32>(0.0);
-    var b11_7 = vec4<f32>(0.0);
     // Input rows (c, r), r = 0 .. KH, in one flat loop (see the top of the file).
     var row = v.x * p.c * hw + iy0 * p.w + ix0;
     var iy = iy0;
@@ -1534,11 +1502,6 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
             let wf0_2 = wt[wrow0 + min(wi + 2u, ckk - 1u)];
             let wf0_3 = wt[wrow0 + min(wi + 3u, ckk - 1u)];
             let wf0_4 = wt[wrow0 + min(wi + 4u, ckk - 1u)];
-            let wf1_0 = wt[wrow1 + min(wi + 0u, ckk - 1u)];
-            let wf1_1 = wt[wrow1 + min(wi + 1u, ckk - 1u)];
-            let wf1_2 = wt[wrow1 + min(wi + 2u, ckk - 1u)];
-            let wf1_3 = wt[wrow1 + min(wi + 3u, ckk - 1u)];
-            let wf1_4 = wt[wrow1 + min(wi + 4u, ckk - 1u)];
             let w00_0 = array<f32, 5>(subgroupBroadcast(wf0_0, 0u), subgroupBroadcast(wf0_1, 0u), subgroupBroadcast(wf0_2, 0u), subgroupBroadcast(wf0_3, 0u), subgroupBroadcast(wf0_4, 0u));
             a00_0 = taps(a00_0, w00_0, xa);
             b00_0 = taps(b00_0, w00_0, xb);
@@ -1563,32 +1526,6 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
             let w00_7 = array<f32, 5>(subgroupBroadcast(wf0_0, 7u), subgroupBroadcast(wf0_1, 7u), subgroupBroadcast(wf0_2, 7u), subgroupBroadcast(wf0_3, 7u), subgroupBroadcast(wf0_4, 7u));
             a00_7 = taps(a00_7, w00_7, xa);
             b00_7 = taps(b00_7, w00_7, xb);
-            if (CT >= 2u) {
-                let w01_0 = array<f32, 5>(subgroupBroadcast(wf1_0, 0u), subgroupBroadcast(wf1_1, 0u), subgroupBroadcast(wf1_2, 0u), subgroupBroadcast(wf1_3, 0u), subgroupBroadcast(wf1_4, 0u));
-                a01_0 = taps(a01_0, w01_0, xa);
-                b01_0 = taps(b01_0, w01_0, xb);
-                let w01_1 = array<f32, 5>(subgroupBroadcast(wf1_0, 1u), subgroupBroadcast(wf1_1, 1u), subgroupBroadcast(wf1_2, 1u), subgroupBroadcast(wf1_3, 1u), subgroupBroadcast(wf1_4, 1u));
-                a01_1 = taps(a01_1, w01_1, xa);
-                b01_1 = taps(b01_1, w01_1, xb);
-                let w01_2 = array<f32, 5>(subgroupBroadcast(wf1_0, 2u), subgroupBroadcast(wf1_1, 2u), subgroupBroadcast(wf1_2, 2u), subgroupBroadcast(wf1_3, 2u), subgroupBroadcast(wf1_4, 2u));
-                a01_2 = taps(a01_2, w01_2, xa);
-                b01_2 = taps(b01_2, w01_2, xb);
-                let w01_3 = array<f32, 5>(subgroupBroadcast(wf1_0, 3u), subgroupBroadcast(wf1_1, 3u), subgroupBroadcast(wf1_2, 3u), subgroupBroadcast(wf1_3, 3u), subgroupBroadcast(wf1_4, 3u));
-                a01_3 = taps(a01_3, w01_3, xa);
-                b01_3 = taps(b01_3, w01_3, xb);
-                let w01_4 = array<f32, 5>(subgroupBroadcast(wf1_0, 4u), subgroupBroadcast(wf1_1, 4u), subgroupBroadcast(wf1_2, 4u), subgroupBroadcast(wf1_3, 4u), subgroupBroadcast(wf1_4, 4u));
-                a01_4 = taps(a01_4, w01_4, xa);
-                b01_4 = taps(b01_4, w01_4, xb);
-                let w01_5 = array<f32, 5>(subgroupBroadcast(wf1_0, 5u), subgroupBroadcast(wf1_1, 5u), subgroupBroadcast(wf1_2, 5u), subgroupBroadcast(wf1_3, 5u), subgroupBroadcast(wf1_4, 5u));
-                a01_5 = taps(a01_5, w01_5, xa);
-                b01_5 = taps(b01_5, w01_5, xb);
-                let w01_6 = array<f32, 5>(subgroupBroadcast(wf1_0, 6u), subgroupBroadcast(wf1_1, 6u), subgroupBroadcast(wf1_2, 6u), subgroupBroadcast(wf1_3, 6u), subgroupBroadcast(wf1_4, 6u));
-                a01_6 = taps(a01_6, w01_6, xa);
-                b01_6 = taps(b01_6, w01_6, xb);
-                let w01_7 = array<f32, 5>(subgroupBroadcast(wf1_0, 7u), subgroupBroadcast(wf1_1, 7u), subgroupBroadcast(wf1_2, 7u), subgroupBroadcast(wf1_3, 7u), subgroupBroadcast(wf1_4, 7u));
-                a01_7 = taps(a01_7, w01_7, xa);
-                b01_7 = taps(b01_7, w01_7, xb);
-            }
         }
         if (r > 0u) {
             // Kernel row r - 1 of the second.
@@ -1598,11 +1535,6 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
             let ws0_2 = wt[wrow0 + min(wi + 2u, ckk - 1u)];
             let ws0_3 = wt[wrow0 + min(wi + 3u, ckk - 1u)];
             let ws0_4 = wt[wrow0 + min(wi + 4u, ckk - 1u)];
-            let ws1_0 = wt[wrow1 + min(wi + 0u, ckk - 1u)];
-            let ws1_1 = wt[wrow1 + min(wi + 1u, ckk - 1u)];
-            let ws1_2 = wt[wrow1 + min(wi + 2u, ckk - 1u)];
-            let ws1_3 = wt[wrow1 + min(wi + 3u, ckk - 1u)];
-            let ws1_4 = wt[wrow1 + min(wi + 4u, ckk - 1u)];
             let w10_0 = array<f32, 5>(subgroupBroadcast(ws0_0, 0u), subgroupBroadcast(ws0_1, 0u), subgroupBroadcast(ws0_2, 0u), subgroupBroadcast(ws0_3, 0u), subgroupBroadcast(ws0_4, 0u));
             a10_0 = taps(a10_0, w10_0, xa);
             b10_0 = taps(b10_0, w10_0, xb);
@@ -1627,32 +1559,6 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
             let w10_7 = array<f32, 5>(subgroupBroadcast(ws0_0, 7u), subgroupBroadcast(ws0_1, 7u), subgroupBroadcast(ws0_2, 7u), subgroupBroadcast(ws0_3, 7u), subgroupBroadcast(ws0_4, 7u));
             a10_7 = taps(a10_7, w10_7, xa);
             b10_7 = taps(b10_7, w10_7, xb);
-            if (CT >= 2u) {
-                let w11_0 = array<f32, 5>(subgroupBroadcast(ws1_0, 0u), subgroupBroadcast(ws1_1, 0u), subgroupBroadcast(ws1_2, 0u), subgroupBroadcast(ws1_3, 0u), subgroupBroadcast(ws1_4, 0u));
-                a11_0 = taps(a11_0, w11_0, xa);
-                b11_0 = taps(b11_0, w11_0, xb);
-                let w11_1 = array<f32, 5>(subgroupBroadcast(ws1_0, 1u), subgroupBroadcast(ws1_1, 1u), subgroupBroadcast(ws1_2, 1u), subgroupBroadcast(ws1_3, 1u), subgroupBroadcast(ws1_4, 1u));
-                a11_1 = taps(a11_1, w11_1, xa);
-                b11_1 = taps(b11_1, w11_1, xb);
-                let w11_2 = array<f32, 5>(subgroupBroadcast(ws1_0, 2u), subgroupBroadcast(ws1_1, 2u), subgroupBroadcast(ws1_2, 2u), subgroupBroadcast(ws1_3, 2u), subgroupBroadcast(ws1_4, 2u));
-                a11_2 = taps(a11_2, w11_2, xa);
-                b11_2 = taps(b11_2, w11_2, xb);
-                let w11_3 = array<f32, 5>(subgroupBroadcast(ws1_0, 3u), subgroupBroadcast(ws1_1, 3u), subgroupBroadcast(ws1_2, 3u), subgroupBroadcast(ws1_3, 3u), subgroupBroadcast(ws1_4, 3u));
-                a11_3 = taps(a11_3, w11_3, xa);
-                b11_3 = taps(b11_3, w11_3, xb);
-                let w11_4 = array<f32, 5>(subgroupBroadcast(ws1_0, 4u), subgroupBroadcast(ws1_1, 4u), subgroupBroadcast(ws1_2, 4u), subgroupBroadcast(ws1_3, 4u), subgroupBroadcast(ws1_4, 4u));
-                a11_4 = taps(a11_4, w11_4, xa);
-                b11_4 = taps(b11_4, w11_4, xb);
-                let w11_5 = array<f32, 5>(subgroupBroadcast(ws1_0, 5u), subgroupBroadcast(ws1_1, 5u), subgroupBroadcast(ws1_2, 5u), subgroupBroadcast(ws1_3, 5u), subgroupBroadcast(ws1_4, 5u));
-                a11_5 = taps(a11_5, w11_5, xa);
-                b11_5 = taps(b11_5, w11_5, xb);
-                let w11_6 = array<f32, 5>(subgroupBroadcast(ws1_0, 6u), subgroupBroadcast(ws1_1, 6u), subgroupBroadcast(ws1_2, 6u), subgroupBroadcast(ws1_3, 6u), subgroupBroadcast(ws1_4, 6u));
-                a11_6 = taps(a11_6, w11_6, xa);
-                b11_6 = taps(b11_6, w11_6, xb);
-                let w11_7 = array<f32, 5>(subgroupBroadcast(ws1_0, 7u), subgroupBroadcast(ws1_1, 7u), subgroupBroadcast(ws1_2, 7u), subgroupBroadcast(ws1_3, 7u), subgroupBroadcast(ws1_4, 7u));
-                a11_7 = taps(a11_7, w11_7, xa);
-                b11_7 = taps(b11_7, w11_7, xb);
-            }
         }
         iy = iy + 1u;
         row = row + p.w;
@@ -1675,16 +1581,6 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     fwd_row_store8(base0, valid, o0 + 5u, a00_5, b00_5);
     fwd_row_store8(base0, valid, o0 + 6u, a00_6, b00_6);
     fwd_row_store8(base0, valid, o0 + 7u, a00_7, b00_7);
-    if (CT >= 2u) {
-        fwd_row_store8(base0, valid, o0 + 8u, a01_0, b01_0);
-        fwd_row_store8(base0, valid, o0 + 9u, a01_1, b01_1);
-        fwd_row_store8(base0, valid, o0 + 10u, a01_2, b01_2);
-        fwd_row_store8(base0, valid, o0 + 11u, a01_3, b01_3);
-        fwd_row_store8(base0, valid, o0 + 12u, a01_4, b01_4);
-        fwd_row_store8(base0, valid, o0 + 13u, a01_5, b01_5);
-        fwd_row_store8(base0, valid, o0 + 14u, a01_6, b01_6);
-        fwd_row_store8(base0, valid, o0 + 15u, a01_7, b01_7);
-    }
     if (oy0 + 1u >= p.oh) { return; }
     let base1 = base0 + p.ow;
     fwd_row_store8(base1, valid, o0 + 0u, a10_0, b10_0);
@@ -1695,16 +1591,6 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     fwd_row_store8(base1, valid, o0 + 5u, a10_5, b10_5);
     fwd_row_store8(base1, valid, o0 + 6u, a10_6, b10_6);
     fwd_row_store8(base1, valid, o0 + 7u, a10_7, b10_7);
-    if (CT >= 2u) {
-        fwd_row_store8(base1, valid, o0 + 8u, a11_0, b11_0);
-        fwd_row_store8(base1, valid, o0 + 9u, a11_1, b11_1);
-        fwd_row_store8(base1, valid, o0 + 10u, a11_2, b11_2);
-        fwd_row_store8(base1, valid, o0 + 11u, a11_3, b11_3);
-        fwd_row_store8(base1, valid, o0 + 12u, a11_4, b11_4);
-        fwd_row_store8(base1, valid, o0 + 13u, a11_5, b11_5);
-        fwd_row_store8(base1, valid, o0 + 14u, a11_6, b11_6);
-        fwd_row_store8(base1, valid, o0 + 15u, a11_7, b11_7);
-    }
 }
 
 // Stores channel o of 8 pixels of one output row (off: the first pixel at channel 0), a = pixels 0-3,

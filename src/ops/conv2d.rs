@@ -251,9 +251,10 @@ fn forward_rows(
 ) -> Result<()> {
     let ctx = x.ctx();
     let (ct, consts) = output_channel_blocks(geo, p);
-    // Two output rows per lane where there are two: the input rows under both are loaded
-    // once (the same sums, bit for bit).
-    let pairs = geo.oh >= 2 && crate::gpu::row_pairs(ctx);
+    // Two output rows per lane where there are two and a lane has 8 channels: the input
+    // rows under both are loaded once (the same sums, bit for bit; see the kernel for why
+    // not with 16).
+    let pairs = geo.oh >= 2 && ct == 1 && crate::gpu::row_pairs(ctx);
     let (entry, rows) = if pairs {
         ("conv2d_fwd_row2_sg", geo.oh.div_ceil(2))
     } else {
