@@ -48,11 +48,14 @@ fn linear(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
-// (a / d, a % d) for a < 2^22 (bn_relu_pool_ok keeps the invocation counts below it): the
-// float quotient is off by less than one even with Vulkan's 2.5-ulp division, and is
-// corrected once. CPUs divide integers one lane
-// at a time, and the per-element passes divided three times per invocation.
+// 1: divmod divides exactly (a pass with 2^22 invocations or more, ops/bn_relu_pool.rs).
+override EXACT: u32 = 0u;
+
+// (a / d, a % d). Below 2^22 (EXACT = 0) the float quotient is off by less than one even
+// with Vulkan's 2.5-ulp division and is corrected once: CPUs divide integers one lane at a
+// time, and the per-element passes divided three times per invocation.
 fn divmod(a: u32, d: u32) -> vec2<u32> {
+    if (EXACT != 0u) { return vec2<u32>(a / d, a % d); }
     let di = i32(d);
     let q0 = i32(f32(a) * (1.0 / f32(d)));
     let r0 = i32(a) - q0 * di;
