@@ -492,3 +492,32 @@ fn mmd_grad_matches_direct_differences_at_the_deepmerge_training_size() {
         );
     }
 }
+
+#[test]
+fn mmd_on_the_joint_batch_is_mmd_on_its_halves_bit_for_bit() {
+    // The training step passes its [source; target] features whole (mmd_joint); the value
+    // and the gradient must be those of mmd(x, y) on the two halves, at the step's shapes.
+    use tidal::losses::mmd_joint;
+    for (n, m, d) in [(128usize, 128usize, 2592usize), (5, 3, 7)] {
+        let zv = data(77, (n + m) * d);
+        for cfg in [MmdConfig::reference(), MmdConfig::dan()] {
+            let z = param(&zv, &[n + m, d]);
+            let joint = mmd_joint(&z, n, &cfg).unwrap();
+            joint.backward().unwrap();
+            let (x, y) = (param(&zv[..n * d], &[n, d]), param(&zv[n * d..], &[m, d]));
+            let split = mmd(&x, &y, &cfg).unwrap();
+            split.backward().unwrap();
+            let got = tidal::Tensor::read_all(&[&joint, &z.grad().unwrap()]).unwrap();
+            let want =
+                tidal::Tensor::read_all(&[&split, &x.grad().unwrap(), &y.grad().unwrap()]).unwrap();
+            assert_eq!(got[0], want[0], "value, {n}+{m}x{d}");
+            let halves: Vec<f32> = want[1].iter().chain(&want[2]).copied().collect();
+            assert_eq!(got[1], halves, "gradient, {n}+{m}x{d}");
+        }
+    }
+    let z = tensor(&data(78, 12), &[4, 3]);
+    for n in [0, 4] {
+        let e = mmd_joint(&z, n, &MmdConfig::reference()).unwrap_err();
+        assert!(e.to_string().contains("split at"), "{e}");
+    }
+}
