@@ -51,7 +51,7 @@ override DW: u32 = 1u;
 override CB: u32 = 8u;
 // Blocks of 8 channels per lane in the subgroup kernels: 1 or 2.
 override CT: u32 = 1u;
-// Kernel rows per lane in conv2d_grad_weight_rows_sg: 1 to 3.
+// Kernel rows per lane in conv2d_grad_weight_row_sg: 1 to 3.
 override RP: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -1629,279 +1629,20 @@ fn slide(w: vec4<f32>, s: f32, nv: f32) -> Win {
 
 // ---------------------------------------------------------------------------------------
 // conv2d_grad_weight_row_sg: pass 1 of the grad weight for stride 1, dilation 1 and
-// KW <= 5 on adapters with 8-wide subgroups (chosen for rows of 32 pixels or more,
-// or 8 with +flip: see ops/conv2d.rs). A lane owns one kernel row
-// r = c * KH + ky, all KW taps of it, x 8 * CT output channels o0 .. of partial sum s, for lane i = (s * OB + ob) * RB + r with RB = C*KH rounded up to 8 (so the 8 lanes
-// of a subgroup share s and ob, as in conv2d_grad_weight_sg). Walking the chunk's output
-// pixels along a row, the KW input values under the kernel row slide by one column per
-// pixel: a lane loads one new x value per pixel (plus KW at the start of each row) where
-// conv2d_grad_weight_sg loads 4, and g comes by broadcast as there. Taps 0-3 accumulate in
-// a vec4 per channel, tap 4 in a scalar.
+// KW <= 5 on adapters with 8-wide subgroups (chosen for rows of 32 pixels or more, or 8
+// with +flip: see ops/conv2d.rs). A lane owns RP kernel rows (override, 1 to 3), rows
+// r_k = r + k * RB of r = c * KH + ky, all KW taps of each, x 8 * CT output channels o0 ..
+// of partial sum s, for lane i = (s * OB + ob) * RB + r with RB = ceil(C * KH / (8 * RP))
+// * 8 (so the 8 lanes of a subgroup share s and ob, as in conv2d_grad_weight_sg). Walking
+// the chunk's output pixels along a row, the KW input values under a kernel row slide by
+// one column per pixel: a lane loads one new x value per pixel and row (plus KW at the
+// start of each row) where conv2d_grad_weight_sg loads 4, and g comes by broadcast as
+// there, feeding all RP rows' taps (1/RP as many subgroups load it). Taps 0-3 accumulate
+// in a vec4 per channel, tap 4 in a scalar. The chunks of pixels do not depend on RP
+// (ops/conv2d.rs) and each sum runs over them in the same order, so every RP gives the
+// same bits (tested).
 @compute @workgroup_size(64)
 fn conv2d_grad_weight_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
-    let i = gid.x + gid.y * nwg.x * 64u;
-    let ckh = p.c * KH;
-    let rblocks = (ckh + 7u) / 8u * 8u;
-    let oblocks = (p.o + 8u * CT - 1u) / (8u * CT);
-    // Lanes past the end, as in conv2d_grad_weight_sg: subgroups leave as a whole.
-    let lanes = p.splits * oblocks * rblocks;
-    if (subgroupAll(i >= lanes)) { return; }
-    let ic = min(i, lanes - 1u);
-    let r = ic % rblocks;
-    let live = i < lanes && r < ckh;
-    let rc = min(r, ckh - 1u);
-    let o0 = ((ic / rblocks) % oblocks) * 8u * CT;
-    let s = ic / (rblocks * oblocks);
-    let ohw = p.oh * p.ow;
-    let chw = p.c * p.h * p.w;
-    let ky = rc % KH;
-    let xc = (rc / KH) * p.h * p.w;
-    let gl0 = min(o0 + 0u + sl, p.o - 1u) * ohw;
-    let gl1 = min(o0 + 8u + sl, p.o - 1u) * ohw;
-    var a0_0 = vec4<f32>(0.0);
-    var z0_0 = 0.0;
-    var a0_1 = vec4<f32>(0.0);
-    var z0_1 = 0.0;
-    var a0_2 = vec4<f32>(0.0);
-    var z0_2 = 0.0;
-    var a0_3 = vec4<f32>(0.0);
-    var z0_3 = 0.0;
-    var a0_4 = vec4<f32>(0.0);
-    var z0_4 = 0.0;
-    var a0_5 = vec4<f32>(0.0);
-    var z0_5 = 0.0;
-    var a0_6 = vec4<f32>(0.0);
-    var z0_6 = 0.0;
-    var a0_7 = vec4<f32>(0.0);
-    var z0_7 = 0.0;
-    var a1_0 = vec4<f32>(0.0);
-    var z1_0 = 0.0;
-    var a1_1 = vec4<f32>(0.0);
-    var z1_1 = 0.0;
-    var a1_2 = vec4<f32>(0.0);
-    var z1_2 = 0.0;
-    var a1_3 = vec4<f32>(0.0);
-    var z1_3 = 0.0;
-    var a1_4 = vec4<f32>(0.0);
-    var z1_4 = 0.0;
-    var a1_5 = vec4<f32>(0.0);
-    var z1_5 = 0.0;
-    var a1_6 = vec4<f32>(0.0);
-    var z1_6 = 0.0;
-    var a1_7 = vec4<f32>(0.0);
-    var z1_7 = 0.0;
-    let q_start = s * p.chunk;
-    let q_end = min(q_start + p.chunk, p.n * ohw);
-    var n = q_start / ohw;
-    var oy = (q_start % ohw) / p.ow;
-    var ox = q_start % p.ow;
-    // The window: x under taps 0-3 (xw) and 4 (xs) of this lane's kernel row at pixel ox.
-    var xw = vec4<f32>(0.0);
-    var xs = 0.0;
-    var row = 0u;
-    var rok = false;
-    var fresh = true;
-    // Up to four pixels per iteration (consecutive on one output row and in the chunk):
-    // llvmpipe blends every assignment to a loop-carried variable with the loop mask, so
-    // each accumulator is assigned once per four pixels, as one chain in pixel order (the
-    // order of the one-pixel loop). A pixel past the row or chunk gets g = 0 and x = 0: its
-    // products are +0, and adding +0 leaves every sum bit for bit as it was (a sum started
-    // at +0 never becomes -0), so the results are those of one pixel per iteration.
-    var q = q_start;
-    loop {
-        if (q >= q_end) { break; }
-        let ix = ox - p.pw;
-        if (fresh || ox == 0u) {
-            // A new output row (the same for every lane of the subgroup): load the window.
-            let iy = oy + ky - p.ph;
-            rok = iy < p.h;
-            row = n * chw + xc + iy * p.w;
-            xw = vec4<f32>(
-                ldx(row + ix, rok && ix < p.w),
-                ldx(row + ix + 1u, rok && ix + 1u < p.w && 1u < KW),
-                ldx(row + ix + 2u, rok && ix + 2u < p.w && 2u < KW),
-                ldx(row + ix + 3u, rok && ix + 3u < p.w && 3u < KW));
-            xs = ldx(row + ix + 4u, rok && ix + 4u < p.w && 4u < KW);
-            fresh = false;
-        } else {
-            // One column right: the last tap's value is the only new one.
-            let nx = ix + KW - 1u;
-            let wn = slide(xw, xs, ldx(row + nx, rok && nx < p.w));
-            xw = wn.w;
-            xs = wn.s;
-        }
-        // The later pixels exist where the row and the chunk go on (the same for every lane).
-        let left = min(q_end - q, p.ow - ox);
-        let hb = left > 1u;
-        let hc = left > 2u;
-        let hd = left > 3u;
-        let xwa = xw;
-        let xsa = xs;
-        let nb = ix + KW;
-        let wb = slide(xwa, xsa, ldx(row + nb, hb && rok && nb < p.w));
-        let xwb = select(vec4<f32>(0.0), wb.w, hb);
-        let xsb = select(0.0, wb.s, hb);
-        let wc = slide(xwb, xsb, ldx(row + nb + 1u, hc && rok && nb + 1u < p.w));
-        let xwc = select(vec4<f32>(0.0), wc.w, hc);
-        let xsc = select(0.0, wc.s, hc);
-        let wd = slide(xwc, xsc, ldx(row + nb + 2u, hd && rok && nb + 2u < p.w));
-        let xwd = select(vec4<f32>(0.0), wd.w, hd);
-        let xsd = select(0.0, wd.s, hd);
-        let gpa = n * p.o * ohw + oy * p.ow + ox;
-        let gva0 = g[gpa + gl0];
-        let gvb0 = select(0.0, g[gpa + select(0u, 1u, hb) + gl0], hb);
-        let gvc0 = select(0.0, g[gpa + select(0u, 2u, hc) + gl0], hc);
-        let gvd0 = select(0.0, g[gpa + select(0u, 3u, hd) + gl0], hd);
-        let ga0_0 = subgroupBroadcast(gva0, 0u);
-        let gb0_0 = subgroupBroadcast(gvb0, 0u);
-        let gc0_0 = subgroupBroadcast(gvc0, 0u);
-        let gd0_0 = subgroupBroadcast(gvd0, 0u);
-        a0_0 = fma(vec4<f32>(gd0_0), xwd, fma(vec4<f32>(gc0_0), xwc, fma(vec4<f32>(gb0_0), xwb, fma(vec4<f32>(ga0_0), xwa, a0_0))));
-        z0_0 = fma(gd0_0, xsd, fma(gc0_0, xsc, fma(gb0_0, xsb, fma(ga0_0, xsa, z0_0))));
-        let ga0_1 = subgroupBroadcast(gva0, 1u);
-        let gb0_1 = subgroupBroadcast(gvb0, 1u);
-        let gc0_1 = subgroupBroadcast(gvc0, 1u);
-        let gd0_1 = subgroupBroadcast(gvd0, 1u);
-        a0_1 = fma(vec4<f32>(gd0_1), xwd, fma(vec4<f32>(gc0_1), xwc, fma(vec4<f32>(gb0_1), xwb, fma(vec4<f32>(ga0_1), xwa, a0_1))));
-        z0_1 = fma(gd0_1, xsd, fma(gc0_1, xsc, fma(gb0_1, xsb, fma(ga0_1, xsa, z0_1))));
-        let ga0_2 = subgroupBroadcast(gva0, 2u);
-        let gb0_2 = subgroupBroadcast(gvb0, 2u);
-        let gc0_2 = subgroupBroadcast(gvc0, 2u);
-        let gd0_2 = subgroupBroadcast(gvd0, 2u);
-        a0_2 = fma(vec4<f32>(gd0_2), xwd, fma(vec4<f32>(gc0_2), xwc, fma(vec4<f32>(gb0_2), xwb, fma(vec4<f32>(ga0_2), xwa, a0_2))));
-        z0_2 = fma(gd0_2, xsd, fma(gc0_2, xsc, fma(gb0_2, xsb, fma(ga0_2, xsa, z0_2))));
-        let ga0_3 = subgroupBroadcast(gva0, 3u);
-        let gb0_3 = subgroupBroadcast(gvb0, 3u);
-        let gc0_3 = subgroupBroadcast(gvc0, 3u);
-        let gd0_3 = subgroupBroadcast(gvd0, 3u);
-        a0_3 = fma(vec4<f32>(gd0_3), xwd, fma(vec4<f32>(gc0_3), xwc, fma(vec4<f32>(gb0_3), xwb, fma(vec4<f32>(ga0_3), xwa, a0_3))));
-        z0_3 = fma(gd0_3, xsd, fma(gc0_3, xsc, fma(gb0_3, xsb, fma(ga0_3, xsa, z0_3))));
-        let ga0_4 = subgroupBroadcast(gva0, 4u);
-        let gb0_4 = subgroupBroadcast(gvb0, 4u);
-        let gc0_4 = subgroupBroadcast(gvc0, 4u);
-        let gd0_4 = subgroupBroadcast(gvd0, 4u);
-        a0_4 = fma(vec4<f32>(gd0_4), xwd, fma(vec4<f32>(gc0_4), xwc, fma(vec4<f32>(gb0_4), xwb, fma(vec4<f32>(ga0_4), xwa, a0_4))));
-        z0_4 = fma(gd0_4, xsd, fma(gc0_4, xsc, fma(gb0_4, xsb, fma(ga0_4, xsa, z0_4))));
-        let ga0_5 = subgroupBroadcast(gva0, 5u);
-        let gb0_5 = subgroupBroadcast(gvb0, 5u);
-        let gc0_5 = subgroupBroadcast(gvc0, 5u);
-        let gd0_5 = subgroupBroadcast(gvd0, 5u);
-        a0_5 = fma(vec4<f32>(gd0_5), xwd, fma(vec4<f32>(gc0_5), xwc, fma(vec4<f32>(gb0_5), xwb, fma(vec4<f32>(ga0_5), xwa, a0_5))));
-        z0_5 = fma(gd0_5, xsd, fma(gc0_5, xsc, fma(gb0_5, xsb, fma(ga0_5, xsa, z0_5))));
-        let ga0_6 = subgroupBroadcast(gva0, 6u);
-        let gb0_6 = subgroupBroadcast(gvb0, 6u);
-        let gc0_6 = subgroupBroadcast(gvc0, 6u);
-        let gd0_6 = subgroupBroadcast(gvd0, 6u);
-        a0_6 = fma(vec4<f32>(gd0_6), xwd, fma(vec4<f32>(gc0_6), xwc, fma(vec4<f32>(gb0_6), xwb, fma(vec4<f32>(ga0_6), xwa, a0_6))));
-        z0_6 = fma(gd0_6, xsd, fma(gc0_6, xsc, fma(gb0_6, xsb, fma(ga0_6, xsa, z0_6))));
-        let ga0_7 = subgroupBroadcast(gva0, 7u);
-        let gb0_7 = subgroupBroadcast(gvb0, 7u);
-        let gc0_7 = subgroupBroadcast(gvc0, 7u);
-        let gd0_7 = subgroupBroadcast(gvd0, 7u);
-        a0_7 = fma(vec4<f32>(gd0_7), xwd, fma(vec4<f32>(gc0_7), xwc, fma(vec4<f32>(gb0_7), xwb, fma(vec4<f32>(ga0_7), xwa, a0_7))));
-        z0_7 = fma(gd0_7, xsd, fma(gc0_7, xsc, fma(gb0_7, xsb, fma(ga0_7, xsa, z0_7))));
-        if (CT >= 2u) {
-            let gva1 = g[gpa + gl1];
-            let gvb1 = select(0.0, g[gpa + select(0u, 1u, hb) + gl1], hb);
-            let gvc1 = select(0.0, g[gpa + select(0u, 2u, hc) + gl1], hc);
-            let gvd1 = select(0.0, g[gpa + select(0u, 3u, hd) + gl1], hd);
-            let ga1_0 = subgroupBroadcast(gva1, 0u);
-            let gb1_0 = subgroupBroadcast(gvb1, 0u);
-            let gc1_0 = subgroupBroadcast(gvc1, 0u);
-            let gd1_0 = subgroupBroadcast(gvd1, 0u);
-            a1_0 = fma(vec4<f32>(gd1_0), xwd, fma(vec4<f32>(gc1_0), xwc, fma(vec4<f32>(gb1_0), xwb, fma(vec4<f32>(ga1_0), xwa, a1_0))));
-            z1_0 = fma(gd1_0, xsd, fma(gc1_0, xsc, fma(gb1_0, xsb, fma(ga1_0, xsa, z1_0))));
-            let ga1_1 = subgroupBroadcast(gva1, 1u);
-            let gb1_1 = subgroupBroadcast(gvb1, 1u);
-            let gc1_1 = subgroupBroadcast(gvc1, 1u);
-            let gd1_1 = subgroupBroadcast(gvd1, 1u);
-            a1_1 = fma(vec4<f32>(gd1_1), xwd, fma(vec4<f32>(gc1_1), xwc, fma(vec4<f32>(gb1_1), xwb, fma(vec4<f32>(ga1_1), xwa, a1_1))));
-            z1_1 = fma(gd1_1, xsd, fma(gc1_1, xsc, fma(gb1_1, xsb, fma(ga1_1, xsa, z1_1))));
-            let ga1_2 = subgroupBroadcast(gva1, 2u);
-            let gb1_2 = subgroupBroadcast(gvb1, 2u);
-            let gc1_2 = subgroupBroadcast(gvc1, 2u);
-            let gd1_2 = subgroupBroadcast(gvd1, 2u);
-            a1_2 = fma(vec4<f32>(gd1_2), xwd, fma(vec4<f32>(gc1_2), xwc, fma(vec4<f32>(gb1_2), xwb, fma(vec4<f32>(ga1_2), xwa, a1_2))));
-            z1_2 = fma(gd1_2, xsd, fma(gc1_2, xsc, fma(gb1_2, xsb, fma(ga1_2, xsa, z1_2))));
-            let ga1_3 = subgroupBroadcast(gva1, 3u);
-            let gb1_3 = subgroupBroadcast(gvb1, 3u);
-            let gc1_3 = subgroupBroadcast(gvc1, 3u);
-            let gd1_3 = subgroupBroadcast(gvd1, 3u);
-            a1_3 = fma(vec4<f32>(gd1_3), xwd, fma(vec4<f32>(gc1_3), xwc, fma(vec4<f32>(gb1_3), xwb, fma(vec4<f32>(ga1_3), xwa, a1_3))));
-            z1_3 = fma(gd1_3, xsd, fma(gc1_3, xsc, fma(gb1_3, xsb, fma(ga1_3, xsa, z1_3))));
-            let ga1_4 = subgroupBroadcast(gva1, 4u);
-            let gb1_4 = subgroupBroadcast(gvb1, 4u);
-            let gc1_4 = subgroupBroadcast(gvc1, 4u);
-            let gd1_4 = subgroupBroadcast(gvd1, 4u);
-            a1_4 = fma(vec4<f32>(gd1_4), xwd, fma(vec4<f32>(gc1_4), xwc, fma(vec4<f32>(gb1_4), xwb, fma(vec4<f32>(ga1_4), xwa, a1_4))));
-            z1_4 = fma(gd1_4, xsd, fma(gc1_4, xsc, fma(gb1_4, xsb, fma(ga1_4, xsa, z1_4))));
-            let ga1_5 = subgroupBroadcast(gva1, 5u);
-            let gb1_5 = subgroupBroadcast(gvb1, 5u);
-            let gc1_5 = subgroupBroadcast(gvc1, 5u);
-            let gd1_5 = subgroupBroadcast(gvd1, 5u);
-            a1_5 = fma(vec4<f32>(gd1_5), xwd, fma(vec4<f32>(gc1_5), xwc, fma(vec4<f32>(gb1_5), xwb, fma(vec4<f32>(ga1_5), xwa, a1_5))));
-            z1_5 = fma(gd1_5, xsd, fma(gc1_5, xsc, fma(gb1_5, xsb, fma(ga1_5, xsa, z1_5))));
-            let ga1_6 = subgroupBroadcast(gva1, 6u);
-            let gb1_6 = subgroupBroadcast(gvb1, 6u);
-            let gc1_6 = subgroupBroadcast(gvc1, 6u);
-            let gd1_6 = subgroupBroadcast(gvd1, 6u);
-            a1_6 = fma(vec4<f32>(gd1_6), xwd, fma(vec4<f32>(gc1_6), xwc, fma(vec4<f32>(gb1_6), xwb, fma(vec4<f32>(ga1_6), xwa, a1_6))));
-            z1_6 = fma(gd1_6, xsd, fma(gc1_6, xsc, fma(gb1_6, xsb, fma(ga1_6, xsa, z1_6))));
-            let ga1_7 = subgroupBroadcast(gva1, 7u);
-            let gb1_7 = subgroupBroadcast(gvb1, 7u);
-            let gc1_7 = subgroupBroadcast(gvc1, 7u);
-            let gd1_7 = subgroupBroadcast(gvd1, 7u);
-            a1_7 = fma(vec4<f32>(gd1_7), xwd, fma(vec4<f32>(gc1_7), xwc, fma(vec4<f32>(gb1_7), xwb, fma(vec4<f32>(ga1_7), xwa, a1_7))));
-            z1_7 = fma(gd1_7, xsd, fma(gc1_7, xsc, fma(gb1_7, xsb, fma(ga1_7, xsa, z1_7))));
-        }
-        // Fewer than four pixels only at the end of a row (a fresh window next) or of the
-        // chunk, so the window carried on is the last pixel's.
-        xw = xwd;
-        xs = xsd;
-        let step_px = min(left, 4u);
-        q = q + step_px;
-        ox = ox + step_px;
-        if (ox == p.ow) {
-            ox = 0u;
-            oy = oy + 1u;
-            if (oy == p.oh) {
-                oy = 0u;
-                n = n + 1u;
-            }
-        }
-    }
-    if (!live) { return; }
-    let base = s * p.o * p.c * KH * KW;
-    let e0 = rc * KW;
-    gw_row_store(base, o0 + 0u, e0, a0_0, z0_0);
-    gw_row_store(base, o0 + 1u, e0, a0_1, z0_1);
-    gw_row_store(base, o0 + 2u, e0, a0_2, z0_2);
-    gw_row_store(base, o0 + 3u, e0, a0_3, z0_3);
-    gw_row_store(base, o0 + 4u, e0, a0_4, z0_4);
-    gw_row_store(base, o0 + 5u, e0, a0_5, z0_5);
-    gw_row_store(base, o0 + 6u, e0, a0_6, z0_6);
-    gw_row_store(base, o0 + 7u, e0, a0_7, z0_7);
-    if (CT >= 2u) {
-        gw_row_store(base, o0 + 8u, e0, a1_0, z1_0);
-        gw_row_store(base, o0 + 9u, e0, a1_1, z1_1);
-        gw_row_store(base, o0 + 10u, e0, a1_2, z1_2);
-        gw_row_store(base, o0 + 11u, e0, a1_3, z1_3);
-        gw_row_store(base, o0 + 12u, e0, a1_4, z1_4);
-        gw_row_store(base, o0 + 13u, e0, a1_5, z1_5);
-        gw_row_store(base, o0 + 14u, e0, a1_6, z1_6);
-        gw_row_store(base, o0 + 15u, e0, a1_7, z1_7);
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// conv2d_grad_weight_rows_sg: conv2d_grad_weight_row_sg with RP kernel rows per lane, rows
-// r + k * RB (k < RP) of RB = ceil(C * KH / (8 * RP)) * 8 lanes per partial sum and channel
-// block: each g value (loaded once per lane per pixel and broadcast) then feeds RP rows'
-// taps, and 1/RP as many subgroups load it. The chunks of pixels are the one-row kernel's
-// (ops/conv2d.rs) and each sum runs over them in the same order, so the results are bit for
-// bit that kernel's (tested).
-@compute @workgroup_size(64)
-fn conv2d_grad_weight_rows_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
     let i = gid.x + gid.y * nwg.x * 64u;
     let ckh = p.c * KH;
     let rb = (ckh + 8u * RP - 1u) / (8u * RP) * 8u;
@@ -2042,8 +1783,12 @@ fn conv2d_grad_weight_rows_sg(@builtin(global_invocation_id) gid: vec3<u32>, @bu
     var row2 = 0u;
     var rok2 = false;
     var fresh = true;
-    // As conv2d_grad_weight_row_sg: up to four pixels per iteration, missing ones with g = 0
-    // and x = 0 (their +0 products leave the sums as they were).
+    // Up to four pixels per iteration (consecutive on one output row and in the chunk):
+    // llvmpipe blends every assignment to a loop-carried variable with the loop mask, so
+    // each accumulator is assigned once per four pixels, as one chain in pixel order (the
+    // order of the one-pixel loop). A pixel past the row or chunk gets g = 0 and x = 0: its
+    // products are +0, and adding +0 leaves every sum bit for bit as it was (a sum started
+    // at +0 never becomes -0), so the results are those of one pixel per iteration.
     var q = q_start;
     loop {
         if (q >= q_end) { break; }

@@ -225,7 +225,7 @@ fn row_grad_weight_ok(ctx: &crate::gpu::Context, geo: &Geom, p: &Conv2dParams) -
     row_kernels(ctx, p) && geo.kw <= 5 && geo.ow >= min_row
 }
 
-/// Kernel rows per lane for conv2d_grad_weight_rows_sg: of 1 to 3, the most that pad the
+/// Kernel rows per lane for conv2d_grad_weight_row_sg (`RP`): of 1 to 3, the most that pad the
 /// C * KH rows to whole subgroups with the fewest empty rows.
 fn grad_weight_rows_per_lane(ckh: usize) -> usize {
     let waste = |rp: usize| ckh.div_ceil(8 * rp) * 8 * rp - ckh;
@@ -473,16 +473,16 @@ pub fn conv2d_grad_weight(
     let pixels = geo.n * geo.oh * geo.ow;
     let ckk = geo.c * geo.kh * geo.kw;
     let ctx = g.ctx();
-    // Lanes per partial sum, and the kernel with its override constants.
-    // (The lanes of the kernel with several kernel rows per lane, where that is taken.)
+    // Lanes per partial sum, and the kernel with its override constants. (The row kernel
+    // dispatches fewer lanes where each takes several kernel rows: `lanes_rows`.)
     let mut lanes_rows = None;
     let (blocks, entry, consts) = if row_grad_weight_ok(ctx, &geo, &p) {
-        // One kernel row (c, ky) x 8 * CT channels per lane; rows padded to whole subgroups.
+        // RP kernel rows (c, ky) x 8 * CT channels per lane; rows padded to whole
+        // subgroups. The pixel chunks come from the count with one row per lane whatever
+        // RP is, so the sums do not depend on it.
         let (ct, mut consts) = output_channel_blocks(&geo, &p);
         let ckh = geo.c * geo.kh;
         let blocks = geo.o.div_ceil(8 * ct) * ckh.div_ceil(8) * 8;
-        // RP kernel rows per lane where that pads no more rows than one does (the chunks
-        // stay those of one row per lane, so the sums are the same).
         let rp = if crate::gpu::row_pairs(ctx) {
             grad_weight_rows_per_lane(ckh)
         } else {
@@ -490,11 +490,9 @@ pub fn conv2d_grad_weight(
         };
         if rp > 1 {
             consts.push(("RP", rp as f64));
-            lanes_rows = Some(geo.o.div_ceil(8 * ct) * ckh.div_ceil(8 * rp) * 8);
-            (blocks, "conv2d_grad_weight_rows_sg", consts)
-        } else {
-            (blocks, "conv2d_grad_weight_row_sg", consts)
         }
+        lanes_rows = Some(geo.o.div_ceil(8 * ct) * ckh.div_ceil(8 * rp) * 8);
+        (blocks, "conv2d_grad_weight_row_sg", consts)
     } else if use_subgroups(ctx) {
         // 4 entries x 8 * CT channels per lane; entry blocks padded to whole subgroups.
         let (ct, consts) = output_channel_blocks(&geo, &p);
