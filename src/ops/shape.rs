@@ -125,29 +125,22 @@ impl Tensor {
                 &[self.buffer(), out.buffer()],
                 [(r / 4).div_ceil(64) as u32, c as u32, 1],
             )?;
-            return Ok(make(
-                storage(&out),
-                shape,
-                self.dtype(),
-                "transpose",
-                &[self],
-                move |g| Ok(vec![Some(g.transpose(d0, d1)?)]),
-            ));
+        } else {
+            let k = ctx.kernel("shape", "permute", &[])?;
+            let p = Params::new()
+                .u32(n as u32)
+                .u32(nd as u32)
+                .u32(0)
+                .u32(0)
+                .u32x8(&shape)
+                .u32x8(&in_strides);
+            ctx.dispatch(
+                &k,
+                p.bytes(),
+                &[self.buffer(), out.buffer()],
+                grid_1d(n as u64, 256),
+            )?;
         }
-        let k = ctx.kernel("shape", "permute", &[])?;
-        let p = Params::new()
-            .u32(n as u32)
-            .u32(nd as u32)
-            .u32(0)
-            .u32(0)
-            .u32x8(&shape)
-            .u32x8(&in_strides);
-        ctx.dispatch(
-            &k,
-            p.bytes(),
-            &[self.buffer(), out.buffer()],
-            grid_1d(n as u64, 256),
-        )?;
         Ok(make(
             storage(&out),
             shape,
