@@ -473,7 +473,7 @@ fn row_forward_is_bit_for_bit_the_subgroup_forward_on_3x3_layers() {
 
 #[test]
 fn multi_row_kernels_are_bit_for_bit_the_one_row_kernels() {
-    // conv2d_fwd_row2_sg loads each input row once for two output rows, and
+    // conv2d_fwd_row_sg with ROWS = 2 loads each input row once for two output rows, and
     // conv2d_grad_weight_row_sg can give each lane several kernel rows: both must sum exactly
     // as the one-row kernels do. The forward (bias, ReLU), the flipped grad input that runs
     // on it and the weight gradient, on DeepMerge's layers (2 and 3 kernel rows per lane),

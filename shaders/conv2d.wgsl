@@ -53,6 +53,8 @@ override CB: u32 = 8u;
 override CT: u32 = 1u;
 // Kernel rows per lane in conv2d_grad_weight_row_sg: 1 to 3.
 override RP: u32 = 1u;
+// Output rows per lane in conv2d_fwd_row_sg: 1 or 2.
+override ROWS: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -1211,25 +1213,35 @@ fn taps(acc: vec4<f32>, w: array<f32, 5>, x: array<f32, 8>) -> vec4<f32> {
 
 // ---------------------------------------------------------------------------------------
 // conv2d_fwd_row_sg: the forward for stride 1, dilation 1 and KW <= 5 on adapters with
-// 8-wide subgroups. A lane owns 8 consecutive output pixels of one row, ox0 .. ox0+7
-// (ox0 = 8 * block, OW rounded up to whole blocks per row) and 8 * CT output channels
-// (o0 = wid.z * 8 * CT, weights broadcast as in conv2d_fwd_sg). At kernel row (c, ky) the 8 + KW - 1 input
-// values the lane's pixels see are loaded once and tap k reads columns k .. k + 7 of them,
-// so a 5x5 layer loads 12 values per kernel row instead of 40 (llvmpipe loads each one lane
-// by lane) and the bounds checks of the columns are made once per lane. Chosen for kernels
-// up to 5 wide on rows that fill the blocks (ops/conv2d.rs), and for the grad input of
-// such layers as a forward over g (conv2d_flip, above).
+// 8-wide subgroups. A lane owns 8 consecutive output pixels of ROWS (override, 1 or 2)
+// output rows, ox0 .. ox0+7 (ox0 = 8 * block, OW rounded up to whole blocks per row) of rows
+// oy0 = ROWS * pair .. oy0 + ROWS - 1, and 8 * CT output channels (o0 = wid.z * 8 * CT,
+// weights broadcast as in conv2d_fwd_sg). At input row (c, r) the 8 + KW - 1 input values
+// the lane's pixels see are loaded once and tap k reads columns k .. k + 7 of them, so a
+// 5x5 layer loads 12 values per kernel row instead of 40 (llvmpipe loads each one lane by
+// lane) and the bounds checks of the columns are made once per lane. With two rows, each
+// of the KH + 1 input rows under them feeds kernel row r of the first output row and r - 1
+// of the second, so a 5-row kernel loads 6 windows for two rows where one row per lane
+// loads 10; the kernel rows that do not apply to an output row (r = KH for the first,
+// r = 0 for the second) are skipped, the same for every lane. Each output's sum runs over
+// (c, ky, kx) in that order whatever ROWS is, so both give the same bits (tested). Two
+// rows only with CT = 1 (ops/conv2d.rs): with sixteen channels it took four times as long
+// to compile on lavapipe for 4-8 % more speed. Chosen for kernels up to 5 wide on rows that
+// fill the blocks (ops/conv2d.rs), and for the grad input of such layers as a forward over
+// g (conv2d_flip, above).
 @compute @workgroup_size(64)
 fn conv2d_fwd_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
     let blocks = (p.ow + 7u) / 8u;
-    let total = p.n * p.oh * blocks;
+    let pairs = (p.oh + ROWS - 1u) / ROWS;
+    let total = p.n * pairs * blocks;
     let q = gid.x + gid.y * nwg.x * 64u;
     // As in conv2d_fwd_sg: subgroups leave as a whole; lanes past the end redo the last
     // block and store nothing.
     if (subgroupAll(q >= total)) { return; }
-    let v = cursor(min(q, total - 1u), p.oh, blocks);
+    let v = cursor(min(q, total - 1u), pairs, blocks);
     let ox0 = v.z * 8u;
-    let iy0 = v.y - p.ph;
+    let oy0 = ROWS * v.y;
+    let iy0 = oy0 - p.ph;
     let ix0 = ox0 - p.pw;
     // Columns ix0 + j of the window (u32: a column left of the image wraps past W).
     // Entries past 8 + KW - 2 are never used: their mask is false, so the load folds away.
@@ -1247,199 +1259,11 @@ fn conv2d_fwd_row_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let m10 = ix0 + 10u < p.w && 10u < span;
     let m11 = ix0 + 11u < p.w && 11u < span;
     let hw = p.h * p.w;
-    let ckk = p.c * KH * KW;
+    let khw = KH * KW;
+    let ckk = p.c * khw;
     let o0 = wid.z * 8u * CT;
     let wrow0 = min(o0 + 0u + sl, p.o - 1u) * ckk;
     let wrow1 = min(o0 + 8u + sl, p.o - 1u) * ckk;
-    var a0_0 = vec4<f32>(0.0);
-    var b0_0 = vec4<f32>(0.0);
-    var a0_1 = vec4<f32>(0.0);
-    var b0_1 = vec4<f32>(0.0);
-    var a0_2 = vec4<f32>(0.0);
-    var b0_2 = vec4<f32>(0.0);
-    var a0_3 = vec4<f32>(0.0);
-    var b0_3 = vec4<f32>(0.0);
-    var a0_4 = vec4<f32>(0.0);
-    var b0_4 = vec4<f32>(0.0);
-    var a0_5 = vec4<f32>(0.0);
-    var b0_5 = vec4<f32>(0.0);
-    var a0_6 = vec4<f32>(0.0);
-    var b0_6 = vec4<f32>(0.0);
-    var a0_7 = vec4<f32>(0.0);
-    var b0_7 = vec4<f32>(0.0);
-    var a1_0 = vec4<f32>(0.0);
-    var b1_0 = vec4<f32>(0.0);
-    var a1_1 = vec4<f32>(0.0);
-    var b1_1 = vec4<f32>(0.0);
-    var a1_2 = vec4<f32>(0.0);
-    var b1_2 = vec4<f32>(0.0);
-    var a1_3 = vec4<f32>(0.0);
-    var b1_3 = vec4<f32>(0.0);
-    var a1_4 = vec4<f32>(0.0);
-    var b1_4 = vec4<f32>(0.0);
-    var a1_5 = vec4<f32>(0.0);
-    var b1_5 = vec4<f32>(0.0);
-    var a1_6 = vec4<f32>(0.0);
-    var b1_6 = vec4<f32>(0.0);
-    var a1_7 = vec4<f32>(0.0);
-    var b1_7 = vec4<f32>(0.0);
-    // Kernel rows (c, ky) in one flat loop (see the top of the file).
-    var row = v.x * p.c * hw + iy0 * p.w + ix0;
-    var iy = iy0;
-    var ky = 0u;
-    for (var wi = 0u; wi < ckk; wi = wi + KW) {
-        let ok = iy < p.h;
-        // The window, columns ix0 .. ix0 + 11, and the weights of the KW taps (clamped:
-        // the loads of taps past KW are dead code once KW is known).
-        let c0 = ldx(row + 0u, ok && m0);
-        let c1 = ldx(row + 1u, ok && m1);
-        let c2 = ldx(row + 2u, ok && m2);
-        let c3 = ldx(row + 3u, ok && m3);
-        let c4 = ldx(row + 4u, ok && m4);
-        let c5 = ldx(row + 5u, ok && m5);
-        let c6 = ldx(row + 6u, ok && m6);
-        let c7 = ldx(row + 7u, ok && m7);
-        let c8 = ldx(row + 8u, ok && m8);
-        let c9 = ldx(row + 9u, ok && m9);
-        let c10 = ldx(row + 10u, ok && m10);
-        let c11 = ldx(row + 11u, ok && m11);
-        let wl0_0 = wt[wrow0 + min(wi + 0u, ckk - 1u)];
-        let wl1_0 = wt[wrow1 + min(wi + 0u, ckk - 1u)];
-        let wl0_1 = wt[wrow0 + min(wi + 1u, ckk - 1u)];
-        let wl1_1 = wt[wrow1 + min(wi + 1u, ckk - 1u)];
-        let wl0_2 = wt[wrow0 + min(wi + 2u, ckk - 1u)];
-        let wl1_2 = wt[wrow1 + min(wi + 2u, ckk - 1u)];
-        let wl0_3 = wt[wrow0 + min(wi + 3u, ckk - 1u)];
-        let wl1_3 = wt[wrow1 + min(wi + 3u, ckk - 1u)];
-        let wl0_4 = wt[wrow0 + min(wi + 4u, ckk - 1u)];
-        let wl1_4 = wt[wrow1 + min(wi + 4u, ckk - 1u)];
-        // Tap k sees columns k .. k + 7. Each accumulator is assigned once per kernel row:
-        // llvmpipe blends every assignment to a loop-carried variable with the loop mask,
-        // so a chain of lets over the taps costs one blend where a loop over them cost KW.
-        let xa = array<f32, 8>(c0, c1, c2, c3, c4, c5, c6, c7);
-        let xb = array<f32, 8>(c4, c5, c6, c7, c8, c9, c10, c11);
-        let w0_0 = array<f32, 5>(subgroupBroadcast(wl0_0, 0u), subgroupBroadcast(wl0_1, 0u), subgroupBroadcast(wl0_2, 0u), subgroupBroadcast(wl0_3, 0u), subgroupBroadcast(wl0_4, 0u));
-        a0_0 = taps(a0_0, w0_0, xa);
-        b0_0 = taps(b0_0, w0_0, xb);
-        let w0_1 = array<f32, 5>(subgroupBroadcast(wl0_0, 1u), subgroupBroadcast(wl0_1, 1u), subgroupBroadcast(wl0_2, 1u), subgroupBroadcast(wl0_3, 1u), subgroupBroadcast(wl0_4, 1u));
-        a0_1 = taps(a0_1, w0_1, xa);
-        b0_1 = taps(b0_1, w0_1, xb);
-        let w0_2 = array<f32, 5>(subgroupBroadcast(wl0_0, 2u), subgroupBroadcast(wl0_1, 2u), subgroupBroadcast(wl0_2, 2u), subgroupBroadcast(wl0_3, 2u), subgroupBroadcast(wl0_4, 2u));
-        a0_2 = taps(a0_2, w0_2, xa);
-        b0_2 = taps(b0_2, w0_2, xb);
-        let w0_3 = array<f32, 5>(subgroupBroadcast(wl0_0, 3u), subgroupBroadcast(wl0_1, 3u), subgroupBroadcast(wl0_2, 3u), subgroupBroadcast(wl0_3, 3u), subgroupBroadcast(wl0_4, 3u));
-        a0_3 = taps(a0_3, w0_3, xa);
-        b0_3 = taps(b0_3, w0_3, xb);
-        let w0_4 = array<f32, 5>(subgroupBroadcast(wl0_0, 4u), subgroupBroadcast(wl0_1, 4u), subgroupBroadcast(wl0_2, 4u), subgroupBroadcast(wl0_3, 4u), subgroupBroadcast(wl0_4, 4u));
-        a0_4 = taps(a0_4, w0_4, xa);
-        b0_4 = taps(b0_4, w0_4, xb);
-        let w0_5 = array<f32, 5>(subgroupBroadcast(wl0_0, 5u), subgroupBroadcast(wl0_1, 5u), subgroupBroadcast(wl0_2, 5u), subgroupBroadcast(wl0_3, 5u), subgroupBroadcast(wl0_4, 5u));
-        a0_5 = taps(a0_5, w0_5, xa);
-        b0_5 = taps(b0_5, w0_5, xb);
-        let w0_6 = array<f32, 5>(subgroupBroadcast(wl0_0, 6u), subgroupBroadcast(wl0_1, 6u), subgroupBroadcast(wl0_2, 6u), subgroupBroadcast(wl0_3, 6u), subgroupBroadcast(wl0_4, 6u));
-        a0_6 = taps(a0_6, w0_6, xa);
-        b0_6 = taps(b0_6, w0_6, xb);
-        let w0_7 = array<f32, 5>(subgroupBroadcast(wl0_0, 7u), subgroupBroadcast(wl0_1, 7u), subgroupBroadcast(wl0_2, 7u), subgroupBroadcast(wl0_3, 7u), subgroupBroadcast(wl0_4, 7u));
-        a0_7 = taps(a0_7, w0_7, xa);
-        b0_7 = taps(b0_7, w0_7, xb);
-        if (CT >= 2u) {
-            let w1_0 = array<f32, 5>(subgroupBroadcast(wl1_0, 0u), subgroupBroadcast(wl1_1, 0u), subgroupBroadcast(wl1_2, 0u), subgroupBroadcast(wl1_3, 0u), subgroupBroadcast(wl1_4, 0u));
-            a1_0 = taps(a1_0, w1_0, xa);
-            b1_0 = taps(b1_0, w1_0, xb);
-            let w1_1 = array<f32, 5>(subgroupBroadcast(wl1_0, 1u), subgroupBroadcast(wl1_1, 1u), subgroupBroadcast(wl1_2, 1u), subgroupBroadcast(wl1_3, 1u), subgroupBroadcast(wl1_4, 1u));
-            a1_1 = taps(a1_1, w1_1, xa);
-            b1_1 = taps(b1_1, w1_1, xb);
-            let w1_2 = array<f32, 5>(subgroupBroadcast(wl1_0, 2u), subgroupBroadcast(wl1_1, 2u), subgroupBroadcast(wl1_2, 2u), subgroupBroadcast(wl1_3, 2u), subgroupBroadcast(wl1_4, 2u));
-            a1_2 = taps(a1_2, w1_2, xa);
-            b1_2 = taps(b1_2, w1_2, xb);
-            let w1_3 = array<f32, 5>(subgroupBroadcast(wl1_0, 3u), subgroupBroadcast(wl1_1, 3u), subgroupBroadcast(wl1_2, 3u), subgroupBroadcast(wl1_3, 3u), subgroupBroadcast(wl1_4, 3u));
-            a1_3 = taps(a1_3, w1_3, xa);
-            b1_3 = taps(b1_3, w1_3, xb);
-            let w1_4 = array<f32, 5>(subgroupBroadcast(wl1_0, 4u), subgroupBroadcast(wl1_1, 4u), subgroupBroadcast(wl1_2, 4u), subgroupBroadcast(wl1_3, 4u), subgroupBroadcast(wl1_4, 4u));
-            a1_4 = taps(a1_4, w1_4, xa);
-            b1_4 = taps(b1_4, w1_4, xb);
-            let w1_5 = array<f32, 5>(subgroupBroadcast(wl1_0, 5u), subgroupBroadcast(wl1_1, 5u), subgroupBroadcast(wl1_2, 5u), subgroupBroadcast(wl1_3, 5u), subgroupBroadcast(wl1_4, 5u));
-            a1_5 = taps(a1_5, w1_5, xa);
-            b1_5 = taps(b1_5, w1_5, xb);
-            let w1_6 = array<f32, 5>(subgroupBroadcast(wl1_0, 6u), subgroupBroadcast(wl1_1, 6u), subgroupBroadcast(wl1_2, 6u), subgroupBroadcast(wl1_3, 6u), subgroupBroadcast(wl1_4, 6u));
-            a1_6 = taps(a1_6, w1_6, xa);
-            b1_6 = taps(b1_6, w1_6, xb);
-            let w1_7 = array<f32, 5>(subgroupBroadcast(wl1_0, 7u), subgroupBroadcast(wl1_1, 7u), subgroupBroadcast(wl1_2, 7u), subgroupBroadcast(wl1_3, 7u), subgroupBroadcast(wl1_4, 7u));
-            a1_7 = taps(a1_7, w1_7, xa);
-            b1_7 = taps(b1_7, w1_7, xb);
-        }
-        iy = iy + 1u;
-        row = row + p.w;
-        ky = ky + 1u;
-        if (ky == KH) {
-            ky = 0u;
-            iy = iy0;
-            row = row + hw - KH * p.w;
-        }
-    }
-    if (q >= total) { return; }
-    let base = (v.x * p.o * p.oh + v.y) * p.ow + ox0;
-    let valid = p.ow - ox0;
-    fwd_row_store8(base, valid, o0 + 0u, a0_0, b0_0);
-    fwd_row_store8(base, valid, o0 + 1u, a0_1, b0_1);
-    fwd_row_store8(base, valid, o0 + 2u, a0_2, b0_2);
-    fwd_row_store8(base, valid, o0 + 3u, a0_3, b0_3);
-    fwd_row_store8(base, valid, o0 + 4u, a0_4, b0_4);
-    fwd_row_store8(base, valid, o0 + 5u, a0_5, b0_5);
-    fwd_row_store8(base, valid, o0 + 6u, a0_6, b0_6);
-    fwd_row_store8(base, valid, o0 + 7u, a0_7, b0_7);
-    if (CT >= 2u) {
-        fwd_row_store8(base, valid, o0 + 8u, a1_0, b1_0);
-        fwd_row_store8(base, valid, o0 + 9u, a1_1, b1_1);
-        fwd_row_store8(base, valid, o0 + 10u, a1_2, b1_2);
-        fwd_row_store8(base, valid, o0 + 11u, a1_3, b1_3);
-        fwd_row_store8(base, valid, o0 + 12u, a1_4, b1_4);
-        fwd_row_store8(base, valid, o0 + 13u, a1_5, b1_5);
-        fwd_row_store8(base, valid, o0 + 14u, a1_6, b1_6);
-        fwd_row_store8(base, valid, o0 + 15u, a1_7, b1_7);
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// conv2d_fwd_row2_sg: conv2d_fwd_row_sg for two output rows per lane, oy0 = 2 * pair and
-// oy0 + 1: the KH + 1 input rows under them are loaded once each and feed kernel row r of
-// the first output row and r - 1 of the second, so a 5-row kernel loads 6 windows for two
-// rows where the one-row kernel loads 10 (llvmpipe loads each value lane by lane). Each
-// output's sum runs over (c, ky, kx) in the one-row kernel's order, so the results are bit
-// for bit those of conv2d_fwd_row_sg (tested). The kernel rows that do not apply to an
-// output row (r = KH for the first, r = 0 for the second) are skipped, the same for every
-// lane. Eight output channels per lane only (CT = 1): with sixteen the kernel took four
-// times as long to compile on lavapipe for 4-8 % more speed.
-@compute @workgroup_size(64)
-fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
-    let blocks = (p.ow + 7u) / 8u;
-    let pairs = (p.oh + 1u) / 2u;
-    let total = p.n * pairs * blocks;
-    let q = gid.x + gid.y * nwg.x * 64u;
-    if (subgroupAll(q >= total)) { return; }
-    let v = cursor(min(q, total - 1u), pairs, blocks);
-    let ox0 = v.z * 8u;
-    let oy0 = 2u * v.y;
-    let iy0 = oy0 - p.ph;
-    let ix0 = ox0 - p.pw;
-    let span = 7u + KW;
-    let m0 = ix0 + 0u < p.w && 0u < span;
-    let m1 = ix0 + 1u < p.w && 1u < span;
-    let m2 = ix0 + 2u < p.w && 2u < span;
-    let m3 = ix0 + 3u < p.w && 3u < span;
-    let m4 = ix0 + 4u < p.w && 4u < span;
-    let m5 = ix0 + 5u < p.w && 5u < span;
-    let m6 = ix0 + 6u < p.w && 6u < span;
-    let m7 = ix0 + 7u < p.w && 7u < span;
-    let m8 = ix0 + 8u < p.w && 8u < span;
-    let m9 = ix0 + 9u < p.w && 9u < span;
-    let m10 = ix0 + 10u < p.w && 10u < span;
-    let m11 = ix0 + 11u < p.w && 11u < span;
-    let hw = p.h * p.w;
-    let khw = KH * KW;
-    let ckk = p.c * khw;
-    let o0 = wid.z * 8u;
-    let wrow0 = min(o0 + 0u + sl, p.o - 1u) * ckk;
     var a00_0 = vec4<f32>(0.0);
     var b00_0 = vec4<f32>(0.0);
     var a00_1 = vec4<f32>(0.0);
@@ -1456,6 +1280,22 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     var b00_6 = vec4<f32>(0.0);
     var a00_7 = vec4<f32>(0.0);
     var b00_7 = vec4<f32>(0.0);
+    var a01_0 = vec4<f32>(0.0);
+    var b01_0 = vec4<f32>(0.0);
+    var a01_1 = vec4<f32>(0.0);
+    var b01_1 = vec4<f32>(0.0);
+    var a01_2 = vec4<f32>(0.0);
+    var b01_2 = vec4<f32>(0.0);
+    var a01_3 = vec4<f32>(0.0);
+    var b01_3 = vec4<f32>(0.0);
+    var a01_4 = vec4<f32>(0.0);
+    var b01_4 = vec4<f32>(0.0);
+    var a01_5 = vec4<f32>(0.0);
+    var b01_5 = vec4<f32>(0.0);
+    var a01_6 = vec4<f32>(0.0);
+    var b01_6 = vec4<f32>(0.0);
+    var a01_7 = vec4<f32>(0.0);
+    var b01_7 = vec4<f32>(0.0);
     var a10_0 = vec4<f32>(0.0);
     var b10_0 = vec4<f32>(0.0);
     var a10_1 = vec4<f32>(0.0);
@@ -1472,12 +1312,12 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     var b10_6 = vec4<f32>(0.0);
     var a10_7 = vec4<f32>(0.0);
     var b10_7 = vec4<f32>(0.0);
-    // Input rows (c, r), r = 0 .. KH, in one flat loop (see the top of the file).
+    // Input rows (c, r), r = 0 .. KH + ROWS - 2, in one flat loop (see the top of the file).
     var row = v.x * p.c * hw + iy0 * p.w + ix0;
     var iy = iy0;
     var r = 0u;
     var wc = 0u;
-    let rows_c = KH + 1u;
+    let rows_c = KH + ROWS - 1u;
     for (var it = 0u; it < p.c * rows_c; it = it + 1u) {
         let ok = iy < p.h;
         let c0 = ldx(row + 0u, ok && m0);
@@ -1492,16 +1332,25 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
         let c9 = ldx(row + 9u, ok && m9);
         let c10 = ldx(row + 10u, ok && m10);
         let c11 = ldx(row + 11u, ok && m11);
+        // Tap k sees columns k .. k + 7. Each accumulator is assigned once per kernel row:
+        // llvmpipe blends every assignment to a loop-carried variable with the loop mask,
+        // so a chain of lets over the taps costs one blend where a loop over them cost KW.
         let xa = array<f32, 8>(c0, c1, c2, c3, c4, c5, c6, c7);
         let xb = array<f32, 8>(c4, c5, c6, c7, c8, c9, c10, c11);
         if (r < KH) {
-            // Kernel row r of the first output row.
+            // Kernel row r of the first output row (the weights of taps past KW are dead
+            // code once KW is known).
             let wi = wc + r * KW;
             let wf0_0 = wt[wrow0 + min(wi + 0u, ckk - 1u)];
             let wf0_1 = wt[wrow0 + min(wi + 1u, ckk - 1u)];
             let wf0_2 = wt[wrow0 + min(wi + 2u, ckk - 1u)];
             let wf0_3 = wt[wrow0 + min(wi + 3u, ckk - 1u)];
             let wf0_4 = wt[wrow0 + min(wi + 4u, ckk - 1u)];
+            let wf1_0 = wt[wrow1 + min(wi + 0u, ckk - 1u)];
+            let wf1_1 = wt[wrow1 + min(wi + 1u, ckk - 1u)];
+            let wf1_2 = wt[wrow1 + min(wi + 2u, ckk - 1u)];
+            let wf1_3 = wt[wrow1 + min(wi + 3u, ckk - 1u)];
+            let wf1_4 = wt[wrow1 + min(wi + 4u, ckk - 1u)];
             let w00_0 = array<f32, 5>(subgroupBroadcast(wf0_0, 0u), subgroupBroadcast(wf0_1, 0u), subgroupBroadcast(wf0_2, 0u), subgroupBroadcast(wf0_3, 0u), subgroupBroadcast(wf0_4, 0u));
             a00_0 = taps(a00_0, w00_0, xa);
             b00_0 = taps(b00_0, w00_0, xb);
@@ -1526,8 +1375,34 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
             let w00_7 = array<f32, 5>(subgroupBroadcast(wf0_0, 7u), subgroupBroadcast(wf0_1, 7u), subgroupBroadcast(wf0_2, 7u), subgroupBroadcast(wf0_3, 7u), subgroupBroadcast(wf0_4, 7u));
             a00_7 = taps(a00_7, w00_7, xa);
             b00_7 = taps(b00_7, w00_7, xb);
+            if (CT >= 2u) {
+                let w01_0 = array<f32, 5>(subgroupBroadcast(wf1_0, 0u), subgroupBroadcast(wf1_1, 0u), subgroupBroadcast(wf1_2, 0u), subgroupBroadcast(wf1_3, 0u), subgroupBroadcast(wf1_4, 0u));
+                a01_0 = taps(a01_0, w01_0, xa);
+                b01_0 = taps(b01_0, w01_0, xb);
+                let w01_1 = array<f32, 5>(subgroupBroadcast(wf1_0, 1u), subgroupBroadcast(wf1_1, 1u), subgroupBroadcast(wf1_2, 1u), subgroupBroadcast(wf1_3, 1u), subgroupBroadcast(wf1_4, 1u));
+                a01_1 = taps(a01_1, w01_1, xa);
+                b01_1 = taps(b01_1, w01_1, xb);
+                let w01_2 = array<f32, 5>(subgroupBroadcast(wf1_0, 2u), subgroupBroadcast(wf1_1, 2u), subgroupBroadcast(wf1_2, 2u), subgroupBroadcast(wf1_3, 2u), subgroupBroadcast(wf1_4, 2u));
+                a01_2 = taps(a01_2, w01_2, xa);
+                b01_2 = taps(b01_2, w01_2, xb);
+                let w01_3 = array<f32, 5>(subgroupBroadcast(wf1_0, 3u), subgroupBroadcast(wf1_1, 3u), subgroupBroadcast(wf1_2, 3u), subgroupBroadcast(wf1_3, 3u), subgroupBroadcast(wf1_4, 3u));
+                a01_3 = taps(a01_3, w01_3, xa);
+                b01_3 = taps(b01_3, w01_3, xb);
+                let w01_4 = array<f32, 5>(subgroupBroadcast(wf1_0, 4u), subgroupBroadcast(wf1_1, 4u), subgroupBroadcast(wf1_2, 4u), subgroupBroadcast(wf1_3, 4u), subgroupBroadcast(wf1_4, 4u));
+                a01_4 = taps(a01_4, w01_4, xa);
+                b01_4 = taps(b01_4, w01_4, xb);
+                let w01_5 = array<f32, 5>(subgroupBroadcast(wf1_0, 5u), subgroupBroadcast(wf1_1, 5u), subgroupBroadcast(wf1_2, 5u), subgroupBroadcast(wf1_3, 5u), subgroupBroadcast(wf1_4, 5u));
+                a01_5 = taps(a01_5, w01_5, xa);
+                b01_5 = taps(b01_5, w01_5, xb);
+                let w01_6 = array<f32, 5>(subgroupBroadcast(wf1_0, 6u), subgroupBroadcast(wf1_1, 6u), subgroupBroadcast(wf1_2, 6u), subgroupBroadcast(wf1_3, 6u), subgroupBroadcast(wf1_4, 6u));
+                a01_6 = taps(a01_6, w01_6, xa);
+                b01_6 = taps(b01_6, w01_6, xb);
+                let w01_7 = array<f32, 5>(subgroupBroadcast(wf1_0, 7u), subgroupBroadcast(wf1_1, 7u), subgroupBroadcast(wf1_2, 7u), subgroupBroadcast(wf1_3, 7u), subgroupBroadcast(wf1_4, 7u));
+                a01_7 = taps(a01_7, w01_7, xa);
+                b01_7 = taps(b01_7, w01_7, xb);
+            }
         }
-        if (r > 0u) {
+        if (ROWS > 1u && r > 0u) {
             // Kernel row r - 1 of the second.
             let wi = wc + (r - 1u) * KW;
             let ws0_0 = wt[wrow0 + min(wi + 0u, ckk - 1u)];
@@ -1581,7 +1456,17 @@ fn conv2d_fwd_row2_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     fwd_row_store8(base0, valid, o0 + 5u, a00_5, b00_5);
     fwd_row_store8(base0, valid, o0 + 6u, a00_6, b00_6);
     fwd_row_store8(base0, valid, o0 + 7u, a00_7, b00_7);
-    if (oy0 + 1u >= p.oh) { return; }
+    if (CT >= 2u) {
+        fwd_row_store8(base0, valid, o0 + 8u, a01_0, b01_0);
+        fwd_row_store8(base0, valid, o0 + 9u, a01_1, b01_1);
+        fwd_row_store8(base0, valid, o0 + 10u, a01_2, b01_2);
+        fwd_row_store8(base0, valid, o0 + 11u, a01_3, b01_3);
+        fwd_row_store8(base0, valid, o0 + 12u, a01_4, b01_4);
+        fwd_row_store8(base0, valid, o0 + 13u, a01_5, b01_5);
+        fwd_row_store8(base0, valid, o0 + 14u, a01_6, b01_6);
+        fwd_row_store8(base0, valid, o0 + 15u, a01_7, b01_7);
+    }
+    if (ROWS < 2u || oy0 + 1u >= p.oh) { return; }
     let base1 = base0 + p.ow;
     fwd_row_store8(base1, valid, o0 + 0u, a10_0, b10_0);
     fwd_row_store8(base1, valid, o0 + 1u, a10_1, b10_1);

@@ -103,7 +103,7 @@ pub fn set_flip(ctx: &Context, on: bool) {
 }
 
 /// Whether the row kernels take several rows per lane where they can: two output rows in
-/// the forward (`conv2d_fwd_row2_sg`), two or three kernel rows in the weight gradient
+/// the forward (`conv2d_fwd_row_sg` with `ROWS` = 2), two or three kernel rows in the weight gradient
 /// (`conv2d_grad_weight_row_sg` with `RP` > 1). They compute the one-row kernels' sums bit for bit, so
 /// they are no choice of their own; the switch is for the tests that hold them to that.
 pub fn row_pairs(ctx: &Context) -> bool {

@@ -238,8 +238,8 @@ fn row_kernels(ctx: &crate::gpu::Context, p: &Conv2dParams) -> bool {
     crate::gpu::rows(ctx) && use_subgroups(ctx) && p.stride == (1, 1) && p.dilation == (1, 1)
 }
 
-/// Dispatches `conv2d_fwd_row2_sg` or `conv2d_fwd_row_sg` (see `row_forward_ok`): lanes own
-/// 8 pixels of two output rows or one (rows padded to whole blocks of 8).
+/// Dispatches `conv2d_fwd_row_sg` (see `row_forward_ok`): lanes own 8 pixels of two output
+/// rows or one (rows padded to whole blocks of 8).
 fn forward_rows(
     x: &Tensor,
     w: &Tensor,
@@ -250,18 +250,18 @@ fn forward_rows(
     flags: u32,
 ) -> Result<()> {
     let ctx = x.ctx();
-    let (ct, consts) = output_channel_blocks(geo, p);
+    let (ct, mut consts) = output_channel_blocks(geo, p);
     // Two output rows per lane where there are two and a lane has 8 channels: the input
     // rows under both are loaded once (the same sums, bit for bit; see the kernel for why
     // not with 16).
-    let pairs = geo.oh >= 2 && ct == 1 && crate::gpu::row_pairs(ctx);
-    let (entry, rows) = if pairs {
-        ("conv2d_fwd_row2_sg", geo.oh.div_ceil(2))
+    let rows = if geo.oh >= 2 && ct == 1 && crate::gpu::row_pairs(ctx) {
+        consts.push(("ROWS", 2.0));
+        2
     } else {
-        ("conv2d_fwd_row_sg", geo.oh)
+        1
     };
-    let k = ctx.kernel("conv2d", entry, &consts)?;
-    let lanes = geo.n * rows * geo.ow.div_ceil(8);
+    let k = ctx.kernel("conv2d", "conv2d_fwd_row_sg", &consts)?;
+    let lanes = geo.n * geo.oh.div_ceil(rows) * geo.ow.div_ceil(8);
     let [gx, gy, _] = grid_1d(lanes as u64, 64);
     let grid = [gx, gy, geo.o.div_ceil(8 * ct) as u32];
     let bufs = [x.buffer(), w.buffer(), b_buf, out.buffer()];
