@@ -31,22 +31,30 @@ pub fn for_each_cpu_variant(mut f: impl FnMut(&str)) {
     reset_variant(&ctx);
 }
 
-/// `for_each_cpu_variant` with the subgroup family run three times: the row-window
-/// convolutions (`gpu::rows`) with and without the flipped grad input (`gpu::flip`), and
-/// neither. All three are what some runs use.
+/// `for_each_cpu_variant` with the subgroup family run four times: the row-window
+/// convolutions (`gpu::rows`) with the flipped grad input (`gpu::flip`) and the Winograd 3x3
+/// forward (`gpu::wino`), with the flipped grad input alone, alone, and none of them. All
+/// four are what some runs use.
 pub fn for_each_conv_variant(mut f: impl FnMut(&str)) {
-    use tidal::gpu::{set_flip, set_rows, Variant};
+    use tidal::gpu::{set_flip, set_rows, set_wino, Variant};
     let ctx = ctx();
     for_each_cpu_variant(|v| {
         if v == format!("{:?}", Variant::Subgroup) {
-            for (rows, flip) in [(true, true), (true, false), (false, false)] {
+            for (rows, flip, wino) in [
+                (true, true, true),
+                (true, true, false),
+                (true, false, false),
+                (false, false, false),
+            ] {
                 set_rows(&ctx, rows);
                 set_flip(&ctx, flip);
-                f(&format!("{v} rows={rows} flip={flip}"));
+                set_wino(&ctx, wino);
+                f(&format!("{v} rows={rows} flip={flip} wino={wino}"));
             }
             // the defaults
             set_rows(&ctx, true);
             set_flip(&ctx, true);
+            set_wino(&ctx, false);
         } else {
             f(v);
         }

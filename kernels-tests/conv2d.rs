@@ -783,3 +783,116 @@ fn conv_bn_relu_pool_eval_matches_cpu_and_the_separate_ops() {
     ));
     tidal::gpu::reset_variant(&ctx);
 }
+
+/// Max and RMS of |got − want| over the elements, want in f64.
+fn abs_errors(got: &[f32], want: &[f64]) -> (f64, f64) {
+    let mut max = 0.0f64;
+    let mut sq = 0.0f64;
+    for (&g, &w) in got.iter().zip(want) {
+        let e = (g as f64 - w).abs();
+        max = max.max(e);
+        sq += e * e;
+    }
+    (max, (sq / got.len() as f64).sqrt())
+}
+
+#[test]
+fn winograd_forward_and_flipped_grad_input_stay_within_twice_the_direct_error() {
+    // `+wino` runs the 3x3 stride-1 forwards (and so the flipped grad inputs) as Winograd
+    // F(2x2, 3x3): two dispatches (the weight transform, the kernel) where the row kernel
+    // takes one. Its transforms add roundings, so it is held to the f64 sums against the
+    // direct form on DeepMerge's 3x3 layers (batch 3) and on odd shapes: no more than twice
+    // the direct form's largest and RMS error. README ("Winograd") quotes the figures
+    // (`cargo test --release --test kernels winograd -- --nocapture` prints them).
+    use tidal::gpu::{reset_variant, set_flip, set_rows, set_variant, set_wino, subgroup_ok};
+    let ctx = ctx();
+    if !subgroup_ok(&ctx) {
+        eprintln!("skipped: the Winograd kernel needs 8-wide subgroups");
+        return;
+    }
+    set_variant(&ctx, tidal::gpu::Variant::Subgroup);
+    set_rows(&ctx, true);
+    set_flip(&ctx, true);
+    let mut cases: Vec<(&str, Case)> = deepmerge_cases(3).into_iter().skip(1).collect();
+    cases.push((
+        "3x3 pad 1 rows of 35",
+        case(2, 5, 7, 35, 19, 3, params(1, 1, 1, false)),
+    ));
+    cases.push((
+        "3x3 no pad odd rows",
+        case(1, 9, 13, 14, 6, 3, params(1, 0, 1, false)),
+    ));
+    for (i, (name, cs)) in cases.into_iter().enumerate() {
+        let seed = 700 + 10 * i as u64;
+        let x = data(seed, numel(&cs.x_shape()));
+        let w = data(seed + 1, numel(&cs.w_shape()));
+        let g = data(seed + 2, numel(&cs.y_shape()));
+        // The f64 sums: forward, and grad input (the transposed convolution).
+        let mut want_y = vec![0.0f64; numel(&cs.y_shape())];
+        let mut want_gx = vec![0.0f64; numel(&cs.x_shape())];
+        cs.for_each_tap(|n, o, oy, ox, c, ky, kx, xi| {
+            let yi = cs.y_index(n, o, oy, ox);
+            let wv = w[cs.w_index(o, c, ky, kx)] as f64;
+            want_y[yi] += x[xi] as f64 * wv;
+            want_gx[xi] += g[yi] as f64 * wv;
+        });
+        let (xt, wt, gt) = (
+            tensor(&x, &cs.x_shape()),
+            tensor(&w, &cs.w_shape()),
+            tensor(&g, &cs.y_shape()),
+        );
+        let run = |wino: bool| {
+            set_wino(&ctx, wino);
+            let before = ctx.stats().dispatches;
+            let y = conv2d(&xt, &wt, None, cs.p).unwrap();
+            let n_fwd = ctx.stats().dispatches - before;
+            let gx = conv2d_grad_input(&gt, &wt, &cs.x_shape(), cs.p).unwrap();
+            (y.to_vec().unwrap(), gx.to_vec().unwrap(), n_fwd)
+        };
+        let (y_w, gx_w, n_w) = run(true);
+        let (y_d, gx_d, n_d) = run(false);
+        assert_eq!((n_w, n_d), (2, 1), "{name}: forward dispatches");
+        for (what, wino, direct, want) in [
+            ("forward", &y_w, &y_d, &want_y),
+            ("grad input", &gx_w, &gx_d, &want_gx),
+        ] {
+            let (wmax, wrms) = abs_errors(wino, want);
+            let (dmax, drms) = abs_errors(direct, want);
+            eprintln!(
+                "{name} {what}: Winograd max {wmax:.2e} rms {wrms:.2e}, direct max {dmax:.2e} rms {drms:.2e}"
+            );
+            assert!(
+                wmax <= 2.0 * dmax && wrms <= 2.0 * drms,
+                "{name} {what}: Winograd max {wmax:e} rms {wrms:e} against direct {dmax:e} {drms:e}"
+            );
+        }
+    }
+    set_wino(&ctx, false);
+    reset_variant(&ctx);
+}
+
+#[test]
+fn winograd_forward_gradients_match_fd() {
+    use tidal::gpu::{reset_variant, set_variant, set_wino, subgroup_ok};
+    let ctx = ctx();
+    if !subgroup_ok(&ctx) {
+        eprintln!("skipped: the Winograd kernel needs 8-wide subgroups");
+        return;
+    }
+    set_variant(&ctx, tidal::gpu::Variant::Subgroup);
+    set_wino(&ctx, true);
+    // Rows of 7 and 14 (one and two blocks of 8 columns), odd row counts (a last tile row
+    // with one output row), with and without padding.
+    fd_check(
+        "wino 3x3 pad 1",
+        case(1, 2, 5, 7, 3, 3, params(1, 1, 1, false)),
+        800,
+    );
+    fd_check(
+        "wino 3x3 no pad",
+        case(2, 3, 7, 16, 9, 3, params(1, 0, 1, false)),
+        810,
+    );
+    set_wino(&ctx, false);
+    reset_variant(&ctx);
+}

@@ -2291,3 +2291,221 @@ fn pool_store(base: u32, two: bool, o: u32, nb: u32, plane: u32, a: vec4<f32>, b
 }
 
 //#endif
+
+// ---------------------------------------------------------------------------------------
+// Winograd F(2x2, 3x3) forward (`+wino`; stride 1, dilation 1, 3x3 kernels) on adapters
+// with 8-wide subgroups. An output tile of 2x2 pixels is A^T [sum_c U_c (.) V_c] A with
+// U = G w G^T the 4x4 transform of a 3x3 kernel (conv2d_wino_weights) and V = B^T d B of
+// the 4x4 input patch d under the tile: 16 multiplies per tile and channel pair where the
+// direct form takes 36. A lane owns two output rows oy0, oy0 + 1 (oy0 = 2 * pair) by 8
+// columns ox0 .. ox0 + 7 (four tiles side by side, held as one vec4 per transform
+// position, lane .x to .w = tiles 0 to 3) and 8 output channels o0 .. o0 + 7 (o0 = wid.z * 8;
+// lane sl loads the 16 transformed weights of channel o0 + sl as 4 vec4s and broadcasts
+// them). Per input channel it loads the 4 x 10 input values under its tiles, once.
+// The sums run in another order and through the transforms, so they round differently from
+// the direct kernels: a choice of its own (gpu::wino). Error against float64 is stated in
+// README ("Winograd").
+//
+//   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+//   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+//   A^T = [1 1 1 0; 0 1 -1 -1]
+
+// 16 values of a 4x4 transform, position (i, j) in p<4i + j>, each a vec4 over 4 tiles.
+struct Wino {
+    p0: vec4<f32>, p1: vec4<f32>, p2: vec4<f32>, p3: vec4<f32>,
+    p4: vec4<f32>, p5: vec4<f32>, p6: vec4<f32>, p7: vec4<f32>,
+    p8: vec4<f32>, p9: vec4<f32>, p10: vec4<f32>, p11: vec4<f32>,
+    p12: vec4<f32>, p13: vec4<f32>, p14: vec4<f32>, p15: vec4<f32>,
+}
+
+// One input row under the lane's tiles (columns ix0 .. ix0 + 9, zero outside the image)
+// times B on the right: column j of the result holds tile t's (d B)[j] in component t.
+fn wino_row(off: u32, ok: bool, m: array<bool, 10>) -> array<vec4<f32>, 4> {
+    let d0 = ldx(off + 0u, ok && m[0]);
+    let d1 = ldx(off + 1u, ok && m[1]);
+    let d2 = ldx(off + 2u, ok && m[2]);
+    let d3 = ldx(off + 3u, ok && m[3]);
+    let d4 = ldx(off + 4u, ok && m[4]);
+    let d5 = ldx(off + 5u, ok && m[5]);
+    let d6 = ldx(off + 6u, ok && m[6]);
+    let d7 = ldx(off + 7u, ok && m[7]);
+    let d8 = ldx(off + 8u, ok && m[8]);
+    let d9 = ldx(off + 9u, ok && m[9]);
+    // Tile t starts at column 2t: its columns 0 .. 3 are D0 .. D3 in component t.
+    let e0 = vec4<f32>(d0, d2, d4, d6);
+    let e1 = vec4<f32>(d1, d3, d5, d7);
+    let e2 = vec4<f32>(d2, d4, d6, d8);
+    let e3 = vec4<f32>(d3, d5, d7, d9);
+    return array<vec4<f32>, 4>(e0 - e2, e1 + e2, e2 - e1, e1 - e3);
+}
+
+// V = B^T (d B) from the four rows of d B.
+fn wino_input(r0: array<vec4<f32>, 4>, r1: array<vec4<f32>, 4>, r2: array<vec4<f32>, 4>, r3: array<vec4<f32>, 4>) -> Wino {
+    return Wino(
+        r0[0] - r2[0], r0[1] - r2[1], r0[2] - r2[2], r0[3] - r2[3],
+        r1[0] + r2[0], r1[1] + r2[1], r1[2] + r2[2], r1[3] + r2[3],
+        r2[0] - r1[0], r2[1] - r1[1], r2[2] - r1[2], r2[3] - r1[3],
+        r1[0] - r3[0], r1[1] - r3[1], r1[2] - r3[2], r1[3] - r3[3],
+    );
+}
+
+// One output channel's 2x2 tiles (rows 0 and 1, columns 0 and 1 of each; lane .x to .w =
+// tiles 0 to 3).
+struct WinoOut {
+    y00: vec4<f32>,
+    y01: vec4<f32>,
+    y10: vec4<f32>,
+    y11: vec4<f32>,
+}
+
+// y + A^T (U (.) V) A: one input channel's contribution to one output channel, U's 16
+// values in u0 .. u3 (positions 4k .. 4k + 3 in uk), the same for every tile. Transformed
+// back per channel, not once after the sum over channels: the sum then carries 4 values per
+// tile instead of 16 (16 accumulators per lane where llvmpipe spilled 128), for 24 more
+// additions per channel pair.
+fn wino_mac(y: WinoOut, u0: vec4<f32>, u1: vec4<f32>, u2: vec4<f32>, u3: vec4<f32>, v: Wino) -> WinoOut {
+    let m0 = u0.x * v.p0;
+    let m1 = u0.y * v.p1;
+    let m2 = u0.z * v.p2;
+    let m3 = u0.w * v.p3;
+    let m4 = u1.x * v.p4;
+    let m5 = u1.y * v.p5;
+    let m6 = u1.z * v.p6;
+    let m7 = u1.w * v.p7;
+    let m8 = u2.x * v.p8;
+    let m9 = u2.y * v.p9;
+    let m10 = u2.z * v.p10;
+    let m11 = u2.w * v.p11;
+    let m12 = u3.x * v.p12;
+    let m13 = u3.y * v.p13;
+    let m14 = u3.z * v.p14;
+    let m15 = u3.w * v.p15;
+    // A^T M: rows 0 and 1, then times A: columns 0 and 1.
+    let a00 = m0 + m4 + m8;
+    let a01 = m1 + m5 + m9;
+    let a02 = m2 + m6 + m10;
+    let a03 = m3 + m7 + m11;
+    let a10 = m4 - m8 - m12;
+    let a11 = m5 - m9 - m13;
+    let a12 = m6 - m10 - m14;
+    let a13 = m7 - m11 - m15;
+    return WinoOut(
+        y.y00 + (a00 + a01 + a02),
+        y.y01 + (a01 - a02 - a03),
+        y.y10 + (a10 + a11 + a12),
+        y.y11 + (a11 - a12 - a13),
+    );
+}
+
+fn wino_zero() -> WinoOut {
+    let z = vec4<f32>(0.0);
+    return WinoOut(z, z, z, z);
+}
+
+// Channel o's two output rows; tile t's columns are 2t and 2t + 1.
+fn wino_store(base: u32, valid: u32, second: bool, o: u32, y: WinoOut) {
+    fwd_row_store8(base, valid, o, vec4<f32>(y.y00.x, y.y01.x, y.y00.y, y.y01.y), vec4<f32>(y.y00.z, y.y01.z, y.y00.w, y.y01.w));
+    if (second) {
+        fwd_row_store8(base + p.ow, valid, o, vec4<f32>(y.y10.x, y.y11.x, y.y10.y, y.y11.y), vec4<f32>(y.y10.z, y.y11.z, y.y10.w, y.y11.w));
+    }
+}
+
+@compute @workgroup_size(64)
+fn conv2d_fwd_wino_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) sl: u32) {
+    let blocks = (p.ow + 7u) / 8u;
+    let pairs = (p.oh + 1u) / 2u;
+    let total = p.n * pairs * blocks;
+    let q = gid.x + gid.y * nwg.x * 64u;
+    // As in conv2d_fwd_sg: subgroups leave as a whole; lanes past the end redo the last
+    // block and store nothing.
+    if (subgroupAll(q >= total)) { return; }
+    let v = cursor(min(q, total - 1u), pairs, blocks);
+    let ox0 = v.z * 8u;
+    let oy0 = 2u * v.y;
+    let iy0 = oy0 - p.ph;
+    let ix0 = ox0 - p.pw;
+    // u32 columns and rows: one left of or above the image wraps past W (H).
+    let m = array<bool, 10>(ix0 < p.w, ix0 + 1u < p.w, ix0 + 2u < p.w, ix0 + 3u < p.w, ix0 + 4u < p.w,
+        ix0 + 5u < p.w, ix0 + 6u < p.w, ix0 + 7u < p.w, ix0 + 8u < p.w, ix0 + 9u < p.w);
+    let ok0 = iy0 < p.h;
+    let ok1 = iy0 + 1u < p.h;
+    let ok2 = iy0 + 2u < p.h;
+    let ok3 = iy0 + 3u < p.h;
+    let hw = p.h * p.w;
+    let o0 = wid.z * 8u;
+    // Lane sl's weights: channel o0 + sl (the last channel past the end; never stored).
+    var u = min(o0 + sl, p.o - 1u) * p.c * 4u;
+    var acc0 = wino_zero();
+    var acc1 = wino_zero();
+    var acc2 = wino_zero();
+    var acc3 = wino_zero();
+    var acc4 = wino_zero();
+    var acc5 = wino_zero();
+    var acc6 = wino_zero();
+    var acc7 = wino_zero();
+    var row = v.x * p.c * hw + iy0 * p.w + ix0;
+    for (var c = 0u; c < p.c; c = c + 1u) {
+        let vt = wino_input(
+            wino_row(row, ok0, m),
+            wino_row(row + p.w, ok1, m),
+            wino_row(row + 2u * p.w, ok2, m),
+            wino_row(row + 3u * p.w, ok3, m),
+        );
+        let w0 = wt4[u];
+        let w1 = wt4[u + 1u];
+        let w2 = wt4[u + 2u];
+        let w3 = wt4[u + 3u];
+        acc0 = wino_mac(acc0, subgroupBroadcast(w0, 0u), subgroupBroadcast(w1, 0u), subgroupBroadcast(w2, 0u), subgroupBroadcast(w3, 0u), vt);
+        acc1 = wino_mac(acc1, subgroupBroadcast(w0, 1u), subgroupBroadcast(w1, 1u), subgroupBroadcast(w2, 1u), subgroupBroadcast(w3, 1u), vt);
+        acc2 = wino_mac(acc2, subgroupBroadcast(w0, 2u), subgroupBroadcast(w1, 2u), subgroupBroadcast(w2, 2u), subgroupBroadcast(w3, 2u), vt);
+        acc3 = wino_mac(acc3, subgroupBroadcast(w0, 3u), subgroupBroadcast(w1, 3u), subgroupBroadcast(w2, 3u), subgroupBroadcast(w3, 3u), vt);
+        acc4 = wino_mac(acc4, subgroupBroadcast(w0, 4u), subgroupBroadcast(w1, 4u), subgroupBroadcast(w2, 4u), subgroupBroadcast(w3, 4u), vt);
+        acc5 = wino_mac(acc5, subgroupBroadcast(w0, 5u), subgroupBroadcast(w1, 5u), subgroupBroadcast(w2, 5u), subgroupBroadcast(w3, 5u), vt);
+        acc6 = wino_mac(acc6, subgroupBroadcast(w0, 6u), subgroupBroadcast(w1, 6u), subgroupBroadcast(w2, 6u), subgroupBroadcast(w3, 6u), vt);
+        acc7 = wino_mac(acc7, subgroupBroadcast(w0, 7u), subgroupBroadcast(w1, 7u), subgroupBroadcast(w2, 7u), subgroupBroadcast(w3, 7u), vt);
+        row = row + hw;
+        u = u + 4u;
+    }
+    if (q >= total) { return; }
+    let valid = p.ow - ox0;
+    let second = oy0 + 1u < p.oh;
+    let base = (v.x * p.o * p.oh + oy0) * p.ow + ox0;
+    wino_store(base, valid, second, o0 + 0u, acc0);
+    wino_store(base, valid, second, o0 + 1u, acc1);
+    wino_store(base, valid, second, o0 + 2u, acc2);
+    wino_store(base, valid, second, o0 + 3u, acc3);
+    wino_store(base, valid, second, o0 + 4u, acc4);
+    wino_store(base, valid, second, o0 + 5u, acc5);
+    wino_store(base, valid, second, o0 + 6u, acc6);
+    wino_store(base, valid, second, o0 + 7u, acc7);
+}
+
+// U = G w G^T for every (o, c) of a 3x3 weight [O, C, 3, 3], written [O, C, 16] (row-major
+// 4x4) for conv2d_fwd_wino_sg. Invocation i = o * C + c.
+@compute @workgroup_size(256)
+fn conv2d_wino_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i >= p.o * p.c) { return; }
+    let b = i * 9u;
+    // t = G w: rows of 3.
+    let w0 = vec3<f32>(wt[b], wt[b + 1u], wt[b + 2u]);
+    let w1 = vec3<f32>(wt[b + 3u], wt[b + 4u], wt[b + 5u]);
+    let w2 = vec3<f32>(wt[b + 6u], wt[b + 7u], wt[b + 8u]);
+    let t0 = w0;
+    let t1 = 0.5 * (w0 + w1 + w2);
+    let t2 = 0.5 * (w0 - w1 + w2);
+    let t3 = w2;
+    let o = i * 16u;
+    wino_weight_row(o, t0);
+    wino_weight_row(o + 4u, t1);
+    wino_weight_row(o + 8u, t2);
+    wino_weight_row(o + 12u, t3);
+}
+
+// One row of U: t G^T.
+fn wino_weight_row(o: u32, t: vec3<f32>) {
+    out[o] = t.x;
+    out[o + 1u] = 0.5 * (t.x + t.y + t.z);
+    out[o + 2u] = 0.5 * (t.x - t.y + t.z);
+    out[o + 3u] = t.z;
+}

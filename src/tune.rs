@@ -4,7 +4,8 @@
 //!
 //! Families and their candidates: `matmul` (the matmul and convolution kernels: subgroup
 //! where the adapter has 8-wide subgroups, register, tiled), `conv` (with the subgroup
-//! kernels: the row-window convolutions or not) and `bn_relu_pool` (the fused chain or
+//! kernels: the row-window convolutions, with the flipped grad input, with that and the
+//! Winograd 3x3 forward, or none) and `bn_relu_pool` (the fused chain or
 //! the separate ops). Each family has one shape class today, the DeepMerge-sized
 //! case it is timed on. A run records the variants it resolved in its config
 //! (`TrainConfig::kernels`), so timing noise never changes a rerun, a resume or the eval of
@@ -106,7 +107,7 @@ pub fn resolve(ctx: &Rc<Context>, setting: &str) -> Result<Kernels> {
         Error::config(
             format!("kernels = {setting:?}"),
             "must be auto, default, or subgroup/register/tiled optionally followed by +fused \
-             (and subgroup by +rows, after +fused, and that by +flip)",
+             (and subgroup by +rows, after +fused, that by +flip, and that by +wino)",
         )
     })?;
     match parsed {
@@ -156,6 +157,7 @@ pub fn adapter_default(ctx: &Context) -> Kernels {
         fused: false,
         rows: false,
         flip: false,
+        wino: false,
     }
 }
 
@@ -191,9 +193,19 @@ const TRIAL_ROUNDS: usize = 5;
 /// busy VM once put `rows` 4 % ahead of `rows+flip`, which is 10 % faster when idle).
 fn time_alternating(
     n: usize,
+    setup: impl FnMut(usize),
+    f: impl FnMut() -> Result<()>,
+) -> Result<(Vec<f64>, usize)> {
+    let t = time_rounds(n, setup, f)?;
+    Ok((t.iter().map(|v| median(v)).collect(), fastest(&t)))
+}
+
+/// The times of `time_alternating`: t[candidate][round], milliseconds.
+fn time_rounds(
+    n: usize,
     mut setup: impl FnMut(usize),
     mut f: impl FnMut() -> Result<()>,
-) -> Result<(Vec<f64>, usize)> {
+) -> Result<Vec<Vec<f64>>> {
     for i in 0..n {
         setup(i);
         f()?;
@@ -207,7 +219,7 @@ fn time_alternating(
             ti.push(s.elapsed().as_secs_f64() * 1e3);
         }
     }
-    Ok((t.iter().map(|v| median(v)).collect(), fastest(&t)))
+    Ok(t)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -231,6 +243,12 @@ fn fastest(t: &[Vec<f64>]) -> usize {
         .min_by(|&i, &j| score(&t[i]).total_cmp(&score(&t[j])))
         .expect("at least one candidate")
 }
+
+/// The median per-round time of the Winograd forward relative to the direct row kernels
+/// below which the trial picks it. It gives a run other numbers, and on lavapipe the two
+/// timed within a few per cent of each other on its layers while the whole DeepMerge step
+/// measured 1-2.5 % slower with it (README, "Winograd"): noise must not pick it.
+const WINO_MARGIN: f64 = 0.95;
 
 /// Times every candidate of each family on its DeepMerge-sized case and keeps the fastest.
 pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
@@ -270,15 +288,18 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
             fused: false,
             rows: false,
             flip: false,
+            wino: false,
         };
         trial_ms.insert(format!("matmul={name}"), ms);
     }
     let matmul = cands[fastest_matmul];
     gpu::set_variant(ctx, matmul);
-    // The row-window convolutions (subgroup kernels only), without and with the flipped
-    // grad input, against the subgroup kernels they replace: DeepMerge's conv1 forward and
-    // weight gradient, and conv2 with its bias, forward and all three gradients (batch 32).
-    let (rows, flip) = if matmul == Variant::Subgroup {
+    // The row-window convolutions (subgroup kernels only), alone, with the flipped grad
+    // input and with that and the Winograd 3x3 forward, against the subgroup kernels they
+    // replace: DeepMerge's conv1 forward and weight gradient, and conv2 with its bias,
+    // forward and all three gradients (batch 32; Winograd runs conv2's forward and flipped
+    // grad input).
+    let (rows, flip, wino) = if matmul == Variant::Subgroup {
         let x0 = rng.normal(ctx, &[32, 3, 75, 75], 0.0, 1.0)?;
         let w0 = rng.normal(ctx, &[8, 3, 5, 5], 0.0, 0.1)?.requires_grad_();
         let b2 = rng.normal(ctx, &[16], 0.0, 0.1)?.requires_grad_();
@@ -288,6 +309,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
         };
         // (rows, flip) per candidate, in the order of the names below.
         let cands = [(true, true), (true, false), (false, false)];
+        gpu::set_wino(ctx, false);
         let (ms, best) = time_alternating(
             cands.len(),
             |i| {
@@ -309,9 +331,38 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
         {
             trial_ms.insert((*name).into(), t);
         }
-        cands[best]
+        let (rows, flip) = cands[best];
+        gpu::set_rows(ctx, rows);
+        gpu::set_flip(ctx, flip);
+        // With the flipped grad input, the Winograd 3x3 forward against the row kernel on
+        // the layers it runs: conv2 and conv3, forward and grad input (batch 32).
+        let wino = flip && {
+            use crate::ops::conv2d::conv2d_grad_input;
+            let x3 = rng.normal(ctx, &[32, 16, 18, 18], 0.0, 1.0)?;
+            let w3 = rng.normal(ctx, &[32, 16, 3, 3], 0.0, 0.1)?;
+            let g2 = rng.normal(ctx, &[32, 16, 37, 37], 0.0, 1.0)?;
+            let g3 = rng.normal(ctx, &[32, 32, 18, 18], 0.0, 1.0)?;
+            let (x2, w2) = (x.detach(), w.detach());
+            let t = time_rounds(
+                2,
+                |i| gpu::set_wino(ctx, i == 1),
+                || {
+                    let y2 = conv2d(&x2, &w2, None, p)?;
+                    let y3 = conv2d(&x3, &w3, None, p)?;
+                    let gx2 = conv2d_grad_input(&g2, &w2, x2.shape(), p)?;
+                    let gx3 = conv2d_grad_input(&g3, &w3, x3.shape(), p)?;
+                    Tensor::read_all(&[&y2.sum()?, &y3.sum()?, &gx2.sum()?, &gx3.sum()?])?;
+                    Ok(())
+                },
+            )?;
+            trial_ms.insert("wino=direct".into(), median(&t[0]));
+            trial_ms.insert("wino=winograd".into(), median(&t[1]));
+            let ratio: Vec<f64> = t[1].iter().zip(&t[0]).map(|(a, b)| a / b).collect();
+            median(&ratio) < WINO_MARGIN
+        };
+        (rows, flip, wino)
     } else {
-        (false, false)
+        (false, false, false)
     };
     // bn_relu_pool family: DeepMerge's first block, batch 32, forward and backward.
     let block = BnReluPool::new(ctx, 8)?;
@@ -335,6 +386,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
         fused: fastest_brp == 0,
         rows,
         flip,
+        wino,
     };
     Ok(Entry {
         kernels: chosen.to_string(),

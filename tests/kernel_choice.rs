@@ -85,6 +85,7 @@ fn settings_parse_and_print_back() {
         "subgroup+fused+rows",
         "subgroup+rows+flip",
         "subgroup+fused+rows+flip",
+        "subgroup+fused+rows+flip+wino",
     ] {
         let k = Kernels::parse(s).unwrap();
         assert_eq!(k.to_string(), s);
@@ -95,8 +96,8 @@ fn settings_parse_and_print_back() {
         KernelSetting::parse("default"),
         Some(KernelSetting::Default)
     );
-    // `+rows` is a refinement of the subgroup kernels, `+flip` one of `+rows`, and the
-    // suffixes have one order.
+    // `+rows` is a refinement of the subgroup kernels, `+flip` one of `+rows`, `+wino` one
+    // of `+flip`, and the suffixes have one order.
     for bad in [
         "",
         "fused",
@@ -112,6 +113,10 @@ fn settings_parse_and_print_back() {
         "register+rows+flip",
         "subgroup+flip+rows",
         "subgroup+rows+flip+flip",
+        "subgroup+wino",
+        "subgroup+fused+rows+wino",
+        "register+rows+flip+wino",
+        "subgroup+rows+wino+flip",
     ] {
         assert_eq!(KernelSetting::parse(bad), None, "{bad:?}");
     }
@@ -127,8 +132,13 @@ fn settings_parse_and_print_back() {
     );
     let k = Kernels::parse("subgroup+fused+rows+flip").unwrap();
     assert_eq!(
-        (k.matmul, k.fused, k.rows, k.flip),
-        (Variant::Subgroup, true, true, true)
+        (k.matmul, k.fused, k.rows, k.flip, k.wino),
+        (Variant::Subgroup, true, true, true, false)
+    );
+    let k = Kernels::parse("subgroup+rows+flip+wino").unwrap();
+    assert_eq!(
+        (k.matmul, k.fused, k.rows, k.flip, k.wino),
+        (Variant::Subgroup, false, true, true, true)
     );
 }
 

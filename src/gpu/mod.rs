@@ -17,7 +17,7 @@ pub use pipeline::{enabled_capabilities, validate_wgsl, validate_wgsl_for, Kerne
 pub use pool::{Memory, PooledBuffer};
 pub use variant::{
     describe, flip, fused, reset_variant, row_pairs, rows, set_flip, set_fused, set_row_pairs,
-    set_rows, set_variant, subgroup_ok, KernelSetting, Kernels, Variant,
+    set_rows, set_variant, set_wino, subgroup_ok, wino, KernelSetting, Kernels, Variant,
 };
 
 use crate::error::{Error, Result};
@@ -75,6 +75,8 @@ pub struct Context {
     pub(crate) rows: Cell<Option<bool>>,
     /// Whether the flipped grad input and lane-per-output reductions run (`variant::flip`).
     pub(crate) flip: Cell<Option<bool>>,
+    /// Whether the 3x3 forwards run as Winograd F(2x2, 3x3) (`variant::wino`).
+    pub(crate) wino: Cell<Option<bool>>,
     /// Whether the row forward takes two output rows per lane (`variant::row_pairs`).
     pub(crate) row_pairs: Cell<bool>,
     /// With `TIDAL_PROFILE` set: (dispatches, seconds) per kernel label, each dispatch
@@ -154,6 +156,7 @@ impl Context {
             fused: Cell::new(None),
             rows: Cell::new(None),
             flip: Cell::new(None),
+            wino: Cell::new(None),
             row_pairs: Cell::new(true),
             profile: std::env::var("TIDAL_PROFILE")
                 .is_ok_and(|v| !v.is_empty() && v != "0")

@@ -102,6 +102,21 @@ pub fn set_flip(ctx: &Context, on: bool) {
     ctx.flip.set(Some(on));
 }
 
+/// With the flipped grad input, whether the stride-1 3x3 forwards (and so the flipped grad
+/// inputs of 3x3 layers) run as Winograd F(2x2, 3x3) (`conv2d_fwd_wino_sg`): 16 multiplies
+/// per 2x2 output tile and channel pair where the direct form takes 36. It rounds
+/// differently, so it is a choice of its own (`+wino`). Off unless pinned on; the trial picks
+/// it only where it times clearly faster than the row kernel (`tune::WINO_MARGIN`), which on
+/// lavapipe it does not (README, "Winograd").
+pub fn wino(ctx: &Context) -> bool {
+    ctx.wino.get().unwrap_or(false)
+}
+
+/// Pins the Winograd forward on or off for this context.
+pub fn set_wino(ctx: &Context, on: bool) {
+    ctx.wino.set(Some(on));
+}
+
 /// Whether the row kernels take several rows per lane where they can: two output rows in
 /// the forward (`conv2d_fwd_row_sg` with `ROWS` = 2), two or three kernel rows in the weight gradient
 /// (`conv2d_grad_weight_row_sg` with `RP` > 1). They compute the one-row kernels' sums bit for bit, so
@@ -125,6 +140,7 @@ pub struct Kernels {
     pub fused: bool,
     pub rows: bool,
     pub flip: bool,
+    pub wino: bool,
 }
 
 impl Kernels {
@@ -136,6 +152,7 @@ impl Kernels {
             fused: fused(ctx),
             rows: rows(ctx) && matmul == Variant::Subgroup,
             flip: flip(ctx) && rows(ctx) && matmul == Variant::Subgroup,
+            wino: wino(ctx) && flip(ctx) && rows(ctx) && matmul == Variant::Subgroup,
         }
     }
 
@@ -146,11 +163,17 @@ impl Kernels {
         set_fused(ctx, self.fused);
         set_rows(ctx, self.rows);
         set_flip(ctx, self.flip);
+        set_wino(ctx, self.wino);
     }
 
-    /// `<matmul>[+fused][+rows[+flip]]`, the suffixes in that order; `+rows` only after
-    /// `subgroup` (the row-window kernels are subgroup kernels), `+flip` only after `+rows`.
+    /// `<matmul>[+fused][+rows[+flip[+wino]]]`, the suffixes in that order; `+rows` only after
+    /// `subgroup` (the row-window kernels are subgroup kernels), `+flip` only after `+rows`,
+    /// `+wino` only after `+flip`.
     pub fn parse(s: &str) -> Option<Kernels> {
+        let (s, wino) = match s.strip_suffix("+wino") {
+            Some(n) => (n, true),
+            None => (s, false),
+        };
         let (s, flip) = match s.strip_suffix("+flip") {
             Some(n) => (n, true),
             None => (s, false),
@@ -169,7 +192,7 @@ impl Kernels {
             "tiled" => Variant::Tiled,
             _ => return None,
         };
-        if (rows && matmul != Variant::Subgroup) || (flip && !rows) {
+        if (rows && matmul != Variant::Subgroup) || (flip && !rows) || (wino && !flip) {
             return None;
         }
         Some(Kernels {
@@ -177,6 +200,7 @@ impl Kernels {
             fused,
             rows,
             flip,
+            wino,
         })
     }
 }
@@ -191,10 +215,15 @@ impl std::fmt::Display for Kernels {
         let rows = self.rows && self.matmul == Variant::Subgroup;
         write!(
             f,
-            "{m}{}{}{}",
+            "{m}{}{}{}{}",
             if self.fused { "+fused" } else { "" },
             if rows { "+rows" } else { "" },
-            if rows && self.flip { "+flip" } else { "" }
+            if rows && self.flip { "+flip" } else { "" },
+            if rows && self.flip && self.wino {
+                "+wino"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -226,9 +255,14 @@ pub fn describe(ctx: &Context) -> String {
     let v = Variant::for_context(ctx);
     let rows = v == Variant::Subgroup && rows(ctx);
     format!(
-        "{v:?}{}{}{}",
+        "{v:?}{}{}{}{}",
         if fused(ctx) { "+fused" } else { "" },
         if rows { "+rows" } else { "" },
-        if rows && flip(ctx) { "+flip" } else { "" }
+        if rows && flip(ctx) { "+flip" } else { "" },
+        if rows && flip(ctx) && wino(ctx) {
+            "+wino"
+        } else {
+            ""
+        }
     )
 }

@@ -268,6 +268,48 @@ fn forward_rows(
     ctx.dispatch(&k, geo.params(p, flags, 0, 0).bytes(), &bufs, grid)
 }
 
+/// Whether a forward takes the Winograd F(2x2, 3x3) kernel `conv2d_fwd_wino_sg`: `+wino`
+/// chosen (with `+flip`), a stride-1 3x3 kernel and rows that pass `row_forward_ok` (its
+/// lanes own blocks of 8 columns as the row kernel's do).
+fn wino_forward_ok(ctx: &crate::gpu::Context, geo: &Geom, p: &Conv2dParams) -> bool {
+    crate::gpu::wino(ctx)
+        && crate::gpu::flip(ctx)
+        && geo.kh == 3
+        && geo.kw == 3
+        && row_forward_ok(ctx, geo, p)
+}
+
+/// Dispatches `conv2d_wino_weights` (U = G w G^T per channel pair, [O, C, 16]) and
+/// `conv2d_fwd_wino_sg` (see `wino_forward_ok`): lanes own 2 rows x 8 columns (four 2x2
+/// tiles) and 8 output channels.
+fn forward_wino(
+    x: &Tensor,
+    w: &Tensor,
+    b_buf: &wgpu::Buffer,
+    out: &Tensor,
+    geo: &Geom,
+    p: &Conv2dParams,
+    flags: u32,
+) -> Result<()> {
+    let ctx = x.ctx();
+    let u = alloc_like(w, &[geo.o * geo.c * 16], DType::F32)?;
+    let kw = ctx.kernel("conv2d", "conv2d_wino_weights", &[])?;
+    ctx.dispatch(
+        &kw,
+        geo.params(p, 0, 0, 0).bytes(),
+        &[w.buffer(), u.buffer()],
+        grid_1d((geo.o * geo.c) as u64, 256),
+    )?;
+    // 8 output channels per lane: with 16 (`CT` = 2, as conv2d_fwd_row_sg takes for
+    // conv2 and conv3) it measured 5-10 % slower on lavapipe.
+    let k = ctx.kernel("conv2d", "conv2d_fwd_wino_sg", &[])?;
+    let lanes = geo.n * geo.oh.div_ceil(2) * geo.ow.div_ceil(8);
+    let [gx, gy, _] = grid_1d(lanes as u64, 64);
+    let grid = [gx, gy, geo.o.div_ceil(8) as u32];
+    let bufs = [x.buffer(), b_buf, out.buffer(), u.buffer()];
+    ctx.dispatch(&k, geo.params(p, flags, 0, 0).bytes(), &bufs, grid)
+}
+
 /// The grad input of a stride-1, dilation-1 convolution as a forward one, so it runs on
 /// the row kernel: g [N, O, OH, OW] convolved with w flipped in both spatial axes and its
 /// channel axes swapped (`conv2d_flip`, [C, O, KH, KW]), padded by K − 1 − P. None where
@@ -298,7 +340,11 @@ fn grad_input_rows(g: &Tensor, w: &Tensor, geo: &Geom, p: &Conv2dParams) -> Resu
     )?;
     let out = alloc_like(g, &geo.x_shape(), DType::F32)?;
     // No bias: the kernel never reads its bias binding; wf stands in for it.
-    forward_rows(g, &wf, wf.buffer(), &out, &tgeo, &tp, 0)?;
+    if wino_forward_ok(ctx, &tgeo, &tp) {
+        forward_wino(g, &wf, wf.buffer(), &out, &tgeo, &tp, 0)?;
+    } else {
+        forward_rows(g, &wf, wf.buffer(), &out, &tgeo, &tp, 0)?;
+    }
     Ok(Some(out))
 }
 
@@ -354,7 +400,9 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
     // Without a bias the kernel never reads its bias binding; w stands in for it.
     let b_buf = bias.map_or(w.buffer(), |b| b.buffer());
     let params = geo.params(&p, flags, 0, 0);
-    if row_forward_ok(ctx, &geo, &p) {
+    if wino_forward_ok(ctx, &geo, &p) {
+        forward_wino(x, w, b_buf, &out, &geo, &p, flags)?;
+    } else if row_forward_ok(ctx, &geo, &p) {
         forward_rows(x, w, b_buf, &out, &geo, &p, flags)?;
     } else {
         let (k, grid, sg) = pixel_channel_kernel(
