@@ -18,6 +18,14 @@ Every timed iteration ends by reading one value back to the host, as tidal's tra
 step ends with its loss. Medians over BENCH_STEPS iterations after BENCH_WARMUP.
 Environment: BENCH_DEVICE (cpu | cuda, default cpu), BENCH_THREADS (CPU threads,
 default 2, the CI machine's cores), BENCH_STEPS (default 10), BENCH_WARMUP (default 3).
+
+--warm-allocator reruns the script with glibc's malloc told to keep freed memory
+(GLIBC_TUNABLES mmap_threshold and trim_threshold at their maximum). By default glibc hands
+every tensor over 32 MB (conv1's 46 MB output, the step's activations) back to the kernel
+when it is freed, so each iteration maps fresh pages and faults them in; on the 2-core
+machine that was two thirds of PyTorch's conv1 time and a third of its step. tidal keeps its
+buffers in a pool, so the warm allocator is the like-for-like kernel comparison; the default
+is what a plain `python3` user gets. The JSON records which ran (`allocator`).
 PyTorch is not a dependency of tidal: install it wherever you run this, e.g.
     python3 -m venv ~/.cache/torch-venv && ~/.cache/torch-venv/bin/pip install torch
 """
@@ -35,6 +43,8 @@ THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 STEPS = max(3, int(os.environ.get("BENCH_STEPS", "10")))
 WARMUP = max(1, int(os.environ.get("BENCH_WARMUP", "3")))
 HALF = 128
+# glibc malloc tunables that keep freed memory in the heap (see --warm-allocator).
+WARM = "glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295"
 SIGMAS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0,
           35.0, 100.0, 1e3, 1e4, 1e5, 1e6]
 
@@ -179,6 +189,7 @@ def run():
         "device": DEVICE,
         "threads": THREADS if DEVICE == "cpu" else None,
         "machine": platform.machine(),
+        "allocator": os.environ.get("GLIBC_TUNABLES") or "default",
         "steps": STEPS,
         "cases": cases,
     }
@@ -211,7 +222,12 @@ def main():
     ap.add_argument("--out", help="write PyTorch's timings (JSON) here")
     ap.add_argument("--load", help="read PyTorch's timings from this file instead of timing")
     ap.add_argument("--against", help="a `tidal bench` report: print tidal / PyTorch")
+    ap.add_argument("--warm-allocator", action="store_true",
+                    help="rerun with glibc malloc keeping freed memory (see above)")
     a = ap.parse_args()
+    if a.warm_allocator and not a.load and os.environ.get("GLIBC_TUNABLES") != WARM:
+        env = dict(os.environ, GLIBC_TUNABLES=WARM)
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)
     if a.load:
         with open(a.load) as f:
             peer = json.load(f)
@@ -234,7 +250,8 @@ def main():
         sys.exit(f"pytorch_peer.py: {a.against} shares no case with the PyTorch timings")
     adapter = report.get("adapter", {})
     print(f"tidal on {adapter.get('name', '?')}, PyTorch {peer['torch_version']} on "
-          f"{peer['device']}" + (f" ({peer['threads']} threads)" if peer["threads"] else ""))
+          f"{peer['device']}" + (f" ({peer['threads']} threads)" if peer["threads"] else "")
+          + f", allocator {peer.get('allocator', 'default')}")
     print("| case | unit | PyTorch | tidal | tidal / PyTorch |")
     print("|---|---|---|---|---|")
     for name, unit, p, t, r in rows:
