@@ -2290,7 +2290,6 @@ fn pool_store(base: u32, two: bool, o: u32, nb: u32, plane: u32, a: vec4<f32>, b
     }
 }
 
-//#endif
 
 // ---------------------------------------------------------------------------------------
 // Winograd F(2x2, 3x3) forward (`+wino`; stride 1, dilation 1, 3x3 kernels) on adapters
@@ -2509,3 +2508,4 @@ fn wino_weight_row(o: u32, t: vec3<f32>) {
     out[o + 2u] = 0.5 * (t.x - t.y + t.z);
     out[o + 3u] = t.z;
 }
+//#endif
