@@ -250,6 +250,13 @@ fn fastest(t: &[Vec<f64>]) -> usize {
 /// measured 1-2.5 % slower with it (README, "Winograd"): noise must not pick it.
 const WINO_MARGIN: f64 = 0.95;
 
+/// Whether `new` timed below `margin` times `old`: the median over rounds of the per-round
+/// ratio (rounds alternate the two, so a slow round counts against both).
+fn clearly_faster(new: &[f64], old: &[f64], margin: f64) -> bool {
+    let ratio: Vec<f64> = new.iter().zip(old).map(|(a, b)| a / b).collect();
+    median(&ratio) < margin
+}
+
 /// Times every candidate of each family on its DeepMerge-sized case and keeps the fastest.
 pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
     use crate::nn::{BnReluPool, Module};
@@ -294,11 +301,10 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
     }
     let matmul = cands[fastest_matmul];
     gpu::set_variant(ctx, matmul);
-    // The row-window convolutions (subgroup kernels only), alone, with the flipped grad
-    // input and with that and the Winograd 3x3 forward, against the subgroup kernels they
-    // replace: DeepMerge's conv1 forward and weight gradient, and conv2 with its bias,
-    // forward and all three gradients (batch 32; Winograd runs conv2's forward and flipped
-    // grad input).
+    // The row-window convolutions (subgroup kernels only), without and with the flipped
+    // grad input, against the subgroup kernels they replace: DeepMerge's conv1 forward and
+    // weight gradient, and conv2 with its bias, forward and all three gradients (batch 32).
+    // Then, with the flipped grad input, Winograd against the direct row kernel.
     let (rows, flip, wino) = if matmul == Variant::Subgroup {
         let x0 = rng.normal(ctx, &[32, 3, 75, 75], 0.0, 1.0)?;
         let w0 = rng.normal(ctx, &[8, 3, 5, 5], 0.0, 0.1)?.requires_grad_();
@@ -357,8 +363,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
             )?;
             trial_ms.insert("wino=direct".into(), median(&t[0]));
             trial_ms.insert("wino=winograd".into(), median(&t[1]));
-            let ratio: Vec<f64> = t[1].iter().zip(&t[0]).map(|(a, b)| a / b).collect();
-            median(&ratio) < WINO_MARGIN
+            clearly_faster(&t[1], &t[0], WINO_MARGIN)
         };
         (rows, flip, wino)
     } else {
@@ -396,7 +401,7 @@ pub fn trial(ctx: &Rc<Context>) -> Result<Entry> {
 
 #[cfg(test)]
 mod tests {
-    use super::fastest;
+    use super::{clearly_faster, fastest};
 
     #[test]
     fn the_fastest_wins_most_rounds_not_the_lowest_median() {
@@ -409,5 +414,18 @@ mod tests {
         // Ties keep the first candidate; one candidate is its own fastest.
         assert_eq!(fastest(&[vec![5.0; 5], vec![5.0; 5]]), 0);
         assert_eq!(fastest(&[vec![7.0, 3.0, 9.0]]), 0);
+    }
+
+    #[test]
+    fn a_variant_with_other_numbers_must_win_by_the_margin() {
+        let old = vec![10.0, 20.0, 10.0, 10.0, 10.0];
+        // 3 % faster in every round: fastest, but not by 5 %.
+        let near: Vec<f64> = old.iter().map(|t| t * 0.97).collect();
+        assert!(!clearly_faster(&near, &old, 0.95));
+        // 10 % faster in three rounds of five, slower in two: the median ratio decides.
+        let mostly = vec![9.0, 18.0, 9.0, 11.0, 11.0];
+        assert!(clearly_faster(&mostly, &old, 0.95));
+        let rarely = vec![9.0, 22.0, 11.0, 11.0, 9.0];
+        assert!(!clearly_faster(&rarely, &old, 0.95));
     }
 }
