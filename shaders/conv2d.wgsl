@@ -2293,12 +2293,12 @@ fn pool_store(base: u32, two: bool, o: u32, nb: u32, plane: u32, a: vec4<f32>, b
 
 // ---------------------------------------------------------------------------------------
 // Winograd F(2x2, 3x3) forward (`+wino`; stride 1, dilation 1, 3x3 kernels) on adapters
-// with 8-wide subgroups. An output tile of 2x2 pixels is A^T [sum_c U_c (.) V_c] A with
+// with 8-wide subgroups. An output tile of 2x2 pixels is sum_c A^T [U_c (.) V_c] A with
 // U = G w G^T the 4x4 transform of a 3x3 kernel (conv2d_wino_weights) and V = B^T d B of
 // the 4x4 input patch d under the tile: 16 multiplies per tile and channel pair where the
 // direct form takes 36. A lane owns two output rows oy0, oy0 + 1 (oy0 = 2 * pair) by 8
 // columns ox0 .. ox0 + 7 (four tiles side by side, held as one vec4 per transform
-// position, lane .x to .w = tiles 0 to 3) and 8 output channels o0 .. o0 + 7 (o0 = wid.z * 8;
+// position, components .x to .w = tiles 0 to 3) and 8 output channels o0 .. o0 + 7 (o0 = wid.z * 8;
 // lane sl loads the 16 transformed weights of channel o0 + sl as 4 vec4s and broadcasts
 // them). Per input channel it loads the 4 x 10 input values under its tiles, once.
 // The sums run in another order and through the transforms, so they round differently from
@@ -2348,8 +2348,8 @@ fn wino_input(r0: array<vec4<f32>, 4>, r1: array<vec4<f32>, 4>, r2: array<vec4<f
     );
 }
 
-// One output channel's 2x2 tiles (rows 0 and 1, columns 0 and 1 of each; lane .x to .w =
-// tiles 0 to 3).
+// One output channel's 2x2 tiles (rows 0 and 1, columns 0 and 1 of each; components .x to
+// .w = tiles 0 to 3).
 struct WinoOut {
     y00: vec4<f32>,
     y01: vec4<f32>,
@@ -2360,8 +2360,8 @@ struct WinoOut {
 // y + A^T (U (.) V) A: one input channel's contribution to one output channel, U's 16
 // values in u0 .. u3 (positions 4k .. 4k + 3 in uk), the same for every tile. Transformed
 // back per channel, not once after the sum over channels: the sum then carries 4 values per
-// tile instead of 16 (16 accumulators per lane where llvmpipe spilled 128), for 24 more
-// additions per channel pair.
+// tile instead of 16 (32 vec4 accumulators per lane, where the 128 of the sum in the
+// transformed domain spilled and ran at 0.71-0.87x), for 24 more additions per channel pair.
 fn wino_mac(y: WinoOut, u0: vec4<f32>, u1: vec4<f32>, u2: vec4<f32>, u3: vec4<f32>, v: Wino) -> WinoOut {
     let m0 = u0.x * v.p0;
     let m1 = u0.y * v.p1;
