@@ -147,12 +147,15 @@ impl Kernels {
     /// What this context runs now.
     pub fn current(ctx: &Context) -> Kernels {
         let matmul = Variant::for_context(ctx);
+        // Each refinement holds only on top of the one before it.
+        let rows = rows(ctx) && matmul == Variant::Subgroup;
+        let flip = flip(ctx) && rows;
         Kernels {
             matmul,
             fused: fused(ctx),
-            rows: rows(ctx) && matmul == Variant::Subgroup,
-            flip: flip(ctx) && rows(ctx) && matmul == Variant::Subgroup,
-            wino: wino(ctx) && flip(ctx) && rows(ctx) && matmul == Variant::Subgroup,
+            rows,
+            flip,
+            wino: wino(ctx) && flip,
         }
     }
 

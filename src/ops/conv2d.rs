@@ -238,8 +238,10 @@ fn row_kernels(ctx: &crate::gpu::Context, p: &Conv2dParams) -> bool {
     crate::gpu::rows(ctx) && use_subgroups(ctx) && p.stride == (1, 1) && p.dilation == (1, 1)
 }
 
-/// Dispatches `conv2d_fwd_row_sg` (see `row_forward_ok`): lanes own 8 pixels of two output
-/// rows or one (rows padded to whole blocks of 8).
+/// Dispatches the forward of a layer that passes `row_forward_ok`: `conv2d_fwd_row_sg`, whose
+/// lanes own 8 pixels of two output rows or one (rows padded to whole blocks of 8), or, where
+/// `wino_forward_ok`, `conv2d_wino_weights` (U = G w G^T per channel pair, [O, C, 16]) and
+/// `conv2d_fwd_wino_sg`, whose lanes own 2 rows x 8 columns (four 2x2 tiles).
 fn forward_rows(
     x: &Tensor,
     w: &Tensor,
@@ -250,22 +252,48 @@ fn forward_rows(
     flags: u32,
 ) -> Result<()> {
     let ctx = x.ctx();
-    let (ct, mut consts) = output_channel_blocks(geo, p);
-    // Two output rows per lane where there are two and a lane has 8 channels: the input
-    // rows under both are loaded once (the same sums, bit for bit; see the kernel for why
-    // not with 16).
-    let rows = if geo.oh >= 2 && ct == 1 && crate::gpu::row_pairs(ctx) {
-        consts.push(("ROWS", 2.0));
-        2
+    // (kernel, output rows per lane, output channels per lane, transformed weights)
+    let (k, rows, per_lane, u) = if wino_forward_ok(ctx, geo, p) {
+        let u = alloc_like(w, &[geo.o * geo.c * 16], DType::F32)?;
+        let kw = ctx.kernel("conv2d", "conv2d_wino_weights", &[])?;
+        ctx.dispatch(
+            &kw,
+            geo.params(p, 0, 0, 0).bytes(),
+            &[w.buffer(), u.buffer()],
+            grid_1d((geo.o * geo.c) as u64, 256),
+        )?;
+        // 8 output channels per lane: with 16 (`CT` = 2, as conv2d_fwd_row_sg takes for
+        // conv2 and conv3) it measured 5-10 % slower on lavapipe.
+        let k = ctx.kernel("conv2d", "conv2d_fwd_wino_sg", &[])?;
+        (k, 2, 8, Some(u))
     } else {
-        1
+        let (ct, mut consts) = output_channel_blocks(geo, p);
+        // Two output rows per lane where there are two and a lane has 8 channels: the input
+        // rows under both are loaded once (the same sums, bit for bit; see the kernel for why
+        // not with 16).
+        let rows = if geo.oh >= 2 && ct == 1 && crate::gpu::row_pairs(ctx) {
+            consts.push(("ROWS", 2.0));
+            2
+        } else {
+            1
+        };
+        let k = ctx.kernel("conv2d", "conv2d_fwd_row_sg", &consts)?;
+        (k, rows, 8 * ct, None)
     };
-    let k = ctx.kernel("conv2d", "conv2d_fwd_row_sg", &consts)?;
     let lanes = geo.n * geo.oh.div_ceil(rows) * geo.ow.div_ceil(8);
     let [gx, gy, _] = grid_1d(lanes as u64, 64);
-    let grid = [gx, gy, geo.o.div_ceil(8 * ct) as u32];
-    let bufs = [x.buffer(), w.buffer(), b_buf, out.buffer()];
-    ctx.dispatch(&k, geo.params(p, flags, 0, 0).bytes(), &bufs, grid)
+    let grid = [gx, gy, geo.o.div_ceil(per_lane) as u32];
+    let params = geo.params(p, flags, 0, 0);
+    match &u {
+        Some(u) => {
+            let bufs = [x.buffer(), b_buf, out.buffer(), u.buffer()];
+            ctx.dispatch(&k, params.bytes(), &bufs, grid)
+        }
+        None => {
+            let bufs = [x.buffer(), w.buffer(), b_buf, out.buffer()];
+            ctx.dispatch(&k, params.bytes(), &bufs, grid)
+        }
+    }
 }
 
 /// Whether a forward takes the Winograd F(2x2, 3x3) kernel `conv2d_fwd_wino_sg`: `+wino`
@@ -277,37 +305,6 @@ fn wino_forward_ok(ctx: &crate::gpu::Context, geo: &Geom, p: &Conv2dParams) -> b
         && geo.kh == 3
         && geo.kw == 3
         && row_forward_ok(ctx, geo, p)
-}
-
-/// Dispatches `conv2d_wino_weights` (U = G w G^T per channel pair, [O, C, 16]) and
-/// `conv2d_fwd_wino_sg` (see `wino_forward_ok`): lanes own 2 rows x 8 columns (four 2x2
-/// tiles) and 8 output channels.
-fn forward_wino(
-    x: &Tensor,
-    w: &Tensor,
-    b_buf: &wgpu::Buffer,
-    out: &Tensor,
-    geo: &Geom,
-    p: &Conv2dParams,
-    flags: u32,
-) -> Result<()> {
-    let ctx = x.ctx();
-    let u = alloc_like(w, &[geo.o * geo.c * 16], DType::F32)?;
-    let kw = ctx.kernel("conv2d", "conv2d_wino_weights", &[])?;
-    ctx.dispatch(
-        &kw,
-        geo.params(p, 0, 0, 0).bytes(),
-        &[w.buffer(), u.buffer()],
-        grid_1d((geo.o * geo.c) as u64, 256),
-    )?;
-    // 8 output channels per lane: with 16 (`CT` = 2, as conv2d_fwd_row_sg takes for
-    // conv2 and conv3) it measured 5-10 % slower on lavapipe.
-    let k = ctx.kernel("conv2d", "conv2d_fwd_wino_sg", &[])?;
-    let lanes = geo.n * geo.oh.div_ceil(2) * geo.ow.div_ceil(8);
-    let [gx, gy, _] = grid_1d(lanes as u64, 64);
-    let grid = [gx, gy, geo.o.div_ceil(8) as u32];
-    let bufs = [x.buffer(), b_buf, out.buffer(), u.buffer()];
-    ctx.dispatch(&k, geo.params(p, flags, 0, 0).bytes(), &bufs, grid)
 }
 
 /// The grad input of a stride-1, dilation-1 convolution as a forward one, so it runs on
@@ -340,11 +337,7 @@ fn grad_input_rows(g: &Tensor, w: &Tensor, geo: &Geom, p: &Conv2dParams) -> Resu
     )?;
     let out = alloc_like(g, &geo.x_shape(), DType::F32)?;
     // No bias: the kernel never reads its bias binding; wf stands in for it.
-    if wino_forward_ok(ctx, &tgeo, &tp) {
-        forward_wino(g, &wf, wf.buffer(), &out, &tgeo, &tp, 0)?;
-    } else {
-        forward_rows(g, &wf, wf.buffer(), &out, &tgeo, &tp, 0)?;
-    }
+    forward_rows(g, &wf, wf.buffer(), &out, &tgeo, &tp, 0)?;
     Ok(Some(out))
 }
 
@@ -400,9 +393,7 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, p: Conv2dParams) ->
     // Without a bias the kernel never reads its bias binding; w stands in for it.
     let b_buf = bias.map_or(w.buffer(), |b| b.buffer());
     let params = geo.params(&p, flags, 0, 0);
-    if wino_forward_ok(ctx, &geo, &p) {
-        forward_wino(x, w, b_buf, &out, &geo, &p, flags)?;
-    } else if row_forward_ok(ctx, &geo, &p) {
+    if row_forward_ok(ctx, &geo, &p) {
         forward_rows(x, w, b_buf, &out, &geo, &p, flags)?;
     } else {
         let (k, grid, sg) = pixel_channel_kernel(
